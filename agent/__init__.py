@@ -1,0 +1,1 @@
+"""Ponder: reasoning-first research agents on LangGraph."""

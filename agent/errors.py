@@ -1,0 +1,121 @@
+"""Every error Ponder raises, as one tree.
+
+    PonderError
+    ├── UserError                  the caller must change something (exit code 2)
+    │   ├── ConfigError            a bad setting, argument or combination of them
+    │   ├── ModelSpecError         a model spec that `resolve_model` cannot read
+    │   ├── MissingDependencyError an optional package, browser or sandbox is absent
+    │   ├── CorpusError            the corpus folder is missing or unreadable
+    │   └── RunNotFoundError       `ponder resume/show` got an unknown run id
+    └── AgentRunError              the run itself failed (exit code 1)
+        ├── ModelCallError         the provider failed (HTTP status, network, timeout)
+        ├── ModelOutputError       the model's output stayed unusable after repairs
+        │   └── PlanningError      no valid plan after the allowed re-asks
+        └── ApprovalRequiredError  a plan needs approval but nobody can give it
+
+A tool failing is not in this tree: it becomes an error observation that the
+reflector reads. A budget running out is not an error either: the run ends with
+status ``budget_exhausted`` and a partial answer.
+
+Every error carries a short ``hint`` (what to do) and a ``code`` that names its
+section in the README's troubleshooting table.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AgentRunError",
+    "ApprovalRequiredError",
+    "ConfigError",
+    "CorpusError",
+    "MissingDependencyError",
+    "ModelCallError",
+    "ModelOutputError",
+    "ModelSpecError",
+    "PlanningError",
+    "PonderError",
+    "RunNotFoundError",
+    "UserError",
+]
+
+
+class PonderError(Exception):
+    """Root of Ponder's errors; `str()` is one line a person can act on."""
+
+    code = "ponder-error"
+    hint = ""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        text = self.message.strip().replace("\n", " ")
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class UserError(PonderError):
+    """The caller asked for something that cannot work as asked."""
+
+    code = "user-error"
+
+
+class ConfigError(UserError):
+    code = "config"
+
+
+class ModelSpecError(UserError):
+    code = "model-spec"
+    hint = "use demo, auto, llamacpp:/path.gguf, openai:MODEL, anthropic:MODEL or ollama:MODEL"
+
+
+class MissingDependencyError(UserError, ImportError):
+    """An optional piece is not installed; the hint names the install command."""
+
+    code = "missing-dependency"
+
+
+class CorpusError(UserError):
+    code = "corpus"
+
+
+class RunNotFoundError(UserError):
+    code = "run-not-found"
+    hint = "`ponder runs` lists the runs in this store"
+
+
+class AgentRunError(PonderError):
+    """The run started but could not finish."""
+
+    code = "run-failed"
+
+
+class ModelCallError(AgentRunError):
+    """The model provider failed after retries; `status` is the HTTP status if any."""
+
+    code = "model-call"
+
+    def __init__(
+        self, message: str, *, status: int | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class ModelOutputError(AgentRunError):
+    """The model kept answering in a shape Ponder cannot use."""
+
+    code = "model-output"
+    hint = "try a larger model, or raise the retry setting"
+
+
+class PlanningError(ModelOutputError):
+    code = "planning"
+    hint = "the last validation error is above; a larger model or a simpler task may help"
+
+
+class ApprovalRequiredError(AgentRunError):
+    code = "approval-required"
+    hint = "run on a terminal to approve the plan, or drop --approve-plan"

@@ -1,0 +1,157 @@
+"""The typed event stream of a run: the one source of truth for every view of it.
+
+Nodes emit these through LangGraph's custom stream (``stream_mode="custom"``) as
+plain JSON-ready dicts, so they cross the LangGraph server unchanged; turn one
+back into its model with `parse_event`. Event shapes are stable: fields may be
+added, never renamed or removed.
+
+    triage → plan → step_started/step_finished … → reflection → replan → plan …
+           → citation_check → answer → usage
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
+
+from agent.plan import PlanDiff, PlanStep
+
+__all__ = [
+    "AnswerEvent",
+    "ApprovalEvent",
+    "CitationCheckEvent",
+    "Event",
+    "EventSink",
+    "PlanEvent",
+    "ReflectionEvent",
+    "ReplanEvent",
+    "StepFinishedEvent",
+    "StepStartedEvent",
+    "TriageEvent",
+    "UsageEvent",
+    "emit",
+    "parse_event",
+]
+
+EventSink = Callable[[Any], None]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    ts: float = Field(default_factory=time.time)
+
+
+class TriageEvent(_Event):
+    type: Literal["triage"] = "triage"
+    mode: Literal["direct", "research", "compute"]
+    depth: str
+    reason: str
+    decided_by: str
+
+
+class PlanEvent(_Event):
+    type: Literal["plan"] = "plan"
+    version: int
+    reasoning: str
+    steps: tuple[PlanStep, ...]
+    diff: PlanDiff
+    reason: str = ""
+
+
+class ApprovalEvent(_Event):
+    type: Literal["approval"] = "approval"
+    version: int
+    decision: Literal["approve", "edit", "reject"]
+    feedback: str = ""
+
+
+class StepStartedEvent(_Event):
+    type: Literal["step_started"] = "step_started"
+    step_id: str
+    tool: str
+    goal: str
+    input: dict[str, JsonValue]
+    attempt: int = 1
+
+
+class StepFinishedEvent(_Event):
+    type: Literal["step_finished"] = "step_finished"
+    step_id: str
+    tool: str
+    status: Literal["done", "failed", "skipped"]
+    summary: str
+    duration_s: float
+    attempt: int = 1
+    via: str = ""
+    error_kind: str = ""
+
+
+class ReflectionEvent(_Event):
+    type: Literal["reflection"] = "reflection"
+    verdicts: tuple[dict[str, str], ...]
+    decision: Literal["continue", "retry", "replan", "finish"]
+    reason: str
+    stalled: bool = False
+    by: str = "model"
+
+
+class ReplanEvent(_Event):
+    type: Literal["replan"] = "replan"
+    from_version: int
+    reason: str
+
+
+class CitationCheckEvent(_Event):
+    type: Literal["citation_check"] = "citation_check"
+    checked: int
+    kept: int
+    rejected: tuple[str, ...] = ()
+
+
+class AnswerEvent(_Event):
+    type: Literal["answer"] = "answer"
+    status: str
+    markdown: str
+    citations: tuple[dict[str, JsonValue], ...] = ()
+
+
+class UsageEvent(_Event):
+    type: Literal["usage"] = "usage"
+    model_calls: int
+    input_tokens: int
+    output_tokens: int
+    tool_calls: int
+    wall_s: float
+
+
+Event = Annotated[
+    TriageEvent
+    | PlanEvent
+    | ApprovalEvent
+    | StepStartedEvent
+    | StepFinishedEvent
+    | ReflectionEvent
+    | ReplanEvent
+    | CitationCheckEvent
+    | AnswerEvent
+    | UsageEvent,
+    Field(discriminator="type"),
+]
+
+_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(payload: dict[str, Any]) -> Event:
+    """Turn a dict from the custom stream back into its event model."""
+    return _ADAPTER.validate_python(payload)
+
+
+def emit(sink: EventSink | None, event: _Event) -> None:
+    """Send an event to LangGraph's stream writer (a no-op outside a stream)."""
+    if sink is not None:
+        sink(event.model_dump(mode="json"))

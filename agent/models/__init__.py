@@ -1,0 +1,1 @@
+"""Chat model adapters and the model spec resolver."""

@@ -1,0 +1,111 @@
+"""What a tool hands back: a typed observation, never an exception.
+
+Tools built for Ponder return an `Observation` as the artifact of a
+``content_and_artifact`` LangChain tool; any other tool's output is wrapped into
+one by the tool registry. Citations point at `Passage` ids, so the quote a
+citation carries is text the run really fetched.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ErrorKind",
+    "Observation",
+    "Passage",
+    "ToolError",
+    "normalize_text",
+]
+
+ErrorKind = Literal[
+    "invalid_input",  # the model asked for something malformed: fix the input
+    "not_found",  # the thing asked for does not exist
+    "no_results",  # a search found nothing
+    "rate_limited",  # the service throttled us; retrying later may work
+    "timeout",  # the tool took longer than its limit
+    "offline",  # the network or host is unreachable
+    "refused",  # a guard refused it (SSRF, sandbox, path outside the corpus)
+    "too_large",  # the result exceeded a size cap
+    "unavailable",  # a dependency (browser, sandbox) is missing or crashed
+    "error",  # anything else the tool reported
+]
+
+
+class ToolError(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: ErrorKind
+    message: str
+    retryable: bool = False
+
+
+class Passage(BaseModel):
+    """One citable piece of evidence: an exact excerpt of a fetched document."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ref: str = Field(description="URL, or corpus path with #anchor")
+    title: str = ""
+    text: str = Field(description="the exact excerpt, as it appears in the document")
+    start: int | None = Field(default=None, description="offset of text in the document")
+    end: int | None = None
+
+
+class Observation(BaseModel):
+    """The result of one tool call, as stored in the run and shown to the model."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tool: str
+    ok: bool
+    content: str = Field(default="", description="what the model reads")
+    passages: tuple[Passage, ...] = ()
+    documents: dict[str, str] = Field(
+        default_factory=dict,
+        description="full text of each fetched document by ref, to check quotes against",
+    )
+    value: str = Field(default="", description="the primary result, for {{sN}} placeholders")
+    fields: dict[str, str] = Field(default_factory=dict, description="for {{sN.field}}")
+    error: ToolError | None = None
+    untrusted: bool = Field(
+        default=False, description="text from the web or files: data, never instructions"
+    )
+    via: str = Field(default="", description="how it was obtained, e.g. http or browser")
+    truncated: bool = False
+
+    @classmethod
+    def failure(
+        cls,
+        tool: str,
+        kind: ErrorKind,
+        message: str,
+        *,
+        retryable: bool = False,
+        via: str = "",
+    ) -> Observation:
+        return cls(
+            tool=tool,
+            ok=False,
+            content=f"error ({kind}): {message}",
+            error=ToolError(kind=kind, message=message, retryable=retryable),
+            via=via,
+        )
+
+    def source_text(self, ref: str) -> str:
+        """The stored document a passage came from (or the passages' own text)."""
+        if ref in self.documents:
+            return self.documents[ref]
+        return "\n".join(p.text for p in self.passages if p.ref == ref)
+
+
+_SPACE = re.compile(r"\s+")
+_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "–": "-", "—": "-"})
+
+
+def normalize_text(text: str) -> str:
+    """Whitespace, curly quotes and case folded, so quote checks are fair but exact."""
+    return _SPACE.sub(" ", text.translate(_QUOTES)).strip().casefold()

@@ -1,0 +1,104 @@
+"""Plans: steps with dependencies, their versions, and the diff between versions."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+__all__ = [
+    "STEP_ID",
+    "Plan",
+    "PlanDiff",
+    "PlanStep",
+    "TriageDecision",
+    "placeholder_refs",
+]
+
+STEP_ID = r"^s[0-9]{1,3}$"
+
+# {{s1}}, {{s1.url}} or {{s1 | the year the release came out}}
+_PLACEHOLDER = re.compile(r"\{\{\s*(s[0-9]{1,3})(?:\.([A-Za-z_][A-Za-z0-9_]*))?\s*(?:\|([^}]*))?\}\}")
+
+
+class PlanStep(BaseModel):
+    """One node of the plan DAG."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(pattern=STEP_ID, description="s1, s2, ...")
+    goal: str = Field(description="what this step finds out")
+    tool: str
+    input: dict[str, JsonValue] = Field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()
+    expected: str = Field(default="", description="the evidence that would satisfy the goal")
+
+    def placeholders(self) -> list[tuple[str, str | None, str | None]]:
+        return placeholder_refs(self.input)
+
+
+def placeholder_refs(value: JsonValue) -> list[tuple[str, str | None, str | None]]:
+    """Every (step id, field, extraction instruction) referenced inside a step input."""
+    found: list[tuple[str, str | None, str | None]] = []
+    if isinstance(value, str):
+        for m in _PLACEHOLDER.finditer(value):
+            instruction = m.group(3).strip() if m.group(3) else None
+            found.append((m.group(1), m.group(2), instruction or None))
+    elif isinstance(value, dict):
+        for v in value.values():
+            found.extend(placeholder_refs(v))
+    elif isinstance(value, list):
+        for v in value:
+            found.extend(placeholder_refs(v))
+    return found
+
+
+class PlanDiff(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kept: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+class Plan(BaseModel):
+    """One version of the plan. Version 1 comes from triage/planning; later ones from replans."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["plan"] = "plan"
+    version: int
+    reasoning: str = Field(description="the planner's visible chain of thought")
+    steps: tuple[PlanStep, ...]
+    reason: str = Field(default="", description="why this version was made")
+    diff: PlanDiff = PlanDiff()
+    approved_by: Literal["", "model", "human", "edited"] = ""
+
+    def step(self, step_id: str) -> PlanStep | None:
+        return next((s for s in self.steps if s.id == step_id), None)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(s.id for s in self.steps)
+
+    def diff_from(self, previous: Plan | None) -> PlanDiff:
+        old = set(previous.ids) if previous else set()
+        new = set(self.ids)
+        return PlanDiff(
+            kept=tuple(i for i in self.ids if i in old),
+            added=tuple(i for i in self.ids if i not in old),
+            removed=tuple(i for i in (previous.ids if previous else ()) if i not in new),
+        )
+
+
+class TriageDecision(BaseModel):
+    """How much thinking the task gets, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["triage"] = "triage"
+    mode: Literal["direct", "research", "compute"]
+    depth: Literal["low", "medium", "high"]
+    reason: str
+    decided_by: Literal["rules", "model", "effort"] = "model"

@@ -1,0 +1,102 @@
+"""Per-run settings as frozen value objects.
+
+Settings reach a graph two ways: as the default given to the graph factory, and
+per run through LangGraph's runtime context (``graph.invoke(..., context=
+RunContext(settings=...))``), which wins. Environment variables are read only
+in the CLI layer, never here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+
+__all__ = [
+    "DEPTHS",
+    "Budgets",
+    "Depth",
+    "DepthName",
+    "Effort",
+    "RunContext",
+    "Settings",
+]
+
+Effort = Literal["low", "medium", "high", "auto"]
+DepthName = Literal["low", "medium", "high"]
+
+
+class Depth(BaseModel):
+    """How much thinking a task gets once triage has judged it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: DepthName
+    max_plan_steps: int = Field(description="largest plan the planner may write")
+    max_replans: int
+    reflect_every_step: bool = Field(
+        description="judge successful steps with the model too, not only failures"
+    )
+
+
+DEPTHS: dict[DepthName, Depth] = {
+    "low": Depth(name="low", max_plan_steps=3, max_replans=0, reflect_every_step=False),
+    "medium": Depth(name="medium", max_plan_steps=6, max_replans=1, reflect_every_step=False),
+    "high": Depth(name="high", max_plan_steps=12, max_replans=3, reflect_every_step=True),
+}
+
+
+class Budgets(BaseModel):
+    """Hard limits; when one runs out the run ends as ``budget_exhausted``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_steps: PositiveInt = 16
+    max_replans: int = Field(default=3, ge=0)
+    max_model_calls: PositiveInt = 24
+    max_tokens: PositiveInt = 400_000
+    timeout_s: PositiveFloat = 900.0
+    step_timeout_s: PositiveFloat = 60.0
+    model_timeout_s: PositiveFloat = 300.0
+
+
+class Settings(BaseModel):
+    """Everything that shapes one run apart from the model and the tools."""
+
+    model_config = ConfigDict(frozen=True)
+
+    effort: Effort = "auto"
+    budgets: Budgets = Budgets()
+    plan_retries: int = Field(default=2, ge=0, description="re-asks after an invalid plan")
+    output_retries: int = Field(default=2, ge=0, description="re-asks after other bad output")
+    stream_planning: bool = Field(
+        default=True, description="dispatch steps while the plan is still being written"
+    )
+    approve_plan: bool = False
+    approve_code: bool = False
+    evidence_chars: PositiveInt = Field(
+        default=6000, description="evidence text shown to the synthesizer, in characters"
+    )
+
+    def depth(self, chosen: DepthName | None = None) -> Depth:
+        """The depth for this run: the effort if set, else triage's choice."""
+        if self.effort != "auto":
+            return DEPTHS[self.effort]
+        return DEPTHS[chosen or "medium"]
+
+    def recursion_limit(self) -> int:
+        """Supersteps needed by the worst run the budgets allow, plus slack.
+
+        Each finished step costs at most one executor superstep and one
+        reflection; each plan version costs a planner, an approval and a replan.
+        """
+        b = self.budgets
+        return 4 * b.max_steps + 6 * (b.max_replans + 1) + 3 * b.max_model_calls + 20
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """LangGraph runtime context (``context_schema``) of Ponder's graphs."""
+
+    settings: Settings | None = None

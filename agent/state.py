@@ -1,0 +1,239 @@
+"""The run state of Ponder's graphs, with explicit, order-independent reducers.
+
+Everything a run learns lives here and so in the checkpoint: the triage
+decision, every plan version, one record per executed step (with its
+observation), reflections, usage and the answer. Executor supersteps can
+finish steps in any order, so merging records must not depend on order.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypedDict
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from agent.observation import Observation
+from agent.plan import Plan, TriageDecision
+
+__all__ = [
+    "Answer",
+    "Citation",
+    "InputState",
+    "NodeUsage",
+    "OutputState",
+    "Reflection",
+    "ResearchState",
+    "RunStatus",
+    "StepRecord",
+    "Usage",
+    "Verdict",
+    "add_usage",
+    "append_plans",
+    "append_reflections",
+    "merge_step_records",
+]
+
+RunStatus = Literal["running", "done", "budget_exhausted", "failed", "interrupted"]
+StepStatus = Literal["done", "failed", "skipped"]
+
+
+class StepRecord(BaseModel):
+    """One attempt at one plan step, with what its tool returned."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["step"] = "step"
+    step_id: str
+    plan_version: int
+    attempt: int = 1
+    tool: str
+    input: dict[str, JsonValue] = Field(description="input after placeholders were filled")
+    status: StepStatus
+    observation: Observation
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    errors_before: tuple[str, ...] = Field(
+        default=(), description="error messages of earlier attempts, for stall detection"
+    )
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "done"
+
+    @property
+    def duration_s(self) -> float:
+        return max(0.0, self.finished_at - self.started_at)
+
+
+class Verdict(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    step_id: str
+    attempt: int = 1
+    verdict: Literal["ok", "failed", "insufficient"]
+    reason: str = ""
+
+
+class Reflection(BaseModel):
+    """The reflector's judgement of finished steps and what to do next."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["reflection"] = "reflection"
+    index: int
+    plan_version: int
+    verdicts: tuple[Verdict, ...] = ()
+    decision: Literal["continue", "retry", "replan", "finish"]
+    reason: str = ""
+    retry: tuple[str, ...] = ()
+    stalled: bool = False
+    by: Literal["model", "rules"] = "model"
+
+
+class Citation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    n: int
+    passage_id: str
+    source: str
+    title: str = ""
+    quote: str
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["answer"] = "answer"
+    markdown: str
+    citations: tuple[Citation, ...] = ()
+    gaps: tuple[str, ...] = Field(default=(), description="what the evidence did not cover")
+    rejected: tuple[str, ...] = Field(default=(), description="citations dropped by the check")
+
+
+class NodeUsage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    model_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def __add__(self, other: NodeUsage) -> NodeUsage:
+        return NodeUsage(
+            model_calls=self.model_calls + other.model_calls,
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+        )
+
+
+class Usage(BaseModel):
+    """Counted per node; the run totals are sums, so updates merge in any order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    by_node: dict[str, NodeUsage] = Field(default_factory=dict)
+    tool_calls: int = 0
+    wall_s: float = 0.0
+
+    @property
+    def model_calls(self) -> int:
+        return sum(u.model_calls for u in self.by_node.values())
+
+    @property
+    def input_tokens(self) -> int:
+        return sum(u.input_tokens for u in self.by_node.values())
+
+    @property
+    def output_tokens(self) -> int:
+        return sum(u.output_tokens for u in self.by_node.values())
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def summary(self) -> dict[str, float | int]:
+        return {
+            "model_calls": self.model_calls,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "tool_calls": self.tool_calls,
+            "wall_s": round(self.wall_s, 3),
+        }
+
+
+def add_usage(left: Usage | None, right: Usage | None) -> Usage:
+    if left is None:
+        return right or Usage()
+    if right is None:
+        return left
+    nodes = dict(left.by_node)
+    for name, u in right.by_node.items():
+        nodes[name] = nodes.get(name, NodeUsage()) + u
+    return Usage(
+        by_node=nodes,
+        tool_calls=left.tool_calls + right.tool_calls,
+        wall_s=left.wall_s + right.wall_s,
+    )
+
+
+_STATUS_RANK = {"skipped": 0, "failed": 1, "done": 2}
+
+
+def merge_step_records(
+    left: dict[str, StepRecord] | None, right: dict[str, StepRecord] | None
+) -> dict[str, StepRecord]:
+    """Keep, per step, the latest attempt (a finished one beats a skipped one)."""
+    merged = dict(left or {})
+    for step_id, record in (right or {}).items():
+        old = merged.get(step_id)
+        if old is None or (record.attempt, _STATUS_RANK[record.status]) > (
+            old.attempt,
+            _STATUS_RANK[old.status],
+        ):
+            merged[step_id] = record
+    return merged
+
+
+def append_plans(left: list[Plan] | None, right: list[Plan] | None) -> list[Plan]:
+    """Plan versions are unique; a version seen twice (a replayed write) is kept once."""
+    by_version = {p.version: p for p in (left or [])}
+    for plan in right or []:
+        by_version.setdefault(plan.version, plan)
+    return [by_version[v] for v in sorted(by_version)]
+
+
+def append_reflections(
+    left: list[Reflection] | None, right: list[Reflection] | None
+) -> list[Reflection]:
+    by_index = {r.index: r for r in (left or [])}
+    for reflection in right or []:
+        by_index.setdefault(reflection.index, reflection)
+    return [by_index[i] for i in sorted(by_index)]
+
+
+class InputState(TypedDict):
+    """What a caller (or a parent graph) passes in."""
+
+    task: str
+
+
+class OutputState(TypedDict, total=False):
+    """What a caller (or a parent graph) gets back."""
+
+    answer: Answer | None
+    status: RunStatus
+    stop_reason: str
+
+
+class ResearchState(TypedDict, total=False):
+    task: str
+    run_id: str
+    triage: TriageDecision | None
+    plan_draft: Plan | None
+    plans: Annotated[list[Plan], append_plans]
+    steps: Annotated[dict[str, StepRecord], merge_step_records]
+    reflections: Annotated[list[Reflection], append_reflections]
+    usage: Annotated[Usage, add_usage]
+    answer: Answer | None
+    status: RunStatus
+    stop_reason: str
+    feedback: str

@@ -1,0 +1,1 @@
+"""Tools that act in the world, as LangChain tools returning typed observations."""
