@@ -8,6 +8,7 @@ citation carries is text the run really fetched.
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Literal
 
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "ErrorKind",
+    "fence",
     "Observation",
     "Passage",
     "ToolError",
@@ -100,6 +102,17 @@ class Observation(BaseModel):
         if ref in self.documents:
             return self.documents[ref]
         return "\n".join(p.text for p in self.passages if p.ref == ref)
+
+
+def fence(obs: Observation, *, limit: int = 20_000) -> str:
+    """The text a model reads; untrusted text is fenced as data it must not obey."""
+    text = obs.content if len(obs.content) <= limit else obs.content[:limit] + "\n[…truncated]"
+    if not obs.untrusted:
+        return text
+    # The closing tag cannot be forged from inside the data.
+    body = text.replace("</untrusted_data", "&lt;/untrusted_data")
+    source = html.escape(obs.passages[0].ref if obs.passages else obs.tool, quote=True)
+    return f'<untrusted_data source="{source}">\n{body}\n</untrusted_data>'
 
 
 _SPACE = re.compile(r"\s+")

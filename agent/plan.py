@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 __all__ = [
+    "PLACEHOLDER",
     "STEP_ID",
     "Plan",
     "PlanDiff",
@@ -19,7 +20,7 @@ __all__ = [
 STEP_ID = r"^s[0-9]{1,3}$"
 
 # {{s1}}, {{s1.url}} or {{s1 | the year the release came out}}
-_PLACEHOLDER = re.compile(r"\{\{\s*(s[0-9]{1,3})(?:\.([A-Za-z_][A-Za-z0-9_]*))?\s*(?:\|([^}]*))?\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*(s[0-9]{1,3})(?:\.([A-Za-z_][A-Za-z0-9_]*))?\s*(?:\|([^}]*))?\}\}")
 
 
 class PlanStep(BaseModel):
@@ -42,7 +43,7 @@ def placeholder_refs(value: JsonValue) -> list[tuple[str, str | None, str | None
     """Every (step id, field, extraction instruction) referenced inside a step input."""
     found: list[tuple[str, str | None, str | None]] = []
     if isinstance(value, str):
-        for m in _PLACEHOLDER.finditer(value):
+        for m in PLACEHOLDER.finditer(value):
             instruction = m.group(3).strip() if m.group(3) else None
             found.append((m.group(1), m.group(2), instruction or None))
     elif isinstance(value, dict):
@@ -73,7 +74,11 @@ class Plan(BaseModel):
     steps: tuple[PlanStep, ...]
     reason: str = Field(default="", description="why this version was made")
     diff: PlanDiff = PlanDiff()
-    approved_by: Literal["", "model", "human", "edited"] = ""
+    origin: Literal["planner", "replan", "edited", "revised"] = Field(
+        default="planner",
+        description="planner: first plan; replan: after a reflection; edited: a person's "
+        "edit; revised: rewritten after a person rejected it",
+    )
 
     def step(self, step_id: str) -> PlanStep | None:
         return next((s for s in self.steps if s.id == step_id), None)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from agent.observation import Observation
 from agent.plan import Plan, TriageDecision
+from agent.settings import Settings
 
 __all__ = [
     "Answer",
@@ -30,6 +31,7 @@ __all__ = [
     "add_usage",
     "append_plans",
     "append_reflections",
+    "merge_approvals",
     "merge_step_records",
 ]
 
@@ -210,6 +212,16 @@ def append_reflections(
     return [by_index[i] for i in sorted(by_index)]
 
 
+def merge_approvals(
+    left: dict[str, bool] | None, right: dict[str, bool] | None
+) -> dict[str, bool]:
+    """A person's decision on a code step is final: a refusal is never overwritten."""
+    merged = dict(left or {})
+    for key, ok in (right or {}).items():
+        merged[key] = merged.get(key, True) and ok
+    return merged
+
+
 class InputState(TypedDict):
     """What a caller (or a parent graph) passes in."""
 
@@ -222,17 +234,20 @@ class OutputState(TypedDict, total=False):
     answer: Answer | None
     status: RunStatus
     stop_reason: str
+    usage: Annotated[Usage, add_usage]
 
 
 class ResearchState(TypedDict, total=False):
     task: str
     run_id: str
+    settings: Settings
     triage: TriageDecision | None
-    plan_draft: Plan | None
     plans: Annotated[list[Plan], append_plans]
     steps: Annotated[dict[str, StepRecord], merge_step_records]
     reflections: Annotated[list[Reflection], append_reflections]
     usage: Annotated[Usage, add_usage]
+    code_approvals: Annotated[dict[str, bool], merge_approvals]
+    pending_approval: list[str]
     answer: Answer | None
     status: RunStatus
     stop_reason: str

@@ -9,27 +9,15 @@ as the browser pool are shared by every caller.
 
 from __future__ import annotations
 
-import html
 from abc import abstractmethod
 from typing import Any, Literal
 
 from langchain_core.tools import BaseTool
 
 from agent._internal.io_loop import io_loop
-from agent.observation import Observation
+from agent.observation import Observation, fence
 
-__all__ = ["ObservingTool", "render_for_model"]
-
-
-def render_for_model(obs: Observation, *, limit: int = 20_000) -> str:
-    """The text a model reads; untrusted text is fenced as data."""
-    text = obs.content if len(obs.content) <= limit else obs.content[:limit] + "\n[…truncated]"
-    if not obs.untrusted:
-        return text
-    # The closing tag cannot be forged from inside the data.
-    body = text.replace("</untrusted_data", "&lt;/untrusted_data")
-    source = html.escape(obs.passages[0].ref if obs.passages else obs.tool, quote=True)
-    return f'<untrusted_data source="{source}">\n{body}\n</untrusted_data>'
+__all__ = ["ObservingTool"]
 
 
 class ObservingTool(BaseTool):
@@ -42,9 +30,9 @@ class ObservingTool(BaseTool):
     async def _arun(self, *args: Any, **kwargs: Any) -> tuple[str, Observation]:
         kwargs.pop("run_manager", None)
         obs = await self.observe(**kwargs)
-        return render_for_model(obs), obs
+        return fence(obs), obs
 
     def _run(self, *args: Any, **kwargs: Any) -> tuple[str, Observation]:
         kwargs.pop("run_manager", None)
         obs = io_loop().run(self.observe(**kwargs))
-        return render_for_model(obs), obs
+        return fence(obs), obs

@@ -1,0 +1,191 @@
+"""Starting plan steps: filling dependency placeholders, calling the tool, recording the result.
+
+Both the planner (which starts steps while the plan is still streaming in) and
+the executor start steps through `start_step`, so a step begun early is the same
+work the executor later waits for: same `StepKey`, no second tool call.
+
+Dependency outputs reach a step through placeholders in its input:
+
+- ``{{s1}}``: step s1's primary value (a search's top URL, a page's text,
+  the code runner's stdout);
+- ``{{s1.url}}``: a named field of s1's observation;
+- ``{{s1 | the release year}}``: a small model call extracts exactly that
+  from s1's observation (the LLMCompiler-style "fill by extraction" choice,
+  used only when the step asks for it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig
+from pydantic import BaseModel, Field, JsonValue
+
+from agent._internal.step_pool import StepKey, step_pool
+from agent.budget import BudgetExhausted, BudgetGate
+from agent.events import EventSink, StepStartedEvent, emit
+from agent.models.structured import call_structured
+from agent.observation import Observation, fence
+from agent.plan import PLACEHOLDER, PlanStep
+from agent.prompts import render_prompt
+from agent.settings import Settings
+from agent.state import NodeUsage, ResearchState, StepRecord
+from agent.toolset import Toolset
+
+__all__ = ["StepContext", "StepOutcome", "fill_placeholders", "start_step", "step_key"]
+
+
+class Extraction(BaseModel):
+    """The exact value asked for, taken from the observation."""
+
+    value: str = Field(description="just the value, no explanation")
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    record: StepRecord
+    usage: NodeUsage
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a running step needs; captured when it starts."""
+
+    run_id: str
+    plan_version: int
+    state: ResearchState
+    toolset: Toolset
+    model: BaseChatModel
+    settings: Settings
+    config: RunnableConfig | None
+    sink: EventSink | None
+
+
+class PlaceholderError(ValueError):
+    pass
+
+
+def step_key(run_id: str, step: PlanStep, attempt: int) -> StepKey:
+    digest = hashlib.sha256(
+        json.dumps([step.tool, step.input], sort_keys=True, default=str).encode()
+    ).hexdigest()[:16]
+    return StepKey(run_id=run_id, step_id=step.id, attempt=attempt, fingerprint=digest)
+
+
+def start_step(ctx: StepContext, step: PlanStep, attempt: int) -> StepKey:
+    """Start the step on the pool (a no-op if this attempt already runs)."""
+    key = step_key(ctx.run_id, step, attempt)
+    if step_pool().start(key, _run_step(ctx, step, attempt)):
+        emit(
+            ctx.sink,
+            StepStartedEvent(
+                run_id=ctx.run_id,
+                step_id=step.id,
+                tool=step.tool,
+                goal=step.goal,
+                input=step.input,
+                attempt=attempt,
+            ),
+        )
+    return key
+
+
+async def _run_step(ctx: StepContext, step: PlanStep, attempt: int) -> StepOutcome:
+    started = time.time()
+    records = ctx.state.get("steps", {})
+    previous = records.get(step.id)
+    errors_before = previous.errors_before if previous else ()
+    if previous is not None and previous.observation.error is not None:
+        errors_before = (*errors_before, previous.observation.error.message)
+    gate = BudgetGate(ctx.state, ctx.settings.budgets, node="executor")
+
+    async def extract(obs: Observation, instruction: str) -> str:
+        messages = render_prompt("extract", instruction=instruction, observation=fence(obs, limit=6000))
+        reply = await call_structured(
+            ctx.model,
+            messages,
+            Extraction,
+            gate=gate,
+            retries=ctx.settings.output_retries,
+            config=ctx.config,
+        )
+        return reply.value.value
+
+    args: dict[str, JsonValue] = dict(step.input)
+    try:
+        filled = await fill_placeholders(step.input, records, extract)
+        args = filled if isinstance(filled, dict) else args
+        timeout = max(0.001, min(ctx.settings.budgets.step_timeout_s, gate.remaining_s()))
+        obs = await ctx.toolset.run(
+            step.tool,
+            args,
+            call_id=f"{ctx.run_id}:{step.id}:{attempt}",
+            timeout_s=timeout,
+            config=ctx.config,
+            ref=f"{step.tool}:{step.id}",
+        )
+    except PlaceholderError as exc:
+        obs = Observation.failure(step.tool, "invalid_input", str(exc))
+    except BudgetExhausted as exc:
+        obs = Observation.failure(step.tool, "refused", f"not run: {exc}")
+    record = StepRecord(
+        step_id=step.id,
+        plan_version=ctx.plan_version,
+        attempt=attempt,
+        tool=step.tool,
+        input=args,
+        status="done" if obs.ok else "failed",
+        observation=obs,
+        started_at=started,
+        finished_at=time.time(),
+        errors_before=errors_before,
+    )
+    return StepOutcome(record=record, usage=gate.spent)
+
+
+async def fill_placeholders(
+    value: JsonValue,
+    records: Mapping[str, StepRecord],
+    extract: Callable[[Observation, str], Awaitable[str]],
+) -> JsonValue:
+    """``value`` with every placeholder replaced by its dependency's output."""
+    if isinstance(value, dict):
+        return {k: await fill_placeholders(v, records, extract) for k, v in value.items()}
+    if isinstance(value, list):
+        return [await fill_placeholders(v, records, extract) for v in value]
+    if not isinstance(value, str) or "{{" not in value:
+        return value
+    parts: list[str] = []
+    last = 0
+    for m in PLACEHOLDER.finditer(value):
+        parts.append(value[last : m.start()])
+        parts.append(await _resolve(m, records, extract))
+        last = m.end()
+    parts.append(value[last:])
+    return "".join(parts)
+
+
+async def _resolve(
+    m: re.Match[str],
+    records: Mapping[str, StepRecord],
+    extract: Callable[[Observation, str], Awaitable[str]],
+) -> str:
+    ref, field, instruction = m.group(1), m.group(2), (m.group(3) or "").strip()
+    record = records.get(ref)
+    if record is None or not record.ok:
+        raise PlaceholderError(f"{m.group(0)} refers to step {ref}, which has no result")
+    obs = record.observation
+    if instruction:
+        return await extract(obs, instruction)
+    if field:
+        if field not in obs.fields:
+            known = ", ".join(sorted(obs.fields)) or "none"
+            raise PlaceholderError(f"step {ref} has no field {field!r} (fields: {known})")
+        return obs.fields[field]
+    return obs.value or obs.content

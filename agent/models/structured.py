@@ -1,0 +1,274 @@
+"""Structured model calls: strongest decoding each backend has, then validate and re-ask.
+
+Every node talks to its model through `call_structured` (or `call_text`):
+
+1. the schema goes to the backend's strongest mechanism (`structured_method`:
+   grammar-constrained JSON for llama.cpp, json_schema or a forced tool call
+   for hosted APIs), streamed so partial output can be acted on;
+2. the reply is validated by pydantic and by the caller's own check (a plan's
+   DAG rules, say); a failure is shown to the model with the exact error and
+   the model is asked again, up to ``retries`` times;
+3. provider failures (429, 5xx, timeouts, dropped connections) are retried
+   with backoff and jitter, then raised as `ModelCallError`; a call that never
+   answers is cut off at the model timeout or the run's remaining wall time.
+
+Each attempt that returns is one model call against the budgets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from langchain_core.callbacks import AsyncCallbackHandler
+from langchain_core.exceptions import OutputParserException
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.outputs import LLMResult
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import merge_configs
+from pydantic import BaseModel, ValidationError
+
+from agent.budget import BudgetGate
+from agent.errors import ModelCallError, ModelOutputError
+from agent.state import NodeUsage
+
+__all__ = ["StructuredReply", "call_structured", "call_text", "json_schema_for"]
+
+T = TypeVar("T", bound=BaseModel)
+
+_TRANSIENT_TRIES = 3
+_MAX_ECHO = 4000
+
+
+@dataclass(frozen=True)
+class StructuredReply(Generic[T]):
+    value: T
+    attempts: int
+
+
+class _UsageCounter(AsyncCallbackHandler):
+    """Reads token usage off the provider's reply; estimates it when absent."""
+
+    def __init__(self) -> None:
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.seen = False
+
+    async def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        for generations in response.generations:
+            for gen in generations:
+                usage = getattr(getattr(gen, "message", None), "usage_metadata", None)
+                if usage:
+                    self.seen = True
+                    self.input_tokens += int(usage.get("input_tokens", 0))
+                    self.output_tokens += int(usage.get("output_tokens", 0))
+
+
+def _estimate(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+def json_schema_for(schema: type[BaseModel]) -> dict[str, Any]:
+    """A JSON schema with ``title``/``description``, as tool-calling backends want."""
+    js = schema.model_json_schema()
+    js.setdefault("description", (schema.__doc__ or schema.__name__).strip().split("\n")[0])
+    js["title"] = schema.__name__
+    return js
+
+
+def _method_for(model: BaseChatModel) -> str:
+    from agent.models.resolve import structured_method
+
+    return structured_method(model)
+
+
+def _failure(exc: BaseException) -> Any:
+    from agent.models.failures import classify_model_error
+
+    return classify_model_error(exc)
+
+
+async def _attempt(
+    model: BaseChatModel,
+    messages: Sequence[BaseMessage],
+    js: dict[str, Any],
+    method: str,
+    config: RunnableConfig | None,
+    on_partial: Callable[[dict[str, Any]], None] | None,
+    counter: _UsageCounter,
+) -> dict[str, Any] | None:
+    runnable = model.with_structured_output(js, method=method)
+    run_config = merge_configs(config, {"callbacks": [counter]})
+    last: Any = None
+    async for part in runnable.astream(list(messages), config=run_config):
+        last = part
+        if on_partial is not None and isinstance(part, dict):
+            on_partial(part)
+    if last is not None and not isinstance(last, dict):
+        raise OutputParserException(f"expected a JSON object, got {type(last).__name__}")
+    return last
+
+
+async def call_structured(
+    model: BaseChatModel,
+    messages: Sequence[BaseMessage],
+    schema: type[T],
+    *,
+    gate: BudgetGate,
+    retries: int,
+    json_schema: dict[str, Any] | None = None,
+    validate: Callable[[T], str | None] | None = None,
+    on_partial: Callable[[dict[str, Any]], None] | None = None,
+    config: RunnableConfig | None = None,
+    error: type[ModelOutputError] = ModelOutputError,
+) -> StructuredReply[T]:
+    """Ask for ``schema`` until the reply is valid; raise ``error`` after ``retries`` re-asks.
+
+    ``json_schema`` overrides the schema sent to the model (for per-run enums
+    such as the tool names); the reply is still validated against ``schema``.
+    """
+    js = json_schema or json_schema_for(schema)
+    method = _method_for(model)
+    history = list(messages)
+    problem = ""
+    for attempt in range(1, retries + 2):
+        gate.check_model_call()
+        raw = await _call_with_transient_retries(
+            model, history, js, method, config, on_partial, gate
+        )
+        try:
+            if raw.parsed is None:
+                raise OutputParserException("the reply held no JSON object (empty reply?)")
+            value = schema.model_validate(raw.parsed)
+            problem = validate(value) or "" if validate else ""
+        except OutputParserException as exc:
+            problem = f"the reply was not valid JSON: {str(exc).splitlines()[0][:300]}"
+        except ValidationError as exc:
+            problem = _compact(exc)
+        if not problem:
+            return StructuredReply(value=value, attempts=attempt)
+        echo = raw.text[:_MAX_ECHO] if raw.text else "(nothing)"
+        history += [
+            AIMessage(content=echo),
+            HumanMessage(
+                content=(
+                    f"That reply was rejected: {problem}\n"
+                    f"Reply again with one JSON object that follows the {js['title']} "
+                    "schema and fixes exactly this problem."
+                )
+            ),
+        ]
+    raise error(f"{js['title']} was still invalid after {retries + 1} tries: {problem}")
+
+
+@dataclass(frozen=True)
+class _Raw:
+    parsed: dict[str, Any] | None
+    text: str
+
+
+async def _call_with_transient_retries(
+    model: BaseChatModel,
+    messages: list[BaseMessage],
+    js: dict[str, Any],
+    method: str,
+    config: RunnableConfig | None,
+    on_partial: Callable[[dict[str, Any]], None] | None,
+    gate: BudgetGate,
+) -> _Raw:
+    last_partial: dict[str, Any] = {}
+
+    def remember(part: dict[str, Any]) -> None:
+        last_partial.clear()
+        last_partial.update(part)
+        if on_partial is not None:
+            on_partial(part)
+
+    for transient in range(1, _TRANSIENT_TRIES + 1):
+        counter = _UsageCounter()
+        timeout = max(0.001, min(gate.budgets.model_timeout_s, gate.remaining_s()))
+        try:
+            parsed = await asyncio.wait_for(
+                _attempt(model, messages, js, method, config, remember, counter), timeout
+            )
+            text = json.dumps(parsed) if parsed is not None else ""
+            _record(gate, counter, messages, text)
+            return _Raw(parsed, text)
+        except OutputParserException as exc:
+            text = getattr(exc, "llm_output", None) or json.dumps(last_partial)
+            _record(gate, counter, messages, text or "")
+            return _Raw(None, text or "")
+        except (asyncio.TimeoutError, TimeoutError) as exc:
+            if transient == _TRANSIENT_TRIES or gate.remaining_s() <= 0:
+                raise ModelCallError(
+                    f"the model did not reply within {timeout:.0f}s",
+                    hint="check the model server, or raise --timeout",
+                ) from exc
+        except Exception as exc:  # provider SDK errors: classified, retried or raised
+            failure = _failure(exc)
+            if not failure.retryable or transient == _TRANSIENT_TRIES:
+                raise ModelCallError(
+                    f"model call failed ({failure.kind}): {failure.message}",
+                    status=failure.status,
+                ) from exc
+            delay = failure.retry_after or (0.5 * 2 ** (transient - 1))
+            await asyncio.sleep(min(delay, 10.0) * (0.8 + 0.4 * random.random()))
+        gate.check_time()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _record(gate: BudgetGate, counter: _UsageCounter, messages: list[BaseMessage], out: str) -> None:
+    if counter.seen:
+        usage = NodeUsage(
+            model_calls=1, input_tokens=counter.input_tokens, output_tokens=counter.output_tokens
+        )
+    else:
+        prompt = "".join(str(m.content) for m in messages)
+        usage = NodeUsage(model_calls=1, input_tokens=_estimate(prompt), output_tokens=_estimate(out))
+    gate.record(usage)
+
+
+def _compact(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(x) for x in err.get("loc", ()))
+        parts.append(f"{loc or 'reply'}: {err.get('msg', '')}")
+    return "; ".join(parts)
+
+
+async def call_text(
+    model: BaseChatModel,
+    messages: Sequence[BaseMessage],
+    *,
+    gate: BudgetGate,
+    config: RunnableConfig | None = None,
+) -> str:
+    """A plain text reply (direct answers), with the same budget and failure handling."""
+    gate.check_model_call()
+    for transient in range(1, _TRANSIENT_TRIES + 1):
+        counter = _UsageCounter()
+        timeout = max(0.001, min(gate.budgets.model_timeout_s, gate.remaining_s()))
+        try:
+            reply = await asyncio.wait_for(
+                model.ainvoke(list(messages), config=merge_configs(config, {"callbacks": [counter]})),
+                timeout,
+            )
+            text = reply.text if isinstance(reply.content, list) else str(reply.content)
+            _record(gate, counter, list(messages), text)
+            return text.strip()
+        except (asyncio.TimeoutError, TimeoutError) as exc:
+            if transient == _TRANSIENT_TRIES:
+                raise ModelCallError(f"the model did not reply within {timeout:.0f}s") from exc
+        except Exception as exc:  # provider SDK errors: classified, retried or raised
+            failure = _failure(exc)
+            if not failure.retryable or transient == _TRANSIENT_TRIES:
+                raise ModelCallError(
+                    f"model call failed ({failure.kind}): {failure.message}", status=failure.status
+                ) from exc
+            await asyncio.sleep(min(failure.retry_after or 0.5 * 2 ** (transient - 1), 10.0))
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,136 @@
+"""Executor: start every step whose dependencies are done; return when any step finishes.
+
+Greedy dispatch instead of LangGraph ``Send`` waves: a superstep is a barrier,
+so waves would make a slow step hold back the dependents of a fast one. Here
+each executor superstep starts all ready steps on the step pool, waits for the
+*first* to finish, and returns every finished one, which LangGraph checkpoints
+at once (a resumed run never redoes a finished step). Steps still running stay
+in the pool for the next superstep, or keep going while the reflector thinks.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
+
+from agent._internal.step_pool import step_pool
+from agent.budget import BudgetGate
+from agent.dispatch import StepContext, StepOutcome, start_step, step_key
+from agent.events import StepFinishedEvent, emit
+from agent.nodes._deps import NodeDeps
+from agent.nodes.approve_code import approval_key
+from agent.observation import Observation
+from agent.plan import PlanStep
+from agent.progress import blocked_steps, current_plan, executed_count, ready_steps, step_state
+from agent.state import NodeUsage, ResearchState, StepRecord
+from agent.step_views import record_digest
+
+__all__ = ["execute"]
+
+
+async def execute(
+    state: ResearchState, runtime: Runtime[Any], config: RunnableConfig, *, deps: NodeDeps
+) -> dict[str, Any]:
+    settings = deps.settings_of(state, runtime)
+    gate = BudgetGate(state, settings.budgets, node="executor")
+    plan = current_plan(state)
+    run_id = state["run_id"]
+    pool = step_pool()
+    if plan is None:
+        return {}
+    sink = runtime.stream_writer
+    finished: dict[str, StepRecord] = {}
+
+    for step, dep in blocked_steps(state):
+        record = StepRecord(
+            step_id=step.id, plan_version=plan.version, tool=step.tool, input=step.input,
+            status="skipped",
+            observation=Observation.failure(step.tool, "refused", f"not run: {dep} failed"),
+            started_at=time.time(), finished_at=time.time(),
+        )
+        finished[step.id] = record
+        _emit_finished(sink, run_id, record)
+    if finished:
+        return {"steps": finished}
+
+    if gate.remaining_s() <= 0:
+        pool.cancel(run_id)
+        return {"status": "budget_exhausted", "stop_reason": "wall_time budget exhausted",
+                "usage": gate.usage_update()}
+
+    ctx = StepContext(run_id=run_id, plan_version=plan.version, state=state,
+                      toolset=deps.toolset, model=deps.model, settings=settings, config=config,
+                      sink=sink)
+    approvals = state.get("code_approvals") or {}
+    pending: list[str] = []
+    wanted = []
+    launched = executed_count(state) + sum(
+        1 for k in pool.keys(run_id) if step_state(state, k.step_id) in ("pending", "retry")
+    )
+    over_budget = False
+    for step, attempt in ready_steps(state):
+        key = step_key(run_id, step, attempt)
+        if settings.approve_code and deps.toolset.runs_code(step.tool):
+            name = approval_key(step.id, attempt, key.fingerprint)
+            if name not in approvals:
+                pending.append(name)
+                continue
+            if not approvals[name]:
+                finished[step.id] = _refused(step, attempt, plan.version)
+                _emit_finished(sink, run_id, finished[step.id])
+                continue
+        if key not in pool:
+            if launched >= settings.budgets.max_steps:
+                over_budget = True
+                continue
+            launched += 1
+            start_step(ctx, step, attempt)
+        wanted.append(key)
+
+    if pending or (finished and not wanted):
+        return {"steps": finished, "pending_approval": pending, "usage": gate.usage_update()}
+    if not wanted:
+        if over_budget:
+            return {"status": "budget_exhausted",
+                    "stop_reason": f"steps budget exhausted ({settings.budgets.max_steps} steps)",
+                    "usage": gate.usage_update()}
+        return {"usage": gate.usage_update()}
+
+    done = await pool.wait_any(wanted, timeout=max(0.001, gate.remaining_s()))
+    usage = NodeUsage()
+    for key in done:
+        outcome: StepOutcome = pool.claim(key)
+        finished[key.step_id] = outcome.record
+        usage = usage + outcome.usage
+        _emit_finished(sink, run_id, outcome.record)
+    update: dict[str, Any] = {"steps": finished}
+    if not done:
+        pool.cancel(run_id)
+        update.update(status="budget_exhausted", stop_reason="wall_time budget exhausted")
+    spent = gate.usage_update(tool_calls=len(done))
+    if usage.model_calls:
+        spent = spent.model_copy(update={"by_node": {"executor": usage}})
+    update["usage"] = spent
+    return update
+
+
+def _refused(step: PlanStep, attempt: int, version: int) -> StepRecord:
+    now = time.time()
+    return StepRecord(
+        step_id=step.id, plan_version=version, attempt=attempt, tool=step.tool, input=step.input,
+        status="failed", started_at=now, finished_at=now,
+        observation=Observation.failure(step.tool, "refused", "a person refused to run this code"),
+    )
+
+
+def _emit_finished(sink: Any, run_id: str, record: StepRecord) -> None:
+    error = record.observation.error
+    emit(sink, StepFinishedEvent(
+        run_id=run_id, step_id=record.step_id, tool=record.tool, status=record.status,
+        summary=record_digest(record, limit=160), duration_s=round(record.duration_s, 3),
+        attempt=record.attempt, via=record.observation.via, error_kind=error.kind if error else "",
+    ))
+

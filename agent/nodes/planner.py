@@ -1,0 +1,229 @@
+"""Planner: one model call for a visible chain of thought and a validated plan DAG.
+
+First plans carry the model's triage (mode and depth) when effort is ``auto``.
+Replans keep every finished step with its observation and add only new steps.
+While the reply streams in, each complete step whose inputs are already known
+starts at once (LLMCompiler's streaming planner), so tools run before the plan
+is finished; if the final plan drops or changes such a step, it is cancelled.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
+from pydantic import ValidationError
+
+from agent._internal.step_pool import StepKey, step_pool
+from agent.budget import BudgetExhausted, BudgetGate
+from agent.dispatch import StepContext, start_step, step_key
+from agent.errors import PlanningError
+from agent.events import PlanEvent, ReplanEvent, TriageEvent, emit
+from agent.models.structured import call_structured
+from agent.nodes._deps import NodeDeps
+from agent.nodes.synthesizer import direct_answer_update
+from agent.plan import Plan, PlanStep, TriageDecision, placeholder_refs
+from agent.plan_rules import (
+    Planning,
+    Replanning,
+    StepDraft,
+    check_plan,
+    planning_json_schema,
+    to_plan_steps,
+)
+from agent.progress import current_plan, depth_of, executed_count, step_state
+from agent.prompts import render_prompt
+from agent.settings import DEPTHS, Settings
+from agent.state import ResearchState
+from agent.step_views import evidence_digest, plan_digest
+
+__all__ = ["plan"]
+
+
+class _EarlyStarter:
+    """Starts complete, self-contained steps while the plan streams in."""
+
+    def __init__(self, ctx: StepContext, deps: NodeDeps, done: frozenset[str]) -> None:
+        self.ctx, self.deps, self.done = ctx, deps, done
+        self.started: dict[str, StepKey] = {}
+        self.direct = False
+
+    def __call__(self, partial: dict[str, Any]) -> None:
+        if partial.get("mode") == "direct":
+            self.direct = True
+        if self.direct:
+            return
+        drafts = partial.get("steps") or []
+        for raw in drafts[:-1]:  # the last one may still be streaming
+            try:
+                draft = StepDraft.model_validate(raw)
+            except ValidationError:
+                continue
+            if draft.id in self.started or draft.id in self.done:
+                continue
+            if not set(draft.depends_on) <= self.done:
+                continue
+            if {ref for ref, _, _ in placeholder_refs(draft.input)} - self.done:
+                continue
+            if self.deps.toolset.validate_input(draft.tool, draft.input):
+                continue
+            step = to_plan_steps([draft])[0]
+            self.started[draft.id] = start_step(self.ctx, step, 1)
+
+
+async def plan(
+    state: ResearchState, runtime: Runtime[Any], config: RunnableConfig, *, deps: NodeDeps
+) -> dict[str, Any]:
+    settings = deps.settings_of(state, runtime)
+    gate = BudgetGate(state, settings.budgets, node="planner")
+    previous = current_plan(state)
+    run_id = state["run_id"]
+    try:
+        rejected_before_any_step = bool(state.get("feedback")) and not state.get("steps")
+        if previous is None or rejected_before_any_step:
+            update = await _first_plan(state, runtime, config, deps, settings, gate, previous)
+        else:
+            update = await _replan(state, runtime, config, deps, settings, gate, previous)
+    except BudgetExhausted as exc:
+        return {"status": "budget_exhausted", "stop_reason": str(exc), "usage": gate.usage_update()}
+    except PlanningError:
+        step_pool().cancel(run_id)
+        raise
+    return {**update, "feedback": "", "usage": gate.usage_update()}
+
+
+def _context(state: ResearchState, runtime: Runtime[Any], config: RunnableConfig, deps: NodeDeps,
+             settings: Settings, version: int) -> StepContext:
+    return StepContext(run_id=state["run_id"], plan_version=version, state=state,
+                       toolset=deps.toolset, model=deps.model, settings=settings, config=config,
+                       sink=runtime.stream_writer)
+
+
+async def _first_plan(state: ResearchState, runtime: Runtime[Any], config: RunnableConfig,
+                      deps: NodeDeps, settings: Settings, gate: BudgetGate,
+                      rejected: Plan | None) -> dict[str, Any]:
+    triage = state.get("triage")
+    ask_triage = triage is None or triage.decided_by != "rules"
+    allow_direct = settings.effort == "auto" and rejected is None
+    depth = depth_of(state, settings)
+    max_steps = min(depth.max_plan_steps if triage else 12, settings.budgets.max_steps)
+    version = (rejected.version + 1) if rejected else 1
+    js = planning_json_schema(deps.toolset, max_steps=max_steps, triage=ask_triage,
+                              allow_direct=allow_direct)
+    messages = render_prompt(
+        "plan", task=state["task"], tools=deps.toolset.describe(), max_steps=max_steps,
+        purpose=deps.purpose, triage=ask_triage, allow_direct=allow_direct,
+        effort=settings.effort, rejected=plan_digest(state, rejected) if rejected else "",
+        feedback=state.get("feedback") or "",
+    )
+    early = _EarlyStarter(_context(state, runtime, config, deps, settings, version), deps,
+                          frozenset())
+    stream = settings.stream_planning and not settings.approve_plan
+
+    def rules(p: Planning) -> str | None:
+        if p.mode == "direct" and allow_direct:
+            return None if p.answer.strip() else "mode is direct but the answer is empty"
+        limit = max_steps
+        if ask_triage and settings.effort == "auto" and p.depth:
+            limit = min(DEPTHS[p.depth].max_plan_steps, max_steps)
+        return check_plan(p.steps, deps.toolset, max_steps=limit)
+
+    reply = await call_structured(
+        deps.model, messages, Planning, gate=gate, retries=settings.plan_retries, json_schema=js,
+        validate=rules, on_partial=early if stream else None, config=config, error=PlanningError,
+    )
+    planning = reply.value
+    run_id = state["run_id"]
+    update: dict[str, Any] = {}
+    if ask_triage:
+        if settings.effort == "auto":
+            depth_name = planning.depth or "medium"
+        else:
+            depth_name = settings.effort
+        decision = TriageDecision(
+            mode=planning.mode if allow_direct or planning.mode != "direct" else "research",
+            depth=depth_name,
+            reason=planning.triage_reason or (triage.reason if triage else "planner's judgement"),
+            decided_by="model" if settings.effort == "auto" else "effort",
+        )
+        update["triage"] = decision
+        emit(runtime.stream_writer, TriageEvent(run_id=run_id, mode=decision.mode,
+                                                depth=decision.depth, reason=decision.reason,
+                                                decided_by=decision.decided_by))
+    if planning.mode == "direct" and allow_direct:
+        step_pool().cancel(run_id)
+        return {**update, **direct_answer_update(run_id, planning.answer, runtime)}
+    steps = to_plan_steps(planning.steps)
+    new_plan = Plan(version=version, reasoning=planning.reasoning, steps=steps,
+                    reason="rejected plan revised with feedback" if rejected else "first plan",
+                    origin="revised" if rejected else "planner")
+    new_plan = new_plan.model_copy(update={"diff": new_plan.diff_from(rejected)})
+    _keep_only(run_id, steps, state)
+    emit(runtime.stream_writer, _plan_event(run_id, new_plan))
+    return {**update, "plans": [new_plan]}
+
+
+async def _replan(state: ResearchState, runtime: Runtime[Any], config: RunnableConfig,
+                  deps: NodeDeps, settings: Settings, gate: BudgetGate,
+                  previous: Plan) -> dict[str, Any]:
+    run_id = state["run_id"]
+    reflections = state.get("reflections") or []
+    reason = state.get("feedback") or (reflections[-1].reason if reflections else "replan")
+    emit(runtime.stream_writer, ReplanEvent(run_id=run_id, from_version=previous.version,
+                                            reason=reason))
+    records = state.get("steps") or {}
+    done = frozenset(i for i, r in records.items() if r.status == "done")
+    unfinished = [s for s in previous.steps if step_state(state, s.id) in ("pending", "retry")]
+    depth = depth_of(state, settings)
+    remaining = settings.budgets.max_steps - executed_count(state)
+    max_steps = max(1, min(depth.max_plan_steps, remaining))
+    js = planning_json_schema(deps.toolset, max_steps=max_steps, triage=False,
+                              allow_direct=False, replan=True)
+    messages = render_prompt(
+        "replan", task=state["task"], tools=deps.toolset.describe(), max_steps=max_steps,
+        plan=plan_digest(state, previous), evidence=evidence_digest(state, limit=3000),
+        reason=reason, unfinished=[s.id for s in unfinished],
+    )
+    version = previous.version + 1
+    early = _EarlyStarter(_context(state, runtime, config, deps, settings, version), deps, done)
+    taken = frozenset(records) | frozenset(s.id for s in previous.steps)
+
+    def rules(r: Replanning) -> str | None:
+        bad = [k for k in r.keep if k not in {s.id for s in unfinished}]
+        if bad:
+            return f"keep lists {', '.join(bad)}, which are not unfinished steps of the plan"
+        return check_plan(r.steps, deps.toolset, max_steps=max_steps, finished=taken,
+                          kept=frozenset(r.keep) | done)
+
+    stream = settings.stream_planning and not settings.approve_plan
+    reply = await call_structured(
+        deps.model, messages, Replanning, gate=gate, retries=settings.plan_retries,
+        json_schema=js, validate=rules, on_partial=early if stream else None, config=config,
+        error=PlanningError,
+    )
+    keep = set(reply.value.keep)
+    carried = tuple(s for s in previous.steps if s.id in done or s.id in keep)
+    steps = carried + to_plan_steps(reply.value.steps)
+    new_plan = Plan(version=version, reasoning=reply.value.reasoning, steps=steps, reason=reason,
+                    origin="replan")
+    new_plan = new_plan.model_copy(update={"diff": new_plan.diff_from(previous)})
+    _keep_only(run_id, steps, state)
+    emit(runtime.stream_writer, _plan_event(run_id, new_plan))
+    return {"plans": [new_plan]}
+
+
+def _keep_only(run_id: str, steps: tuple[PlanStep, ...], state: ResearchState) -> None:
+    """Cancel running steps the final plan dropped or changed."""
+    records = state.get("steps") or {}
+    keep = set()
+    for step in steps:
+        record = records.get(step.id)
+        for attempt in {1, (record.attempt + 1) if record else 1}:
+            keep.add(step_key(run_id, step, attempt))
+    step_pool().cancel(run_id, keep=keep)
+
+
+def _plan_event(run_id: str, p: Plan) -> PlanEvent:
+    return PlanEvent(run_id=run_id, version=p.version, reasoning=p.reasoning, steps=p.steps,
+                     diff=p.diff, reason=p.reason)

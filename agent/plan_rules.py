@@ -1,0 +1,188 @@
+"""What the planner must answer, and the rules a plan must follow.
+
+The schema sent to the model is built per run: step tools are an enum of the
+registered tools and each tool's input follows that tool's own argument schema,
+so a grammar-constrained backend (llama.cpp) cannot emit an unknown tool or a
+malformed input at all. The DAG rules (unique ids, known dependencies, no
+cycles, placeholders only on dependencies, the step budget) are checked after,
+and a violation goes back to the model word for word.
+"""
+
+from __future__ import annotations
+
+from graphlib import CycleError, TopologicalSorter
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, JsonValue
+
+from agent.plan import STEP_ID, PlanStep, placeholder_refs
+from agent.toolset import Toolset
+
+__all__ = [
+    "Planning",
+    "Replanning",
+    "StepDraft",
+    "check_plan",
+    "planning_json_schema",
+    "to_plan_steps",
+]
+
+
+class StepDraft(BaseModel):
+    id: str = Field(pattern=STEP_ID, description="s1, s2, ... unique in the plan")
+    goal: str = Field(description="what this step finds out, in one sentence")
+    tool: str
+    input: dict[str, JsonValue] = Field(default_factory=dict)
+    depends_on: list[str] = Field(default_factory=list)
+    expected: str = Field(default="", description="the evidence that would satisfy the goal")
+
+
+class Planning(BaseModel):
+    """Triage the task, think it through, then plan the steps."""
+
+    mode: Literal["direct", "research", "compute"] = "research"
+    depth: Literal["low", "medium", "high"] | None = None
+    triage_reason: str = ""
+    answer: str = Field(default="", description="only when mode is direct")
+    reasoning: str = Field(description="your step-by-step breakdown of the task")
+    steps: list[StepDraft] = Field(default_factory=list)
+
+
+class Replanning(BaseModel):
+    """Revise the plan: keep what is done, add what is still missing."""
+
+    reasoning: str = Field(description="what went wrong or is missing, and the fix")
+    keep: list[str] = Field(default_factory=list, description="unfinished steps to keep")
+    steps: list[StepDraft] = Field(default_factory=list, description="new steps only")
+
+
+def _step_variants(toolset: Toolset) -> list[dict[str, Any]]:
+    variants = []
+    for name in toolset.names:
+        variants.append(
+            {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string", "pattern": STEP_ID},
+                    "goal": {"type": "string", "maxLength": 300},
+                    "tool": {"type": "string", "const": name},
+                    "input": toolset.parameters(name),
+                    "depends_on": {
+                        "type": "array",
+                        "items": {"type": "string", "pattern": STEP_ID},
+                        "maxItems": 6,
+                    },
+                    "expected": {"type": "string", "maxLength": 200},
+                },
+                "required": ["id", "goal", "tool", "input", "depends_on"],
+            }
+        )
+    return variants
+
+
+def planning_json_schema(
+    toolset: Toolset,
+    *,
+    max_steps: int,
+    triage: bool,
+    allow_direct: bool,
+    replan: bool = False,
+) -> dict[str, Any]:
+    """The schema the model sees for a first plan (with triage folded in) or a replan."""
+    variants = _step_variants(toolset)
+    step_items: dict[str, Any] = variants[0] if len(variants) == 1 else {"anyOf": variants}
+    steps = {"type": "array", "items": step_items, "maxItems": max(1, max_steps)}
+    reasoning = {"type": "string", "maxLength": 1500}
+    if replan:
+        return {
+            "title": "Replanning",
+            "description": Replanning.__doc__,
+            "type": "object",
+            "properties": {
+                "reasoning": reasoning,
+                "keep": {"type": "array", "items": {"type": "string", "pattern": STEP_ID}},
+                "steps": steps,
+            },
+            "required": ["reasoning", "keep", "steps"],
+        }
+    props: dict[str, Any] = {}
+    required = ["reasoning", "steps"]
+    if triage:
+        modes = ["research", "compute", "direct"] if allow_direct else ["research", "compute"]
+        props["mode"] = {"type": "string", "enum": modes}
+        props["depth"] = {"type": "string", "enum": ["low", "medium", "high"]}
+        props["triage_reason"] = {"type": "string", "maxLength": 300}
+        required = ["mode", "depth", "triage_reason", *required]
+        if allow_direct:
+            props["answer"] = {"type": "string", "maxLength": 2000}
+    props["reasoning"] = reasoning
+    props["steps"] = steps
+    return {
+        "title": "Planning",
+        "description": Planning.__doc__,
+        "type": "object",
+        "properties": props,
+        "required": required,
+    }
+
+
+def check_plan(
+    drafts: list[StepDraft],
+    toolset: Toolset,
+    *,
+    max_steps: int,
+    finished: frozenset[str] = frozenset(),
+    kept: frozenset[str] = frozenset(),
+) -> str | None:
+    """The first rule the plan breaks, phrased for the model; None if it is sound.
+
+    ``finished`` are steps already done in earlier versions (they may be
+    depended on but not redefined); ``kept`` are unfinished earlier steps that
+    stay in the plan.
+    """
+    if not drafts and not kept:
+        return "the plan has no steps; add at least one step"
+    if len(drafts) > max_steps:
+        return f"the plan has {len(drafts)} steps but at most {max_steps} are allowed"
+    seen: set[str] = set()
+    for d in drafts:
+        if d.id in seen:
+            return f"step id {d.id} is used twice; ids must be unique"
+        if d.id in finished or d.id in kept:
+            return f"step id {d.id} already exists in the plan; give the new step a new id"
+        seen.add(d.id)
+    known = seen | finished | kept
+    graph: dict[str, set[str]] = {}
+    for d in drafts:
+        problem = toolset.validate_input(d.tool, d.input)
+        if problem:
+            return f"step {d.id}: {problem}"
+        for dep in d.depends_on:
+            if dep not in known:
+                return f"step {d.id} depends on {dep}, which is not a step of the plan"
+            if dep == d.id:
+                return f"step {d.id} depends on itself"
+        for ref, _field, _how in placeholder_refs(d.input):
+            if ref not in d.depends_on:
+                return f"step {d.id} uses {{{{{ref}}}}} but does not list {ref} in depends_on"
+        graph[d.id] = {dep for dep in d.depends_on if dep in seen}
+    try:
+        tuple(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        cycle = " → ".join(str(x) for x in exc.args[1])
+        return f"the steps form a cycle ({cycle}); a step cannot depend on its own result"
+    return None
+
+
+def to_plan_steps(drafts: list[StepDraft]) -> tuple[PlanStep, ...]:
+    return tuple(
+        PlanStep(
+            id=d.id,
+            goal=d.goal,
+            tool=d.tool,
+            input=d.input,
+            depends_on=tuple(d.depends_on),
+            expected=d.expected,
+        )
+        for d in drafts
+    )

@@ -1,0 +1,80 @@
+"""The graph's routers: named pure functions of the state, one per decision point."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from agent.progress import failed_unjudged, plan_finished, unjudged_successes
+from agent.state import ResearchState
+
+__all__ = [
+    "route_after_approval",
+    "route_after_execute",
+    "route_after_plan",
+    "route_after_reflect",
+    "route_after_triage",
+]
+
+END = "__end__"
+
+
+def _stopped(state: ResearchState) -> bool:
+    return state.get("status") in ("budget_exhausted", "failed")
+
+
+def _reflect_on_successes(state: ResearchState) -> bool:
+    settings = state.get("settings")
+    triage = state.get("triage")
+    if settings is None:
+        return False
+    depth = settings.depth(triage.depth if triage else None)
+    return depth.reflect_every_step and bool(unjudged_successes(state))
+
+
+def route_after_triage(state: ResearchState) -> Literal["plan", "__end__"]:
+    return END if state.get("answer") is not None or _stopped(state) else "plan"
+
+
+def route_after_plan(
+    state: ResearchState,
+) -> Literal["approve_plan", "execute", "synthesize", "__end__"]:
+    if state.get("answer") is not None:
+        return END
+    if _stopped(state):
+        return "synthesize"
+    settings = state.get("settings")
+    if settings is not None and settings.approve_plan:
+        return "approve_plan"
+    return "execute"
+
+
+def route_after_approval(state: ResearchState) -> Literal["plan", "execute"]:
+    return "plan" if state.get("feedback") else "execute"
+
+
+def route_after_execute(
+    state: ResearchState,
+) -> Literal["execute", "reflect", "approve_code", "synthesize"]:
+    """Reflect at once on a failure (running steps go on meanwhile); else keep executing."""
+    if _stopped(state):
+        return "synthesize"
+    if state.get("pending_approval"):
+        return "approve_code"
+    if failed_unjudged(state):
+        return "reflect"
+    if plan_finished(state):
+        return "reflect" if _reflect_on_successes(state) else "synthesize"
+    return "execute"
+
+
+def route_after_reflect(state: ResearchState) -> Literal["execute", "plan", "synthesize"]:
+    reflections = state.get("reflections") or []
+    if _stopped(state) or not reflections:
+        return "synthesize"
+    decision = reflections[-1].decision
+    if decision == "replan":
+        return "plan"
+    if decision == "finish":
+        return "synthesize"
+    return "synthesize" if plan_finished(state) and not failed_unjudged(state) else "execute"
+

@@ -1,0 +1,107 @@
+"""How a run's plan and evidence are shown to the model (tool output always fenced)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from agent.observation import Observation, Passage, fence
+from agent.plan import Plan
+from agent.progress import step_state
+from agent.state import ResearchState, StepRecord
+
+__all__ = ["EvidenceItem", "evidence_digest", "gather_evidence", "plan_digest", "record_digest"]
+
+_WORD = re.compile(r"[a-z0-9]{3,}")
+
+
+def record_digest(record: StepRecord, *, limit: int = 600) -> str:
+    obs = record.observation
+    if not obs.ok and obs.error is not None:
+        return f"error ({obs.error.kind}): {obs.error.message[:limit]}"
+    text = obs.content.strip().replace("\n", " ")
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+def plan_digest(state: ResearchState, plan: Plan | None) -> str:
+    """The plan with each step's state and a short result, one line a step."""
+    if plan is None:
+        return "(no plan)"
+    records = state.get("steps") or {}
+    lines = []
+    for step in plan.steps:
+        status = step_state(state, step.id)
+        deps = f" after {', '.join(step.depends_on)}" if step.depends_on else ""
+        lines.append(
+            f"{step.id} [{status}] {step.tool} {json.dumps(step.input, ensure_ascii=False)}"
+            f"{deps} — {step.goal}"
+        )
+        record = records.get(step.id)
+        if record is not None:
+            lines.append(f"    result: {record_digest(record, limit=300)}")
+    return "\n".join(lines)
+
+
+def evidence_digest(state: ResearchState, *, limit: int) -> str:
+    """Finished steps' observations, fenced, within ``limit`` characters in all."""
+    records = [r for r in (state.get("steps") or {}).values() if r.status != "skipped"]
+    if not records:
+        return "(nothing gathered yet)"
+    share = max(200, limit // len(records))
+    return "\n\n".join(
+        f"[{r.step_id}] {r.tool} → {'ok' if r.ok else 'failed'}\n{fence(r.observation, limit=share)}"
+        for r in records
+    )
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    """A passage the synthesizer may cite, under a stable id like ``s2.1``."""
+
+    id: str
+    passage: Passage
+    record: StepRecord
+
+    def source_text(self) -> str:
+        return self.record.observation.source_text(self.passage.ref) or self.record.observation.content
+
+
+def _passages(obs: Observation, step_id: str) -> tuple[Passage, ...]:
+    if obs.passages:
+        return obs.passages
+    text = obs.content.strip()
+    if not text:
+        return ()
+    return (Passage(ref=f"step:{step_id}", title=obs.tool, text=text[:1500], start=0,
+                    end=min(len(text), 1500)),)
+
+
+def gather_evidence(state: ResearchState, *, task: str, limit_chars: int) -> list[EvidenceItem]:
+    """The most relevant passages of every successful step, fairly shared, within a size cap."""
+    terms = set(_WORD.findall(task.lower()))
+    per_step: list[list[EvidenceItem]] = []
+    for record in sorted((state.get("steps") or {}).values(), key=lambda r: r.step_id):
+        if not record.ok:
+            continue
+        goal_terms = terms | set(_WORD.findall(record.input.__repr__().lower()))
+        items = [
+            EvidenceItem(f"{record.step_id}.{i}", p, record)
+            for i, p in enumerate(_passages(record.observation, record.step_id), start=1)
+        ]
+        items.sort(key=lambda it: -len(goal_terms & set(_WORD.findall(it.passage.text.lower()))))
+        per_step.append(items)
+    chosen: list[EvidenceItem] = []
+    used = 0
+    rank = 0
+    while any(rank < len(items) for items in per_step):
+        for items in per_step:
+            if rank < len(items):
+                item = items[rank]
+                size = min(len(item.passage.text), 800)
+                if used + size > limit_chars and chosen:
+                    return chosen
+                chosen.append(item)
+                used += size
+        rank += 1
+    return chosen

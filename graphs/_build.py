@@ -1,0 +1,68 @@
+"""The wiring both prebuilt graphs share: small nodes joined by named routers."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.tools import BaseTool
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer
+
+from agent._internal.node import io_node
+from agent.nodes._deps import NodeDeps
+from agent.nodes.approve_code import approve_code
+from agent.nodes.approve_plan import approve_plan
+from agent.nodes.executor import execute
+from agent.nodes.planner import plan
+from agent.nodes.reflector import reflect
+from agent.nodes.synthesizer import synthesize
+from agent.nodes.triage import triage
+from agent.routes import (
+    route_after_approval,
+    route_after_execute,
+    route_after_plan,
+    route_after_reflect,
+    route_after_triage,
+)
+from agent.settings import RunContext, Settings
+from agent.state import InputState, OutputState, ResearchState
+from agent.toolset import Toolset
+
+__all__ = ["build_graph"]
+
+
+def build_graph(
+    model: BaseChatModel,
+    tools: Sequence[BaseTool | Any],
+    *,
+    purpose: Literal["research", "task"],
+    checkpointer: Checkpointer = None,
+    settings: Settings | None = None,
+    name: str,
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    settings = settings or Settings()
+    deps = NodeDeps(model=model, toolset=Toolset(tools), settings=settings, purpose=purpose)
+    g = StateGraph(ResearchState, context_schema=RunContext, input_schema=InputState,
+                   output_schema=OutputState)
+    g.add_node("triage", io_node(triage, name="triage", deps=deps))
+    g.add_node("plan", io_node(plan, name="plan", deps=deps))
+    g.add_node("approve_plan", functools.partial(approve_plan, deps=deps))
+    g.add_node("approve_code", functools.partial(approve_code, deps=deps))
+    g.add_node("execute", io_node(execute, name="execute", deps=deps))
+    g.add_node("reflect", io_node(reflect, name="reflect", deps=deps))
+    g.add_node("synthesize", io_node(synthesize, name="synthesize", deps=deps))
+    g.add_edge(START, "triage")
+    g.add_conditional_edges("triage", route_after_triage, ["plan", END])
+    g.add_conditional_edges("plan", route_after_plan, ["approve_plan", "execute", "synthesize", END])
+    g.add_conditional_edges("approve_plan", route_after_approval, ["plan", "execute"])
+    g.add_edge("approve_code", "execute")
+    g.add_conditional_edges("execute", route_after_execute,
+                            ["execute", "reflect", "approve_code", "synthesize"])
+    g.add_conditional_edges("reflect", route_after_reflect, ["execute", "plan", "synthesize"])
+    g.add_edge("synthesize", END)
+    compiled = g.compile(checkpointer=checkpointer, name=name)
+    return compiled.with_config(recursion_limit=settings.recursion_limit())
