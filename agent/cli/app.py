@@ -1,0 +1,266 @@
+"""The ``ponder`` command. Imports stay light here so ``ponder --help`` is instant.
+
+Exit codes: 0 done · 1 the run failed · 2 usage error · 3 budget exhausted ·
+130 interrupted (finished steps are saved; ``ponder resume`` continues).
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from agent.report import RunReport
+    from agent.store import RunStore
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="ponder",
+    help="Reasoning-first research agent: triage, a visible plan, parallel tools, cited answers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT = {"done": 0, "failed": 1, "budget_exhausted": 3, "interrupted": 130, "running": 1}
+
+
+class Effort(str, Enum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+    auto = "auto"
+
+
+class Search(str, Enum):
+    web = "web"
+    corpus = "corpus"
+    none = "none"
+
+
+class EventFormat(str, Enum):
+    jsonl = "jsonl"
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"ponder: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _store(path: Path | None) -> RunStore:
+    import os
+
+    from agent.store import RunStore, default_store_path
+
+    return RunStore(path or default_store_path(os.environ))
+
+
+def _read_task(task: str | None, task_file: Path | None) -> str:
+    from agent.errors import ConfigError
+
+    if task_file is not None:
+        try:
+            text = task_file.read_bytes().decode("utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read the task file {task_file}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"the task file {task_file} is not UTF-8 text") from exc
+    else:
+        text = task or ""
+    text = "".join(ch for ch in text if ch.isprintable() or ch in "\n\t").strip()
+    if not text:
+        raise ConfigError("the task is empty", hint="give the question as TASK or --task-file")
+    if len(text) > 20_000:
+        raise ConfigError(f"the task is {len(text)} characters; the limit is 20000")
+    return text
+
+
+def _run(work: Any) -> RunReport:
+    """Run a CLI coroutine; turn every outcome into one line and an exit code."""
+    import asyncio
+
+    from agent.errors import AgentRunError, UserError
+
+    try:
+        return asyncio.run(work)
+    except UserError as exc:
+        _fail(str(exc), 2)
+    except AgentRunError as exc:
+        _fail(str(exc), 1)
+    except KeyboardInterrupt:
+        _fail("interrupted; finished steps are saved (ponder resume RUN_ID)", 130)
+    except Exception as exc:  # a framework bug: one line here, the traceback in a log file
+        _fail(f"internal error {type(exc).__name__}: {exc} (traceback in {_log_traceback()})", 1)
+
+
+def _log_traceback() -> str:
+    import os
+    import tempfile
+    import traceback
+
+    fd, path = tempfile.mkstemp(prefix="ponder-crash-", suffix=".log")
+    with os.fdopen(fd, "w") as f:
+        traceback.print_exc(file=f)
+    return path
+
+
+def _view(json_out: bool, events: EventFormat | None, show_thinking: bool) -> Any:
+    from agent.cli.render import JsonLinesView, LiveView, PlainView
+
+    if events is EventFormat.jsonl:
+        return JsonLinesView()
+    if json_out:
+        return PlainView(show_thinking=show_thinking, show_answer=False) if sys.stderr.isatty() \
+            else _Quiet()
+    if sys.stdout.isatty() and sys.stderr.isatty():
+        return LiveView(show_thinking=show_thinking)
+    return PlainView(show_thinking=show_thinking)
+
+
+class _Quiet:
+    def start(self, task: str, model: str) -> None: ...
+    def notice(self, text: str) -> None:
+        print(f"note: {text}", file=sys.stderr)
+    def on_event(self, event: Any) -> None: ...
+    def finish(self, report: Any) -> None: ...
+
+
+def _emit(report: RunReport, json_out: bool, output: Path | None) -> NoReturn:
+    if json_out:
+        typer.echo(report.model_dump_json(indent=2))
+    if output is not None:
+        output.write_text(report.to_markdown(), encoding="utf-8")
+    raise typer.Exit(EXIT.get(report.status, 1))
+
+
+@app.command()
+def run(
+    task: Annotated[str | None, typer.Argument(help="The question or task.")] = None,
+    task_file: Annotated[Path | None, typer.Option(help="Read the task from a file.")] = None,
+    model: Annotated[str, typer.Option(help="demo, auto, llamacpp:PATH, openai:M, anthropic:M, ollama:M")] = "auto",
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
+    effort: Annotated[Effort, typer.Option(help="How much thinking: low, medium, high or auto.")] = Effort.auto,
+    corpus: Annotated[Path | None, typer.Option(help="Folder of documents to research.")] = None,
+    search: Annotated[Search | None, typer.Option(help="web, corpus or none (default: corpus if --corpus, else web).")] = None,
+    max_steps: Annotated[int, typer.Option(min=1, max=200)] = 16,
+    max_replans: Annotated[int, typer.Option(min=0, max=20)] = 3,
+    max_model_calls: Annotated[int, typer.Option(min=1, max=1000)] = 24,
+    max_tokens: Annotated[int, typer.Option(min=100)] = 400_000,
+    timeout: Annotated[float, typer.Option(min=1.0, help="Wall-clock budget in seconds.")] = 900.0,
+    step_timeout: Annotated[float, typer.Option(min=0.1)] = 60.0,
+    show_thinking: Annotated[bool, typer.Option(help="Print the planner's reasoning.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON report.")] = False,
+    events: Annotated[EventFormat | None, typer.Option(help="Print the event stream (jsonl).")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write a Markdown report.")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Name the run (default: random).")] = None,
+    approve_plan: Annotated[bool, typer.Option(help="Approve each plan before it runs.")] = False,
+    approve_code: Annotated[bool, typer.Option(help="Approve each code step before it runs.")] = False,
+    allow_host: Annotated[list[str] | None, typer.Option(help="Let web tools reach this host[:port].")] = None,
+    store: Annotated[Path | None, typer.Option(help="Run store file (default: $PONDER_HOME).")] = None,
+) -> None:
+    """Research TASK and answer with citations."""
+    from agent.errors import ConfigError, UserError
+
+    try:
+        text = _read_task(task, task_file)
+        if corpus is not None and not corpus.is_dir():
+            raise ConfigError(f"corpus folder {corpus} does not exist or is not a folder")
+        chosen = (search or (Search.corpus if corpus else Search.web)).value
+        if chosen == "corpus" and corpus is None:
+            raise ConfigError("--search corpus needs --corpus DIR")
+        interactive = sys.stdin.isatty() and sys.stderr.isatty()
+        if (approve_plan or approve_code) and not interactive:
+            raise ConfigError("--approve-plan/--approve-code need a terminal to ask on",
+                              hint="run interactively, or drop the flag")
+        if run_id is not None and not run_id.replace("-", "").replace("_", "").isalnum():
+            raise ConfigError("--run-id may hold only letters, digits, - and _")
+        from agent.cli.session import RunOptions
+        from agent.settings import Budgets, Settings
+
+        opts = RunOptions(
+            task=text, model=model, base_url=base_url,
+            corpus=str(corpus.resolve()) if corpus else None, search=chosen,
+            allow_hosts=list(allow_host or []),
+            settings=Settings(
+                effort=effort.value, approve_plan=approve_plan, approve_code=approve_code,
+                budgets=Budgets(max_steps=max_steps, max_replans=max_replans,
+                                max_model_calls=max_model_calls, max_tokens=max_tokens,
+                                timeout_s=timeout, step_timeout_s=step_timeout),
+            ),
+        )
+        run_store = _store(store)
+    except UserError as exc:
+        _fail(str(exc), 2)
+    from agent.cli.approve import ask_on_terminal
+    from agent.cli.session import start_run
+
+    view = _view(json_out, events, show_thinking)
+    report = _run(start_run(opts, store=run_store, view=view, run_id=run_id,
+                            approver=ask_on_terminal if interactive else None))
+    _emit(report, json_out, output)
+
+
+@app.command()
+def resume(
+    run_id: Annotated[str, typer.Argument(help="The run to continue.")],
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+    events: Annotated[EventFormat | None, typer.Option()] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
+    store: Annotated[Path | None, typer.Option()] = None,
+) -> None:
+    """Continue an interrupted run from its last checkpoint, redoing no finished step."""
+    from agent.errors import UserError
+
+    try:
+        run_store = _store(store)
+    except UserError as exc:
+        _fail(str(exc), 2)
+    from agent.cli.approve import ask_on_terminal
+    from agent.cli.session import resume_run
+
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    report = _run(resume_run(run_id, store=run_store, view=_view(json_out, events, False),
+                             approver=ask_on_terminal if interactive else None))
+    _emit(report, json_out, output)
+
+
+@app.command()
+def runs(store: Annotated[Path | None, typer.Option()] = None,
+         limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
+    """List the runs in the store, newest first."""
+    import datetime
+
+    from agent.errors import UserError
+
+    try:
+        records = _store(store).list(limit)
+    except UserError as exc:
+        _fail(str(exc), 2)
+    for r in records:
+        when = datetime.datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M")
+        typer.echo(f"{r.run_id}  {r.status:<16} {when}  {r.task[:70]}")
+
+
+@app.command()
+def show(run_id: Annotated[str, typer.Argument()],
+         json_out: Annotated[bool, typer.Option("--json")] = False,
+         store: Annotated[Path | None, typer.Option()] = None) -> None:
+    """Print a stored run's answer and how it was reached."""
+    from agent.cli.session import show_run
+    from agent.errors import UserError
+
+    try:
+        run_store = _store(store)
+    except UserError as exc:
+        _fail(str(exc), 2)
+    report = _run(show_run(run_id, store=run_store))
+    typer.echo(report.model_dump_json(indent=2) if json_out else report.to_markdown())
+
+
+def main() -> None:
+    app()

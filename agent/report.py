@@ -1,0 +1,95 @@
+"""A finished (or stopped) run as one JSON-ready object: what ``ponder run --json`` prints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agent.plan import TriageDecision
+from agent.progress import step_state
+from agent.state import Citation, Reflection, ResearchState, RunStatus, Usage
+
+__all__ = ["PlanView", "RunReport", "StepView"]
+
+
+class StepView(BaseModel):
+    id: str
+    goal: str
+    tool: str
+    input: dict[str, Any]
+    depends_on: list[str]
+    status: str
+    attempts: int = 0
+    summary: str = ""
+
+
+class PlanView(BaseModel):
+    version: int
+    reasoning: str
+    reason: str = ""
+    steps: list[StepView]
+
+
+class RunReport(BaseModel):
+    run_id: str
+    task: str
+    status: RunStatus
+    stop_reason: str = ""
+    answer: str = ""
+    citations: list[Citation] = Field(default_factory=list)
+    triage: TriageDecision | None = None
+    plans: list[PlanView] = Field(default_factory=list)
+    reflections: list[Reflection] = Field(default_factory=list)
+    usage: dict[str, float | int] = Field(default_factory=dict)
+
+    @classmethod
+    def from_state(cls, state: ResearchState, *, status: RunStatus | None = None) -> RunReport:
+        from agent.step_views import record_digest
+
+        records = state.get("steps") or {}
+        plans = []
+        for plan in state.get("plans") or []:
+            steps = []
+            for s in plan.steps:
+                record = records.get(s.id)
+                in_version = record is not None and record.plan_version <= plan.version
+                steps.append(StepView(
+                    id=s.id, goal=s.goal, tool=s.tool, input=s.input,
+                    depends_on=list(s.depends_on),
+                    status=step_state(state, s.id) if in_version else "pending",
+                    attempts=record.attempt if in_version and record else 0,
+                    summary=record_digest(record, limit=200) if in_version and record else "",
+                ))
+            plans.append(PlanView(version=plan.version, reasoning=plan.reasoning,
+                                  reason=plan.reason, steps=steps))
+        answer = state.get("answer")
+        return cls(
+            run_id=state.get("run_id", ""),
+            task=state.get("task", ""),
+            status=status or state.get("status") or "running",
+            stop_reason=state.get("stop_reason", ""),
+            answer=answer.markdown if answer else "",
+            citations=list(answer.citations) if answer else [],
+            triage=state.get("triage"),
+            plans=plans,
+            reflections=list(state.get("reflections") or []),
+            usage=(state.get("usage") or Usage()).summary(),
+        )
+
+    def to_markdown(self) -> str:
+        """A report a person can read: the answer, then how it was reached."""
+        lines = [f"# {self.task}", "", self.answer or "_No answer._", "", "---",
+                 f"Status: {self.status}" + (f" ({self.stop_reason})" if self.stop_reason else "")]
+        for plan in self.plans:
+            lines += ["", f"## Plan v{plan.version}" + (f" — {plan.reason}" if plan.reason else ""),
+                      "", plan.reasoning, ""]
+            lines += [f"- `{s.id}` [{s.status}] {s.tool}: {s.goal}" for s in plan.steps]
+        if self.reflections:
+            lines += ["", "## Reflections", ""]
+            lines += [f"- {r.decision}: {r.reason}" for r in self.reflections]
+        u = self.usage
+        lines += ["", f"Usage: {u.get('model_calls', 0)} model calls, "
+                      f"{u.get('input_tokens', 0)}+{u.get('output_tokens', 0)} tokens, "
+                      f"{u.get('tool_calls', 0)} tool calls, {u.get('wall_s', 0)} s"]
+        return "\n".join(lines) + "\n"
