@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
 
 from agent.plan import PlanDiff, PlanStep
+from agent.state import Verdict
 
 __all__ = [
     "AnswerEvent",
@@ -93,7 +94,7 @@ class StepFinishedEvent(_Event):
 
 class ReflectionEvent(_Event):
     type: Literal["reflection"] = "reflection"
-    verdicts: tuple[dict[str, str], ...]
+    verdicts: tuple[Verdict, ...]
     decision: Literal["continue", "retry", "replan", "finish"]
     reason: str
     stalled: bool = False

@@ -84,6 +84,7 @@ async def reflect(
     successes = unjudged_successes(state) if depth.reflect_every_step else []
     judged = failed + successes
     replans_left = min(depth.max_replans, settings.budgets.max_replans) - replans_used(state)
+    budget_spent = replans_used(state) >= settings.budgets.max_replans
     index = len(state.get("reflections") or []) + 1
     version = plan.version if plan else 0
     default_verdicts = tuple(
@@ -115,13 +116,19 @@ async def reflect(
         except ModelOutputError as exc:
             reflection = made("continue" if not plan_finished(state) else "finish",
                               f"reflection unusable, carrying on: {exc}")
-    reflection = _within_limits(reflection, judged, replans_left)
+    reflection, replan_refused = _within_limits(reflection, judged, replans_left)
+    update: dict[str, Any] = {}
+    if replan_refused and budget_spent:
+        reason = f"replans budget exhausted ({settings.budgets.max_replans} replans)"
+        reflection = reflection.model_copy(update={"decision": "finish",
+                                                   "reason": f"{reflection.reason}; {reason}"})
+        update = {"status": "budget_exhausted", "stop_reason": reason}
     emit(runtime.stream_writer, ReflectionEvent(
-        run_id=run_id, verdicts=tuple(v.model_dump(mode="json") for v in reflection.verdicts),
+        run_id=run_id, verdicts=reflection.verdicts,
         decision=reflection.decision, reason=reflection.reason, stalled=reflection.stalled,
         by=reflection.by,
     ))
-    return {"reflections": [reflection], "usage": gate.usage_update()}
+    return {**update, "reflections": [reflection], "usage": gate.usage_update()}
 
 
 async def _judge(state: ResearchState, deps: NodeDeps, settings: Any, gate: BudgetGate,
@@ -161,8 +168,11 @@ async def _judge(state: ResearchState, deps: NodeDeps, settings: Any, gate: Budg
 
 
 def _within_limits(r: Reflection, judged: list[StepRecord],
-                   replans_left: int) -> Reflection:
-    """Hold the decision to the budgets and the stall rules, whoever made it."""
+                   replans_left: int) -> tuple[Reflection, bool]:
+    """Hold the decision to the budgets and the stall rules, whoever made it.
+
+    Also says whether a replan was wanted but refused for want of replans.
+    """
     failed = {x.step_id: x for x in judged if not x.ok}
     decision, retry, reason, stalled = r.decision, r.retry, r.reason, r.stalled
     if decision == "retry":
@@ -172,9 +182,10 @@ def _within_limits(r: Reflection, judged: list[StepRecord],
             stalled = stalled or any(_stalled(x) for x in failed.values())
             decision = "replan" if replans_left > 0 else "continue"
             reason += " (retry not possible: attempts used up or the same error repeated)"
-    if decision == "replan" and replans_left <= 0:
+    refused = decision == "replan" and replans_left <= 0
+    if refused:
         decision = "continue"
         reason += " (no replans left)"
     return r.model_copy(update={"decision": decision, "retry": retry, "reason": reason.strip(),
-                                "stalled": stalled})
+                                "stalled": stalled}), refused
 
