@@ -19,7 +19,7 @@ __all__ = ["BudgetExhausted", "BudgetGate", "BudgetName"]
 BudgetName = Literal["steps", "replans", "model_calls", "tokens", "wall_time"]
 
 
-class BudgetExhausted(Exception):  # noqa: N818 - control flow, like StopIteration
+class BudgetExhausted(Exception):
     def __init__(self, budget: BudgetName, detail: str) -> None:
         super().__init__(f"{budget} budget exhausted: {detail}")
         self.budget = budget
@@ -64,7 +64,9 @@ class BudgetGate:
 
     def check_time(self) -> None:
         if self.remaining_s() <= 0:
-            raise BudgetExhausted("wall_time", f"{self.elapsed_s():.1f}s of {self.budgets.timeout_s}s")
+            raise BudgetExhausted(
+                "wall_time", f"{self.elapsed_s():.1f}s of {self.budgets.timeout_s}s"
+            )
 
     def record(self, usage: NodeUsage) -> None:
         self.spent = self.spent + usage

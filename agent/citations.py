@@ -62,8 +62,15 @@ def check_claims(
             key = (cid, normalize_text(quote))
             if key not in numbers:
                 numbers[key] = len(numbers) + 1
-                citations.append(Citation(n=numbers[key], passage_id=cid, source=item.passage.ref,
-                                          title=item.passage.title, quote=quote[:_QUOTE_SHOWN]))
+                citations.append(
+                    Citation(
+                        n=numbers[key],
+                        passage_id=cid,
+                        source=item.passage.ref,
+                        title=item.passage.title,
+                        quote=quote[:_QUOTE_SHOWN],
+                    )
+                )
             marks.append(numbers[key])
         text = claim.text.strip()
         if not text:
@@ -75,11 +82,19 @@ def check_claims(
     if gaps:
         parts.append("**Not established by the evidence:**\n" + "\n".join(f"- {g}" for g in gaps))
     if citations:
-        parts.append("**Sources**\n" + "\n".join(
-            f"[{c.n}] {c.title + ' — ' if c.title else ''}{c.source}\n    > "
-            + c.quote.replace("\n", " ") + ("…" if len(c.quote) >= _QUOTE_SHOWN else "")
-            for c in citations
-        ))
-    answer = Answer(markdown="\n\n".join(parts), citations=tuple(citations), gaps=tuple(gaps),
-                    rejected=tuple(rejected))
+        parts.append(
+            "**Sources**\n"
+            + "\n".join(
+                f"[{c.n}] {c.title + ' — ' if c.title else ''}{c.source}\n    > "
+                + c.quote.replace("\n", " ")
+                + ("…" if len(c.quote) >= _QUOTE_SHOWN else "")
+                for c in citations
+            )
+        )
+    answer = Answer(
+        markdown="\n\n".join(parts),
+        citations=tuple(citations),
+        gaps=tuple(gaps),
+        rejected=tuple(rejected),
+    )
     return CitationCheck(answer=answer, checked=checked)

@@ -106,7 +106,9 @@ async def _run_step(ctx: StepContext, step: PlanStep, attempt: int) -> StepOutco
     gate = BudgetGate(ctx.state, ctx.settings.budgets, node="executor")
 
     async def extract(obs: Observation, instruction: str) -> str:
-        messages = render_prompt("extract", instruction=instruction, observation=fence(obs, limit=6000))
+        messages = render_prompt(
+            "extract", instruction=instruction, observation=fence(obs, limit=6000)
+        )
         reply = await call_structured(
             ctx.model,
             messages,

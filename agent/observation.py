@@ -16,10 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "ErrorKind",
-    "fence",
     "Observation",
     "Passage",
     "ToolError",
+    "fence",
     "normalize_text",
 ]
 

@@ -20,7 +20,9 @@ __all__ = [
 STEP_ID = r"^s[0-9]{1,3}$"
 
 # {{s1}}, {{s1.url}} or {{s1 | the year the release came out}}
-PLACEHOLDER = re.compile(r"\{\{\s*(s[0-9]{1,3})(?:\.([A-Za-z_][A-Za-z0-9_]*))?\s*(?:\|([^}]*))?\}\}")
+PLACEHOLDER = re.compile(
+    r"\{\{\s*(s[0-9]{1,3})(?:\.([A-Za-z_][A-Za-z0-9_]*))?\s*(?:\|([^}]*))?\}\}"
+)
 
 
 class PlanStep(BaseModel):

@@ -46,7 +46,9 @@ def executed_count(state: ResearchState) -> int:
 
 def _verdict_for(reflections: list[Reflection], record: StepRecord) -> Reflection | None:
     for reflection in reversed(reflections):
-        if any(v.step_id == record.step_id and v.attempt == record.attempt for v in reflection.verdicts):
+        if any(
+            v.step_id == record.step_id and v.attempt == record.attempt for v in reflection.verdicts
+        ):
             return reflection
     return None
 

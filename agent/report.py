@@ -54,15 +54,23 @@ class RunReport(BaseModel):
             for s in plan.steps:
                 record = records.get(s.id)
                 in_version = record is not None and record.plan_version <= plan.version
-                steps.append(StepView(
-                    id=s.id, goal=s.goal, tool=s.tool, input=s.input,
-                    depends_on=list(s.depends_on),
-                    status=step_state(state, s.id) if in_version else "pending",
-                    attempts=record.attempt if in_version and record else 0,
-                    summary=record_digest(record, limit=200) if in_version and record else "",
-                ))
-            plans.append(PlanView(version=plan.version, reasoning=plan.reasoning,
-                                  reason=plan.reason, steps=steps))
+                steps.append(
+                    StepView(
+                        id=s.id,
+                        goal=s.goal,
+                        tool=s.tool,
+                        input=s.input,
+                        depends_on=list(s.depends_on),
+                        status=step_state(state, s.id) if in_version else "pending",
+                        attempts=record.attempt if in_version and record else 0,
+                        summary=record_digest(record, limit=200) if in_version and record else "",
+                    )
+                )
+            plans.append(
+                PlanView(
+                    version=plan.version, reasoning=plan.reasoning, reason=plan.reason, steps=steps
+                )
+            )
         answer = state.get("answer")
         return cls(
             run_id=state.get("run_id", ""),
@@ -79,17 +87,31 @@ class RunReport(BaseModel):
 
     def to_markdown(self) -> str:
         """A report a person can read: the answer, then how it was reached."""
-        lines = [f"# {self.task}", "", self.answer or "_No answer._", "", "---",
-                 f"Status: {self.status}" + (f" ({self.stop_reason})" if self.stop_reason else "")]
+        lines = [
+            f"# {self.task}",
+            "",
+            self.answer or "_No answer._",
+            "",
+            "---",
+            f"Status: {self.status}" + (f" ({self.stop_reason})" if self.stop_reason else ""),
+        ]
         for plan in self.plans:
-            lines += ["", f"## Plan v{plan.version}" + (f" — {plan.reason}" if plan.reason else ""),
-                      "", plan.reasoning, ""]
+            lines += [
+                "",
+                f"## Plan v{plan.version}" + (f" — {plan.reason}" if plan.reason else ""),
+                "",
+                plan.reasoning,
+                "",
+            ]
             lines += [f"- `{s.id}` [{s.status}] {s.tool}: {s.goal}" for s in plan.steps]
         if self.reflections:
             lines += ["", "## Reflections", ""]
             lines += [f"- {r.decision}: {r.reason}" for r in self.reflections]
         u = self.usage
-        lines += ["", f"Usage: {u.get('model_calls', 0)} model calls, "
-                      f"{u.get('input_tokens', 0)}+{u.get('output_tokens', 0)} tokens, "
-                      f"{u.get('tool_calls', 0)} tool calls, {u.get('wall_s', 0)} s"]
+        lines += [
+            "",
+            f"Usage: {u.get('model_calls', 0)} model calls, "
+            f"{u.get('input_tokens', 0)}+{u.get('output_tokens', 0)} tokens, "
+            f"{u.get('tool_calls', 0)} tool calls, {u.get('wall_s', 0)} s",
+        ]
         return "\n".join(lines) + "\n"

@@ -15,7 +15,7 @@ __all__ = [
     "route_after_triage",
 ]
 
-END = "__end__"
+END: Literal["__end__"] = "__end__"
 
 
 def _stopped(state: ResearchState) -> bool:
@@ -77,4 +77,3 @@ def route_after_reflect(state: ResearchState) -> Literal["execute", "plan", "syn
     if decision == "finish":
         return "synthesize"
     return "synthesize" if plan_finished(state) and not failed_unjudged(state) else "execute"
-

@@ -212,9 +212,7 @@ def append_reflections(
     return [by_index[i] for i in sorted(by_index)]
 
 
-def merge_approvals(
-    left: dict[str, bool] | None, right: dict[str, bool] | None
-) -> dict[str, bool]:
+def merge_approvals(left: dict[str, bool] | None, right: dict[str, bool] | None) -> dict[str, bool]:
     """A person's decision on a code step is final: a refusal is never overwritten."""
     merged = dict(left or {})
     for key, ok in (right or {}).items():

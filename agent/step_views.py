@@ -50,7 +50,8 @@ def evidence_digest(state: ResearchState, *, limit: int) -> str:
         return "(nothing gathered yet)"
     share = max(200, limit // len(records))
     return "\n\n".join(
-        f"[{r.step_id}] {r.tool} → {'ok' if r.ok else 'failed'}\n{fence(r.observation, limit=share)}"
+        f"[{r.step_id}] {r.tool} → {'ok' if r.ok else 'failed'}\n"
+        f"{fence(r.observation, limit=share)}"
         for r in records
     )
 
@@ -64,7 +65,9 @@ class EvidenceItem:
     record: StepRecord
 
     def source_text(self) -> str:
-        return self.record.observation.source_text(self.passage.ref) or self.record.observation.content
+        return (
+            self.record.observation.source_text(self.passage.ref) or self.record.observation.content
+        )
 
 
 def _passages(obs: Observation, step_id: str) -> tuple[Passage, ...]:
@@ -73,8 +76,15 @@ def _passages(obs: Observation, step_id: str) -> tuple[Passage, ...]:
     text = obs.content.strip()
     if not text:
         return ()
-    return (Passage(ref=f"step:{step_id}", title=obs.tool, text=text[:1500], start=0,
-                    end=min(len(text), 1500)),)
+    return (
+        Passage(
+            ref=f"step:{step_id}",
+            title=obs.tool,
+            text=text[:1500],
+            start=0,
+            end=min(len(text), 1500),
+        ),
+    )
 
 
 def gather_evidence(state: ResearchState, *, task: str, limit_chars: int) -> list[EvidenceItem]:

@@ -14,22 +14,24 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-import types
-import typing
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
-from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from pydantic import BaseModel
 
+from agent.checkpointing import checkpoint_serde
 from agent.errors import ConfigError, RunNotFoundError
 from agent.state import RunStatus
 
-__all__ = ["RunRecord", "RunStore", "checkpoint_serde", "default_store_path"]
+__all__ = [
+    "RunRecord",
+    "RunStore",
+    "default_store_path",
+]
 
 _BUSY_TIMEOUT_MS = 30_000
 
@@ -64,33 +66,6 @@ def default_store_path(env: Mapping[str, str]) -> Path:
     return Path(user_data_dir("ponder", appauthor=False)) / "runs.sqlite"
 
 
-def _pydantic_types(tp: Any, found: set[type[BaseModel]]) -> None:
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        if tp in found:
-            return
-        found.add(tp)
-        for field in tp.model_fields.values():
-            _pydantic_types(field.annotation, found)
-        return
-    if typing.is_typeddict(tp):
-        for hint in typing.get_type_hints(tp, include_extras=True).values():
-            _pydantic_types(hint, found)
-        return
-    for arg in typing.get_args(tp):
-        if not isinstance(arg, (str, int, float, bool, types.NoneType)):
-            _pydantic_types(arg, found)
-
-
-def checkpoint_serde() -> JsonPlusSerializer:
-    """A serializer that revives only Ponder's state types (strict msgpack)."""
-    from agent.state import ResearchState
-
-    found: set[type[BaseModel]] = set()
-    _pydantic_types(ResearchState, found)
-    allowed = sorted((t.__module__, t.__name__) for t in found)
-    return JsonPlusSerializer(allowed_msgpack_modules=allowed)
-
-
 class RunStore:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -100,8 +75,10 @@ class RunStore:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
-            raise ConfigError(f"cannot open the run store at {path}: {exc}",
-                              hint="pass --store PATH or set PONDER_HOME") from exc
+            raise ConfigError(
+                f"cannot open the run store at {path}: {exc}",
+                hint="pass --store PATH or set PONDER_HOME",
+            ) from exc
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
@@ -122,14 +99,17 @@ class RunStore:
         with self._connect() as db:
             db.execute(
                 "INSERT INTO ponder_runs VALUES (?, ?, 'running', ?, ?, ?) "
-                "ON CONFLICT(run_id) DO UPDATE SET status='running', updated_at=excluded.updated_at",
+                "ON CONFLICT(run_id) DO UPDATE SET status='running', "
+                "updated_at=excluded.updated_at",
                 (run_id, task, json.dumps(dict(options)), now, now),
             )
 
     def set_status(self, run_id: str, status: RunStatus) -> None:
         with self._connect() as db:
-            db.execute("UPDATE ponder_runs SET status=?, updated_at=? WHERE run_id=?",
-                       (status, time.time(), run_id))
+            db.execute(
+                "UPDATE ponder_runs SET status=?, updated_at=? WHERE run_id=?",
+                (status, time.time(), run_id),
+            )
 
     def get(self, run_id: str) -> RunRecord:
         with self._connect() as db:
@@ -148,5 +128,11 @@ class RunStore:
 
 def _record(row: tuple[Any, ...]) -> RunRecord:
     run_id, task, status, options, created, updated = row
-    return RunRecord(run_id=run_id, task=task, status=status, options=json.loads(options),
-                     created_at=created, updated_at=updated)
+    return RunRecord(
+        run_id=run_id,
+        task=task,
+        status=status,
+        options=json.loads(options),
+        created_at=created,
+        updated_at=updated,
+    )

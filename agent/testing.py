@@ -120,9 +120,7 @@ class _ScriptedBase(BaseChatModel):
     def _next(self, messages: list[BaseMessage], kwargs: Mapping[str, Any]) -> tuple[str, Reply]:
         role, names, schema = _forced_role(kwargs)
         with self._lock:
-            self._calls.append(
-                ScriptedCall(role, tuple(messages), time.monotonic(), names, schema)
-            )
+            self._calls.append(ScriptedCall(role, tuple(messages), time.monotonic(), names, schema))
             reply = self._reply_for(role, messages)
         return role, reply
 
@@ -185,7 +183,9 @@ class _ScriptedBase(BaseChatModel):
     ) -> ChatResult:
         role, reply = self._next(messages, kwargs)
         _sleep_sync(self.latency_s, reply)
-        return ChatResult(generations=[ChatGeneration(message=self._message(role, reply, messages))])
+        return ChatResult(
+            generations=[ChatGeneration(message=self._message(role, reply, messages))]
+        )
 
     async def _agenerate(
         self,
@@ -196,7 +196,9 @@ class _ScriptedBase(BaseChatModel):
     ) -> ChatResult:
         role, reply = self._next(messages, kwargs)
         await _sleep_async(self.latency_s, reply)
-        return ChatResult(generations=[ChatGeneration(message=self._message(role, reply, messages))])
+        return ChatResult(
+            generations=[ChatGeneration(message=self._message(role, reply, messages))]
+        )
 
     def _stream(
         self,

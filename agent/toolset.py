@@ -66,7 +66,9 @@ class Toolset:
         for name, tool in self._tools.items():
             params = self.parameters(name)
             args = {
-                arg: {k: v for k, v in spec.items() if k in ("type", "description", "enum", "default")}
+                arg: {
+                    k: v for k, v in spec.items() if k in ("type", "description", "enum", "default")
+                }
                 for arg, spec in params.get("properties", {}).items()
             }
             required = params.get("required", [])
@@ -130,7 +132,11 @@ class Toolset:
                 tool=name,
                 ok=True,
                 content=text,
-                passages=(Passage(ref=ref, title=name, text=text[:2000], start=0, end=min(len(text), 2000)),),
+                passages=(
+                    Passage(
+                        ref=ref, title=name, text=text[:2000], start=0, end=min(len(text), 2000)
+                    ),
+                ),
                 documents={ref: text},
                 value=text.strip()[:4000],
             )

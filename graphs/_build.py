@@ -8,11 +8,13 @@ from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer
 
 from agent._internal.node import io_node
+from agent.checkpointing import checkpoint_allowlist
 from agent.nodes._deps import NodeDeps
 from agent.nodes.approve_code import approve_code
 from agent.nodes.approve_plan import approve_plan
@@ -46,8 +48,9 @@ def build_graph(
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     settings = settings or Settings()
     deps = NodeDeps(model=model, toolset=Toolset(tools), settings=settings, purpose=purpose)
-    g = StateGraph(ResearchState, context_schema=RunContext, input_schema=InputState,
-                   output_schema=OutputState)
+    g = StateGraph(
+        ResearchState, context_schema=RunContext, input_schema=InputState, output_schema=OutputState
+    )
     g.add_node("triage", io_node(triage, name="triage", deps=deps))
     g.add_node("plan", io_node(plan, name="plan", deps=deps))
     g.add_node("approve_plan", functools.partial(approve_plan, deps=deps))
@@ -57,12 +60,19 @@ def build_graph(
     g.add_node("synthesize", io_node(synthesize, name="synthesize", deps=deps))
     g.add_edge(START, "triage")
     g.add_conditional_edges("triage", route_after_triage, ["plan", END])
-    g.add_conditional_edges("plan", route_after_plan, ["approve_plan", "execute", "synthesize", END])
+    g.add_conditional_edges(
+        "plan", route_after_plan, ["approve_plan", "execute", "synthesize", END]
+    )
     g.add_conditional_edges("approve_plan", route_after_approval, ["plan", "execute"])
     g.add_edge("approve_code", "execute")
-    g.add_conditional_edges("execute", route_after_execute,
-                            ["execute", "reflect", "approve_code", "synthesize"])
+    g.add_conditional_edges(
+        "execute", route_after_execute, ["execute", "reflect", "approve_code", "synthesize"]
+    )
     g.add_conditional_edges("reflect", route_after_reflect, ["execute", "plan", "synthesize"])
     g.add_edge("synthesize", END)
+    if isinstance(checkpointer, BaseCheckpointSaver):
+        # Register Ponder's state types, so strict msgpack accepts them and
+        # permissive mode does not warn about them.
+        checkpointer = checkpointer.with_allowlist(checkpoint_allowlist())
     compiled = g.compile(checkpointer=checkpointer, name=name)
     return compiled.with_config(recursion_limit=settings.recursion_limit())

@@ -29,5 +29,6 @@ def build_plan_execute_graph(
     name: str = "ponder_plan_execute",
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """A compiled plan-and-execute graph over ``tools``."""
-    return build_graph(model, tools, purpose="task", checkpointer=checkpointer,
-                       settings=settings, name=name)
+    return build_graph(
+        model, tools, purpose="task", checkpointer=checkpointer, settings=settings, name=name
+    )

@@ -30,5 +30,6 @@ def build_research_graph(
     name: str = "ponder_research",
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """A compiled graph that researches a task with ``tools`` and answers with citations."""
-    return build_graph(model, tools, purpose="research", checkpointer=checkpointer,
-                       settings=settings, name=name)
+    return build_graph(
+        model, tools, purpose="research", checkpointer=checkpointer, settings=settings, name=name
+    )

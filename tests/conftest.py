@@ -43,27 +43,48 @@ def recording_tool(
         log.calls.append((query, start, time.monotonic()))
         if query in fail:
             raise RuntimeError(f"backend failed for {query!r}")
-        return answer(query) if answer else f"Fact about {query}: the value of {query} is {len(query)}."
+        return (
+            answer(query)
+            if answer
+            else f"Fact about {query}: the value of {query} is {len(query)}."
+        )
 
-    tool = StructuredTool.from_function(coroutine=run, name=name,
-                                        description=f"{name}: look up one fact by query")
+    tool = StructuredTool.from_function(
+        coroutine=run, name=name, description=f"{name}: look up one fact by query"
+    )
     return tool, log
 
 
-def step(sid: str, query: str, deps: tuple[str, ...] = (), tool: str = "lookup",
-         **extra: Any) -> dict[str, Any]:
-    return {"id": sid, "goal": f"find {query}", "tool": tool, "input": {"query": query},
-            "depends_on": list(deps), **extra}
+def step(
+    sid: str, query: str, deps: tuple[str, ...] = (), tool: str = "lookup", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "id": sid,
+        "goal": f"find {query}",
+        "tool": tool,
+        "input": {"query": query},
+        "depends_on": list(deps),
+        **extra,
+    }
 
 
-def planning(*steps: dict[str, Any], mode: str = "research", depth: str = "medium") -> dict[str, Any]:
-    return {"mode": mode, "depth": depth, "triage_reason": "needs facts",
-            "reasoning": "Break the task into lookups.", "steps": list(steps)}
+def planning(
+    *steps: dict[str, Any], mode: str = "research", depth: str = "medium"
+) -> dict[str, Any]:
+    return {
+        "mode": mode,
+        "depth": depth,
+        "triage_reason": "needs facts",
+        "reasoning": "Break the task into lookups.",
+        "steps": list(steps),
+    }
 
 
 def synthesis(*cites: str, quote: str = "") -> dict[str, Any]:
-    return {"claims": [{"text": f"Claim from {c}.", "cites": [c], "quote": quote} for c in cites],
-            "gaps": []}
+    return {
+        "claims": [{"text": f"Claim from {c}.", "cites": [c], "quote": quote} for c in cites],
+        "gaps": [],
+    }
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -14,7 +14,7 @@ from agent._internal.io_loop import io_loop
 
 __all__ = ["io_node"]
 
-NodeBody = Callable[..., Awaitable[dict[str, Any]]]
+NodeBody = Callable[..., Coroutine[Any, Any, dict[str, Any]]]
 
 
 def io_node(body: NodeBody, *, name: str, **deps: Any) -> RunnableCallable:

@@ -7,7 +7,7 @@ Exit codes: 0 done · 1 the run failed · 2 usage error · 3 budget exhausted ·
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -30,20 +30,20 @@ app = typer.Typer(
 EXIT = {"done": 0, "failed": 1, "budget_exhausted": 3, "interrupted": 130, "running": 1}
 
 
-class Effort(str, Enum):
+class Effort(StrEnum):
     low = "low"
     medium = "medium"
     high = "high"
     auto = "auto"
 
 
-class Search(str, Enum):
+class Search(StrEnum):
     web = "web"
     corpus = "corpus"
     none = "none"
 
 
-class EventFormat(str, Enum):
+class EventFormat(StrEnum):
     jsonl = "jsonl"
 
 
@@ -87,7 +87,8 @@ def _run(work: Any) -> RunReport:
     from agent.errors import AgentRunError, UserError
 
     try:
-        return asyncio.run(work)
+        report: RunReport = asyncio.run(work)
+        return report
     except UserError as exc:
         _fail(str(exc), 2)
     except AgentRunError as exc:
@@ -115,8 +116,11 @@ def _view(json_out: bool, events: EventFormat | None, show_thinking: bool) -> An
     if events is EventFormat.jsonl:
         return JsonLinesView()
     if json_out:
-        return PlainView(show_thinking=show_thinking, show_answer=False) if sys.stderr.isatty() \
+        return (
+            PlainView(show_thinking=show_thinking, show_answer=False)
+            if sys.stderr.isatty()
             else _Quiet()
+        )
     if sys.stdout.isatty() and sys.stderr.isatty():
         return LiveView(show_thinking=show_thinking)
     return PlainView(show_thinking=show_thinking)
@@ -126,6 +130,7 @@ class _Quiet:
     def start(self, task: str, model: str) -> None: ...
     def notice(self, text: str) -> None:
         print(f"note: {text}", file=sys.stderr)
+
     def on_event(self, event: Any) -> None: ...
     def finish(self, report: Any) -> None: ...
 
@@ -142,11 +147,18 @@ def _emit(report: RunReport, json_out: bool, output: Path | None) -> NoReturn:
 def run(
     task: Annotated[str | None, typer.Argument(help="The question or task.")] = None,
     task_file: Annotated[Path | None, typer.Option(help="Read the task from a file.")] = None,
-    model: Annotated[str, typer.Option(help="demo, auto, llamacpp:PATH, openai:M, anthropic:M, ollama:M")] = "auto",
+    model: Annotated[
+        str, typer.Option(help="demo, auto, llamacpp:PATH, openai:M, anthropic:M, ollama:M")
+    ] = "auto",
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
-    effort: Annotated[Effort, typer.Option(help="How much thinking: low, medium, high or auto.")] = Effort.auto,
+    effort: Annotated[
+        Effort, typer.Option(help="How much thinking: low, medium, high or auto.")
+    ] = Effort.auto,
     corpus: Annotated[Path | None, typer.Option(help="Folder of documents to research.")] = None,
-    search: Annotated[Search | None, typer.Option(help="web, corpus or none (default: corpus if --corpus, else web).")] = None,
+    search: Annotated[
+        Search | None,
+        typer.Option(help="web, corpus or none (default: corpus if --corpus, else web)."),
+    ] = None,
     max_steps: Annotated[int, typer.Option(min=1, max=200)] = 16,
     max_replans: Annotated[int, typer.Option(min=0, max=20)] = 3,
     max_model_calls: Annotated[int, typer.Option(min=1, max=1000)] = 24,
@@ -155,13 +167,23 @@ def run(
     step_timeout: Annotated[float, typer.Option(min=0.1)] = 60.0,
     show_thinking: Annotated[bool, typer.Option(help="Print the planner's reasoning.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON report.")] = False,
-    events: Annotated[EventFormat | None, typer.Option(help="Print the event stream (jsonl).")] = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write a Markdown report.")] = None,
+    events: Annotated[
+        EventFormat | None, typer.Option(help="Print the event stream (jsonl).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write a Markdown report.")
+    ] = None,
     run_id: Annotated[str | None, typer.Option(help="Name the run (default: random).")] = None,
     approve_plan: Annotated[bool, typer.Option(help="Approve each plan before it runs.")] = False,
-    approve_code: Annotated[bool, typer.Option(help="Approve each code step before it runs.")] = False,
-    allow_host: Annotated[list[str] | None, typer.Option(help="Let web tools reach this host[:port].")] = None,
-    store: Annotated[Path | None, typer.Option(help="Run store file (default: $PONDER_HOME).")] = None,
+    approve_code: Annotated[
+        bool, typer.Option(help="Approve each code step before it runs.")
+    ] = False,
+    allow_host: Annotated[
+        list[str] | None, typer.Option(help="Let web tools reach this host[:port].")
+    ] = None,
+    store: Annotated[
+        Path | None, typer.Option(help="Run store file (default: $PONDER_HOME).")
+    ] = None,
 ) -> None:
     """Research TASK and answer with citations."""
     from agent.errors import ConfigError, UserError
@@ -175,22 +197,34 @@ def run(
             raise ConfigError("--search corpus needs --corpus DIR")
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
         if (approve_plan or approve_code) and not interactive:
-            raise ConfigError("--approve-plan/--approve-code need a terminal to ask on",
-                              hint="run interactively, or drop the flag")
+            raise ConfigError(
+                "--approve-plan/--approve-code need a terminal to ask on",
+                hint="run interactively, or drop the flag",
+            )
         if run_id is not None and not run_id.replace("-", "").replace("_", "").isalnum():
             raise ConfigError("--run-id may hold only letters, digits, - and _")
         from agent.cli.session import RunOptions
         from agent.settings import Budgets, Settings
 
         opts = RunOptions(
-            task=text, model=model, base_url=base_url,
-            corpus=str(corpus.resolve()) if corpus else None, search=chosen,
+            task=text,
+            model=model,
+            base_url=base_url,
+            corpus=str(corpus.resolve()) if corpus else None,
+            search=chosen,
             allow_hosts=list(allow_host or []),
             settings=Settings(
-                effort=effort.value, approve_plan=approve_plan, approve_code=approve_code,
-                budgets=Budgets(max_steps=max_steps, max_replans=max_replans,
-                                max_model_calls=max_model_calls, max_tokens=max_tokens,
-                                timeout_s=timeout, step_timeout_s=step_timeout),
+                effort=effort.value,
+                approve_plan=approve_plan,
+                approve_code=approve_code,
+                budgets=Budgets(
+                    max_steps=max_steps,
+                    max_replans=max_replans,
+                    max_model_calls=max_model_calls,
+                    max_tokens=max_tokens,
+                    timeout_s=timeout,
+                    step_timeout_s=step_timeout,
+                ),
             ),
         )
         run_store = _store(store)
@@ -200,8 +234,15 @@ def run(
     from agent.cli.session import start_run
 
     view = _view(json_out, events, show_thinking)
-    report = _run(start_run(opts, store=run_store, view=view, run_id=run_id,
-                            approver=ask_on_terminal if interactive else None))
+    report = _run(
+        start_run(
+            opts,
+            store=run_store,
+            view=view,
+            run_id=run_id,
+            approver=ask_on_terminal if interactive else None,
+        )
+    )
     _emit(report, json_out, output)
 
 
@@ -224,14 +265,22 @@ def resume(
     from agent.cli.session import resume_run
 
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
-    report = _run(resume_run(run_id, store=run_store, view=_view(json_out, events, False),
-                             approver=ask_on_terminal if interactive else None))
+    report = _run(
+        resume_run(
+            run_id,
+            store=run_store,
+            view=_view(json_out, events, False),
+            approver=ask_on_terminal if interactive else None,
+        )
+    )
     _emit(report, json_out, output)
 
 
 @app.command()
-def runs(store: Annotated[Path | None, typer.Option()] = None,
-         limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
+def runs(
+    store: Annotated[Path | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+) -> None:
     """List the runs in the store, newest first."""
     import datetime
 
@@ -247,9 +296,11 @@ def runs(store: Annotated[Path | None, typer.Option()] = None,
 
 
 @app.command()
-def show(run_id: Annotated[str, typer.Argument()],
-         json_out: Annotated[bool, typer.Option("--json")] = False,
-         store: Annotated[Path | None, typer.Option()] = None) -> None:
+def show(
+    run_id: Annotated[str, typer.Argument()],
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+    store: Annotated[Path | None, typer.Option()] = None,
+) -> None:
     """Print a stored run's answer and how it was reached."""
     from agent.cli.session import show_run
     from agent.errors import UserError

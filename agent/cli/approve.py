@@ -56,8 +56,9 @@ def ask_on_terminal(request: dict[str, Any]) -> dict[str, Any]:
         after = f" ⟵ {', '.join(s['depends_on'])}" if s.get("depends_on") else ""
         tree.add(f"{s['id']} {s['tool']}{after}: {s['goal']}  [dim]{json.dumps(s['input'])}[/]")
     console.print(tree)
-    choice = Prompt.ask("[a]pprove, [e]dit or [r]eject", choices=["a", "e", "r"], default="a",
-                        console=console)
+    choice = Prompt.ask(
+        "[a]pprove, [e]dit or [r]eject", choices=["a", "e", "r"], default="a", console=console
+    )
     if choice == "e":
         steps = _edit(request["steps"], console)
         if steps is not None:

@@ -25,7 +25,13 @@ from agent.report import RunReport
 __all__ = ["JsonLinesView", "LiveView", "PlainView", "RunView"]
 
 _ICONS = {"pending": "·", "running": "▶", "done": "✔", "failed": "✘", "skipped": "↷"}
-_STYLES = {"pending": "dim", "running": "yellow", "done": "green", "failed": "red", "skipped": "dim"}
+_STYLES = {
+    "pending": "dim",
+    "running": "yellow",
+    "done": "green",
+    "failed": "red",
+    "skipped": "dim",
+}
 
 
 class RunView(Protocol):
@@ -38,8 +44,9 @@ class RunView(Protocol):
 class PlainView:
     """One line per event, for logs, pipes and CI."""
 
-    def __init__(self, out: IO[str] | None = None, *, show_thinking: bool = False,
-                 show_answer: bool = True) -> None:
+    def __init__(
+        self, out: IO[str] | None = None, *, show_thinking: bool = False, show_answer: bool = True
+    ) -> None:
         self.out = out or sys.stderr
         self.show_thinking = show_thinking
         self.show_answer = show_answer
@@ -71,20 +78,30 @@ class PlainView:
             self._line(f"step {e.step_id} started{retry}: {e.tool} {json.dumps(e.input)[:120]}")
         elif e.type == "step_finished":
             via = f" via {e.via}" if e.via else ""
-            self._line(f"step {e.step_id} {e.status} in {e.duration_s:.2f}s{via}: {e.summary[:140]}")
+            self._line(
+                f"step {e.step_id} {e.status} in {e.duration_s:.2f}s{via}: {e.summary[:140]}"
+            )
         elif e.type == "reflection":
-            self._line(f"reflection ({e.by}): {e.decision}: {e.reason}"
-                       + (" [stalled]" if e.stalled else ""))
+            self._line(
+                f"reflection ({e.by}): {e.decision}: {e.reason}"
+                + (" [stalled]" if e.stalled else "")
+            )
         elif e.type == "replan":
             self._line(f"replan from v{e.from_version}: {e.reason}")
         elif e.type == "approval":
-            self._line(f"plan v{e.version} {e.decision}d" + (f": {e.feedback}" if e.feedback else ""))
+            self._line(
+                f"plan v{e.version} {e.decision}d" + (f": {e.feedback}" if e.feedback else "")
+            )
         elif e.type == "citation_check":
-            self._line(f"citations: {e.kept} of {e.checked} verified"
-                       + (f"; rejected {len(e.rejected)}" if e.rejected else ""))
+            self._line(
+                f"citations: {e.kept} of {e.checked} verified"
+                + (f"; rejected {len(e.rejected)}" if e.rejected else "")
+            )
         elif e.type == "usage":
-            self._line(f"usage: {e.model_calls} model calls, {e.input_tokens}+{e.output_tokens} "
-                       f"tokens, {e.tool_calls} tool calls, {e.wall_s:.1f}s")
+            self._line(
+                f"usage: {e.model_calls} model calls, {e.input_tokens}+{e.output_tokens} "
+                f"tokens, {e.tool_calls} tool calls, {e.wall_s:.1f}s"
+            )
         elif e.type == "answer":
             self._line(f"answer ({e.status})")
 
@@ -123,8 +140,9 @@ class LiveView:
         self.log: list[str] = []
         self.usage = ""
         self.t0 = time.monotonic()
-        self.live = Live(self._render(), console=self.console, refresh_per_second=8,
-                         transient=False)
+        self.live = Live(
+            self._render(), console=self.console, refresh_per_second=8, transient=False
+        )
 
     def start(self, task: str, model: str) -> None:
         self.task, self.model = task, model
@@ -150,16 +168,20 @@ class LiveView:
         elif e.type == "citation_check":
             self.log.append(f"citations: {e.kept}/{e.checked} verified")
         elif e.type == "usage":
-            self.usage = (f"{e.model_calls} model calls · {e.input_tokens + e.output_tokens} tokens"
-                          f" · {e.tool_calls} tool calls · {e.wall_s:.1f}s")
+            self.usage = (
+                f"{e.model_calls} model calls · {e.input_tokens + e.output_tokens} tokens"
+                f" · {e.tool_calls} tool calls · {e.wall_s:.1f}s"
+            )
         self._refresh()
 
     def _refresh(self) -> None:
         self.live.update(self._render())
 
     def _render(self) -> Group:
-        parts: list[Any] = [Text(f"Task: {self.task}", style="bold"),
-                            Text(f"Model: {self.model}   Triage: {self.triage or '…'}", style="dim")]
+        parts: list[Any] = [
+            Text(f"Task: {self.task}", style="bold"),
+            Text(f"Model: {self.model}   Triage: {self.triage or '…'}", style="dim"),
+        ]
         if self.plans:
             p = self.plans[-1]
             tree = Tree(f"Plan v{p.version}" + (f" — {p.reason}" if p.version > 1 else ""))
@@ -168,8 +190,12 @@ class LiveView:
             for s in p.steps:
                 status, detail = self.states.get(s.id, ("pending", ""))
                 after = f" ⟵ {', '.join(s.depends_on)}" if s.depends_on else ""
-                tree.add(Text(f"{_ICONS.get(status, '?')} {s.id} {s.tool}{after}: {s.goal}  {detail}",
-                              style=_STYLES.get(status, "")))
+                tree.add(
+                    Text(
+                        f"{_ICONS.get(status, '?')} {s.id} {s.tool}{after}: {s.goal}  {detail}",
+                        style=_STYLES.get(status, ""),
+                    )
+                )
             parts.append(tree)
         parts += [Text(line, style="cyan") for line in self.log[-6:]]
         meter = self.usage or f"{time.monotonic() - self.t0:.1f}s elapsed"
@@ -180,5 +206,10 @@ class LiveView:
         self._refresh()
         self.live.stop()
         out = Console()
-        out.print(Panel(Markdown(report.answer or "_No answer._"),
-                        title=f"Answer ({report.status})", border_style="green"))
+        out.print(
+            Panel(
+                Markdown(report.answer or "_No answer._"),
+                title=f"Answer ({report.status})",
+                border_style="green",
+            )
+        )

@@ -12,8 +12,9 @@ import os
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel
 
 from agent.cli.render import RunView
@@ -21,6 +22,7 @@ from agent.errors import AgentRunError, ApprovalRequiredError
 from agent.events import parse_event
 from agent.report import RunReport
 from agent.settings import RunContext, Settings
+from agent.state import ResearchState
 from agent.store import RunStore
 
 __all__ = ["RunOptions", "resume_run", "show_run", "start_run"]
@@ -54,46 +56,59 @@ def _model(opts: RunOptions, env: Mapping[str, str], view: RunView) -> Any:
 def _tools(opts: RunOptions, store: RunStore) -> list[Any]:
     from tools.toolbox import ToolboxOptions, build_toolbox
 
-    return build_toolbox(ToolboxOptions(
-        search=opts.search,
-        corpus=Path(opts.corpus) if opts.corpus else None,
-        index_dir=store.path.parent / "corpus-index",
-        allow_hosts=tuple(opts.allow_hosts),
-        allow_private_network=opts.allow_private_network,
-        code_sandbox=opts.code_sandbox,
-    ))
+    return build_toolbox(
+        ToolboxOptions(
+            search=opts.search,
+            corpus=Path(opts.corpus) if opts.corpus else None,
+            index_dir=store.path.parent / "corpus-index",
+            allow_hosts=tuple(opts.allow_hosts),
+            allow_private_network=opts.allow_private_network,
+            code_sandbox=opts.code_sandbox,
+        )
+    )
 
 
-async def _drive(opts: RunOptions, run_id: str, store: RunStore, view: RunView,
-                 approver: Approver | None, env: Mapping[str, str], *, resume: bool) -> RunReport:
-    from langgraph.types import Command
+async def _drive(
+    opts: RunOptions,
+    run_id: str,
+    store: RunStore,
+    view: RunView,
+    approver: Approver | None,
+    env: Mapping[str, str],
+    *,
+    resume: bool,
+) -> RunReport:
+    from langgraph.types import Command, StreamMode
 
     from graphs.research import build_research_graph
 
     resolved = _model(opts, env, view)
     tools = _tools(opts, store)
     view.start(opts.task, resolved.spec)
-    config: dict[str, Any] = {"configurable": {"thread_id": run_id}}
+    config: RunnableConfig = {"configurable": {"thread_id": run_id}}
     context = RunContext(settings=opts.settings)
     async with store.checkpointer() as saver:
-        graph = build_research_graph(resolved.model, tools, checkpointer=saver,
-                                     settings=opts.settings)
+        graph = build_research_graph(
+            resolved.model, tools, checkpointer=saver, settings=opts.settings
+        )
         snapshot = await graph.aget_state(config)
         feed: Any = None if resume and snapshot.values else {"task": opts.task}
         if resume and snapshot.interrupts:
             feed = Command(resume=_ask(approver, snapshot.interrupts[0].value))
         while True:
             pending = None
-            async for mode, chunk in graph.astream(feed, config, context=context,
-                                                   stream_mode=["custom", "updates"]):
+            modes: list[StreamMode] = ["custom", "updates"]
+            async for mode, chunk in graph.astream(
+                feed, config, context=context, stream_mode=modes
+            ):
                 if mode == "custom":
-                    view.on_event(parse_event(chunk))
+                    view.on_event(parse_event(cast(dict[str, Any], chunk)))
                 elif isinstance(chunk, dict) and "__interrupt__" in chunk:
                     pending = chunk["__interrupt__"][0].value
             if pending is None:
                 break
             feed = Command(resume=_ask(approver, pending))
-        state = (await graph.aget_state(config)).values
+        state = cast(ResearchState, (await graph.aget_state(config)).values)
     report = RunReport.from_state(state)
     store.set_status(run_id, report.status)
     return report
@@ -105,25 +120,44 @@ def _ask(approver: Approver | None, request: dict[str, Any]) -> dict[str, Any]:
     return approver(request)
 
 
-async def start_run(opts: RunOptions, *, store: RunStore, view: RunView,
-                    approver: Approver | None, run_id: str | None = None,
-                    env: Mapping[str, str] | None = None) -> RunReport:
+async def start_run(
+    opts: RunOptions,
+    *,
+    store: RunStore,
+    view: RunView,
+    approver: Approver | None,
+    run_id: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> RunReport:
     run_id = run_id or uuid.uuid4().hex[:12]
     store.save(run_id, opts.task, opts.model_dump(mode="json"))
     return await _guarded(opts, run_id, store, view, approver, env, resume=False)
 
 
-async def resume_run(run_id: str, *, store: RunStore, view: RunView,
-                     approver: Approver | None, env: Mapping[str, str] | None = None) -> RunReport:
+async def resume_run(
+    run_id: str,
+    *,
+    store: RunStore,
+    view: RunView,
+    approver: Approver | None,
+    env: Mapping[str, str] | None = None,
+) -> RunReport:
     record = store.get(run_id)
     opts = RunOptions.model_validate(record.options)
     store.save(run_id, record.task, record.options)
     return await _guarded(opts, run_id, store, view, approver, env, resume=True)
 
 
-async def _guarded(opts: RunOptions, run_id: str, store: RunStore, view: RunView,
-                   approver: Approver | None, env: Mapping[str, str] | None,
-                   *, resume: bool) -> RunReport:
+async def _guarded(
+    opts: RunOptions,
+    run_id: str,
+    store: RunStore,
+    view: RunView,
+    approver: Approver | None,
+    env: Mapping[str, str] | None,
+    *,
+    resume: bool,
+) -> RunReport:
     """Run with a hard wall-clock backstop; record the outcome whatever happens."""
     backstop = opts.settings.budgets.timeout_s * 1.5 + 30
     try:
@@ -133,8 +167,10 @@ async def _guarded(opts: RunOptions, run_id: str, store: RunStore, view: RunView
         )
     except TimeoutError as exc:
         store.set_status(run_id, "interrupted")
-        raise AgentRunError(f"run {run_id} exceeded its hard time limit of {backstop:.0f}s",
-                            hint=f"finished steps are saved: `ponder resume {run_id}`") from exc
+        raise AgentRunError(
+            f"run {run_id} exceeded its hard time limit of {backstop:.0f}s",
+            hint=f"finished steps are saved: `ponder resume {run_id}`",
+        ) from exc
     except (asyncio.CancelledError, KeyboardInterrupt):
         store.set_status(run_id, "interrupted")
         raise

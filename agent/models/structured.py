@@ -203,7 +203,7 @@ async def _call_with_transient_retries(
             text = getattr(exc, "llm_output", None) or json.dumps(last_partial)
             _record(gate, counter, messages, text or "")
             return _Raw(None, text or "")
-        except (asyncio.TimeoutError, TimeoutError) as exc:
+        except TimeoutError as exc:
             if transient == _TRANSIENT_TRIES or gate.remaining_s() <= 0:
                 raise ModelCallError(
                     f"the model did not reply within {timeout:.0f}s",
@@ -222,14 +222,18 @@ async def _call_with_transient_retries(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _record(gate: BudgetGate, counter: _UsageCounter, messages: list[BaseMessage], out: str) -> None:
+def _record(
+    gate: BudgetGate, counter: _UsageCounter, messages: list[BaseMessage], out: str
+) -> None:
     if counter.seen:
         usage = NodeUsage(
             model_calls=1, input_tokens=counter.input_tokens, output_tokens=counter.output_tokens
         )
     else:
         prompt = "".join(str(m.content) for m in messages)
-        usage = NodeUsage(model_calls=1, input_tokens=_estimate(prompt), output_tokens=_estimate(out))
+        usage = NodeUsage(
+            model_calls=1, input_tokens=_estimate(prompt), output_tokens=_estimate(out)
+        )
     gate.record(usage)
 
 
@@ -255,13 +259,15 @@ async def call_text(
         timeout = max(0.001, min(gate.budgets.model_timeout_s, gate.remaining_s()))
         try:
             reply = await asyncio.wait_for(
-                model.ainvoke(list(messages), config=merge_configs(config, {"callbacks": [counter]})),
+                model.ainvoke(
+                    list(messages), config=merge_configs(config, {"callbacks": [counter]})
+                ),
                 timeout,
             )
             text = reply.text if isinstance(reply.content, list) else str(reply.content)
             _record(gate, counter, list(messages), text)
             return text.strip()
-        except (asyncio.TimeoutError, TimeoutError) as exc:
+        except TimeoutError as exc:
             if transient == _TRANSIENT_TRIES:
                 raise ModelCallError(f"the model did not reply within {timeout:.0f}s") from exc
         except Exception as exc:  # provider SDK errors: classified, retried or raised

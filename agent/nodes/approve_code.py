@@ -34,14 +34,16 @@ def approve_code(state: ResearchState, runtime: Runtime[Any], *, deps: NodeDeps)
         name = approval_key(step.id, attempt, key.fingerprint)
         if name in decided:
             continue
-        raw = interrupt({
-            "kind": "code_approval",
-            "run_id": state["run_id"],
-            "plan_version": plan.version if plan else 0,
-            "step_id": step.id,
-            "tool": step.tool,
-            "goal": step.goal,
-            "input": step.input,
-        })
+        raw = interrupt(
+            {
+                "kind": "code_approval",
+                "run_id": state["run_id"],
+                "plan_version": plan.version if plan else 0,
+                "step_id": step.id,
+                "tool": step.tool,
+                "goal": step.goal,
+                "input": step.input,
+            }
+        )
         approvals[name] = isinstance(raw, dict) and raw.get("decision") == "approve"
     return {"code_approvals": approvals, "pending_approval": []}

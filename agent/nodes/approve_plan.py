@@ -61,20 +61,42 @@ def approve_plan(state: ResearchState, runtime: Runtime[Any], *, deps: NodeDeps)
         remaining = settings.budgets.max_steps - executed_count(state)
         problem = check_plan(new, deps.toolset, max_steps=max(1, remaining), kept=done)
         if problem is None:
-            edited = Plan(version=plan.version + 1, reasoning=plan.reasoning,
-                          steps=kept + to_plan_steps(new), reason="edited by a person",
-                          origin="edited")
+            edited = Plan(
+                version=plan.version + 1,
+                reasoning=plan.reasoning,
+                steps=kept + to_plan_steps(new),
+                reason="edited by a person",
+                origin="edited",
+            )
             edited = edited.model_copy(update={"diff": edited.diff_from(plan)})
-            emit(runtime.stream_writer, ApprovalEvent(run_id=run_id, version=plan.version,
-                                                      decision="edit"))
-            emit(runtime.stream_writer, PlanEvent(run_id=run_id, version=edited.version,
-                                                  reasoning=edited.reasoning, steps=edited.steps,
-                                                  diff=edited.diff, reason=edited.reason))
+            emit(
+                runtime.stream_writer,
+                ApprovalEvent(run_id=run_id, version=plan.version, decision="edit"),
+            )
+            emit(
+                runtime.stream_writer,
+                PlanEvent(
+                    run_id=run_id,
+                    version=edited.version,
+                    reasoning=edited.reasoning,
+                    steps=edited.steps,
+                    diff=edited.diff,
+                    reason=edited.reason,
+                ),
+            )
             return {"plans": [edited], "feedback": ""}
         request = {**request, "error": f"the edited plan is invalid: {problem}"}
-    emit(runtime.stream_writer, ApprovalEvent(run_id=run_id, version=plan.version,
-                                              decision=decision.decision,
-                                              feedback=decision.feedback))
+    emit(
+        runtime.stream_writer,
+        ApprovalEvent(
+            run_id=run_id,
+            version=plan.version,
+            decision=decision.decision,
+            feedback=decision.feedback,
+        ),
+    )
     if decision.decision == "reject":
-        return {"feedback": decision.feedback.strip() or "the plan was rejected; try another approach"}
+        return {
+            "feedback": decision.feedback.strip() or "the plan was rejected; try another approach"
+        }
     return {"feedback": ""}

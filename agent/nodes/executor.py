@@ -46,10 +46,14 @@ async def execute(
 
     for step, dep in blocked_steps(state):
         record = StepRecord(
-            step_id=step.id, plan_version=plan.version, tool=step.tool, input=step.input,
+            step_id=step.id,
+            plan_version=plan.version,
+            tool=step.tool,
+            input=step.input,
             status="skipped",
             observation=Observation.failure(step.tool, "refused", f"not run: {dep} failed"),
-            started_at=time.time(), finished_at=time.time(),
+            started_at=time.time(),
+            finished_at=time.time(),
         )
         finished[step.id] = record
         _emit_finished(sink, run_id, record)
@@ -58,12 +62,22 @@ async def execute(
 
     if gate.remaining_s() <= 0:
         pool.cancel(run_id)
-        return {"status": "budget_exhausted", "stop_reason": "wall_time budget exhausted",
-                "usage": gate.usage_update()}
+        return {
+            "status": "budget_exhausted",
+            "stop_reason": "wall_time budget exhausted",
+            "usage": gate.usage_update(),
+        }
 
-    ctx = StepContext(run_id=run_id, plan_version=plan.version, state=state,
-                      toolset=deps.toolset, model=deps.model, settings=settings, config=config,
-                      sink=sink)
+    ctx = StepContext(
+        run_id=run_id,
+        plan_version=plan.version,
+        state=state,
+        toolset=deps.toolset,
+        model=deps.model,
+        settings=settings,
+        config=config,
+        sink=sink,
+    )
     approvals = state.get("code_approvals") or {}
     pending: list[str] = []
     wanted = []
@@ -94,9 +108,11 @@ async def execute(
         return {"steps": finished, "pending_approval": pending, "usage": gate.usage_update()}
     if not wanted:
         if over_budget:
-            return {"status": "budget_exhausted",
-                    "stop_reason": f"steps budget exhausted ({settings.budgets.max_steps} steps)",
-                    "usage": gate.usage_update()}
+            return {
+                "status": "budget_exhausted",
+                "stop_reason": f"steps budget exhausted ({settings.budgets.max_steps} steps)",
+                "usage": gate.usage_update(),
+            }
         return {"usage": gate.usage_update()}
 
     done = await pool.wait_any(wanted, timeout=max(0.001, gate.remaining_s()))
@@ -120,17 +136,31 @@ async def execute(
 def _refused(step: PlanStep, attempt: int, version: int) -> StepRecord:
     now = time.time()
     return StepRecord(
-        step_id=step.id, plan_version=version, attempt=attempt, tool=step.tool, input=step.input,
-        status="failed", started_at=now, finished_at=now,
+        step_id=step.id,
+        plan_version=version,
+        attempt=attempt,
+        tool=step.tool,
+        input=step.input,
+        status="failed",
+        started_at=now,
+        finished_at=now,
         observation=Observation.failure(step.tool, "refused", "a person refused to run this code"),
     )
 
 
 def _emit_finished(sink: Any, run_id: str, record: StepRecord) -> None:
     error = record.observation.error
-    emit(sink, StepFinishedEvent(
-        run_id=run_id, step_id=record.step_id, tool=record.tool, status=record.status,
-        summary=record_digest(record, limit=160), duration_s=round(record.duration_s, 3),
-        attempt=record.attempt, via=record.observation.via, error_kind=error.kind if error else "",
-    ))
-
+    emit(
+        sink,
+        StepFinishedEvent(
+            run_id=run_id,
+            step_id=record.step_id,
+            tool=record.tool,
+            status=record.status,
+            summary=record_digest(record, limit=160),
+            duration_s=round(record.duration_s, 3),
+            attempt=record.attempt,
+            via=record.observation.via,
+            error_kind=error.kind if error else "",
+        ),
+    )

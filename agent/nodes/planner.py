@@ -93,32 +93,59 @@ async def plan(
     return {**update, "feedback": "", "usage": gate.usage_update()}
 
 
-def _context(state: ResearchState, runtime: Runtime[Any], config: RunnableConfig, deps: NodeDeps,
-             settings: Settings, version: int) -> StepContext:
-    return StepContext(run_id=state["run_id"], plan_version=version, state=state,
-                       toolset=deps.toolset, model=deps.model, settings=settings, config=config,
-                       sink=runtime.stream_writer)
+def _context(
+    state: ResearchState,
+    runtime: Runtime[Any],
+    config: RunnableConfig,
+    deps: NodeDeps,
+    settings: Settings,
+    version: int,
+) -> StepContext:
+    return StepContext(
+        run_id=state["run_id"],
+        plan_version=version,
+        state=state,
+        toolset=deps.toolset,
+        model=deps.model,
+        settings=settings,
+        config=config,
+        sink=runtime.stream_writer,
+    )
 
 
-async def _first_plan(state: ResearchState, runtime: Runtime[Any], config: RunnableConfig,
-                      deps: NodeDeps, settings: Settings, gate: BudgetGate,
-                      rejected: Plan | None) -> dict[str, Any]:
+async def _first_plan(
+    state: ResearchState,
+    runtime: Runtime[Any],
+    config: RunnableConfig,
+    deps: NodeDeps,
+    settings: Settings,
+    gate: BudgetGate,
+    rejected: Plan | None,
+) -> dict[str, Any]:
     triage = state.get("triage")
     ask_triage = triage is None or triage.decided_by != "rules"
     allow_direct = settings.effort == "auto" and rejected is None
     depth = depth_of(state, settings)
     max_steps = min(depth.max_plan_steps if triage else 12, settings.budgets.max_steps)
     version = (rejected.version + 1) if rejected else 1
-    js = planning_json_schema(deps.toolset, max_steps=max_steps, triage=ask_triage,
-                              allow_direct=allow_direct)
+    js = planning_json_schema(
+        deps.toolset, max_steps=max_steps, triage=ask_triage, allow_direct=allow_direct
+    )
     messages = render_prompt(
-        "plan", task=state["task"], tools=deps.toolset.describe(), max_steps=max_steps,
-        purpose=deps.purpose, triage=ask_triage, allow_direct=allow_direct,
-        effort=settings.effort, rejected=plan_digest(state, rejected) if rejected else "",
+        "plan",
+        task=state["task"],
+        tools=deps.toolset.describe(),
+        max_steps=max_steps,
+        purpose=deps.purpose,
+        triage=ask_triage,
+        allow_direct=allow_direct,
+        effort=settings.effort,
+        rejected=plan_digest(state, rejected) if rejected else "",
         feedback=state.get("feedback") or "",
     )
-    early = _EarlyStarter(_context(state, runtime, config, deps, settings, version), deps,
-                          frozenset())
+    early = _EarlyStarter(
+        _context(state, runtime, config, deps, settings, version), deps, frozenset()
+    )
     stream = settings.stream_planning and not settings.approve_plan
 
     def rules(p: Planning) -> str | None:
@@ -130,17 +157,22 @@ async def _first_plan(state: ResearchState, runtime: Runtime[Any], config: Runna
         return check_plan(p.steps, deps.toolset, max_steps=limit)
 
     reply = await call_structured(
-        deps.model, messages, Planning, gate=gate, retries=settings.plan_retries, json_schema=js,
-        validate=rules, on_partial=early if stream else None, config=config, error=PlanningError,
+        deps.model,
+        messages,
+        Planning,
+        gate=gate,
+        retries=settings.plan_retries,
+        json_schema=js,
+        validate=rules,
+        on_partial=early if stream else None,
+        config=config,
+        error=PlanningError,
     )
     planning = reply.value
     run_id = state["run_id"]
     update: dict[str, Any] = {}
     if ask_triage:
-        if settings.effort == "auto":
-            depth_name = planning.depth or "medium"
-        else:
-            depth_name = settings.effort
+        depth_name = planning.depth or "medium" if settings.effort == "auto" else settings.effort
         decision = TriageDecision(
             mode=planning.mode if allow_direct or planning.mode != "direct" else "research",
             depth=depth_name,
@@ -148,42 +180,67 @@ async def _first_plan(state: ResearchState, runtime: Runtime[Any], config: Runna
             decided_by="model" if settings.effort == "auto" else "effort",
         )
         update["triage"] = decision
-        emit(runtime.stream_writer, TriageEvent(run_id=run_id, mode=decision.mode,
-                                                depth=decision.depth, reason=decision.reason,
-                                                decided_by=decision.decided_by))
+        emit(
+            runtime.stream_writer,
+            TriageEvent(
+                run_id=run_id,
+                mode=decision.mode,
+                depth=decision.depth,
+                reason=decision.reason,
+                decided_by=decision.decided_by,
+            ),
+        )
     if planning.mode == "direct" and allow_direct:
         step_pool().cancel(run_id)
         return {**update, **direct_answer_update(run_id, planning.answer, runtime)}
     steps = to_plan_steps(planning.steps)
-    new_plan = Plan(version=version, reasoning=planning.reasoning, steps=steps,
-                    reason="rejected plan revised with feedback" if rejected else "first plan",
-                    origin="revised" if rejected else "planner")
+    new_plan = Plan(
+        version=version,
+        reasoning=planning.reasoning,
+        steps=steps,
+        reason="rejected plan revised with feedback" if rejected else "first plan",
+        origin="revised" if rejected else "planner",
+    )
     new_plan = new_plan.model_copy(update={"diff": new_plan.diff_from(rejected)})
     _keep_only(run_id, steps, state)
     emit(runtime.stream_writer, _plan_event(run_id, new_plan))
     return {**update, "plans": [new_plan]}
 
 
-async def _replan(state: ResearchState, runtime: Runtime[Any], config: RunnableConfig,
-                  deps: NodeDeps, settings: Settings, gate: BudgetGate,
-                  previous: Plan) -> dict[str, Any]:
+async def _replan(
+    state: ResearchState,
+    runtime: Runtime[Any],
+    config: RunnableConfig,
+    deps: NodeDeps,
+    settings: Settings,
+    gate: BudgetGate,
+    previous: Plan,
+) -> dict[str, Any]:
     run_id = state["run_id"]
     reflections = state.get("reflections") or []
     reason = state.get("feedback") or (reflections[-1].reason if reflections else "replan")
-    emit(runtime.stream_writer, ReplanEvent(run_id=run_id, from_version=previous.version,
-                                            reason=reason))
+    emit(
+        runtime.stream_writer,
+        ReplanEvent(run_id=run_id, from_version=previous.version, reason=reason),
+    )
     records = state.get("steps") or {}
     done = frozenset(i for i, r in records.items() if r.status == "done")
     unfinished = [s for s in previous.steps if step_state(state, s.id) in ("pending", "retry")]
     depth = depth_of(state, settings)
     remaining = settings.budgets.max_steps - executed_count(state)
     max_steps = max(1, min(depth.max_plan_steps, remaining))
-    js = planning_json_schema(deps.toolset, max_steps=max_steps, triage=False,
-                              allow_direct=False, replan=True)
+    js = planning_json_schema(
+        deps.toolset, max_steps=max_steps, triage=False, allow_direct=False, replan=True
+    )
     messages = render_prompt(
-        "replan", task=state["task"], tools=deps.toolset.describe(), max_steps=max_steps,
-        plan=plan_digest(state, previous), evidence=evidence_digest(state, limit=3000),
-        reason=reason, unfinished=[s.id for s in unfinished],
+        "replan",
+        task=state["task"],
+        tools=deps.toolset.describe(),
+        max_steps=max_steps,
+        plan=plan_digest(state, previous),
+        evidence=evidence_digest(state, limit=3000),
+        reason=reason,
+        unfinished=[s.id for s in unfinished],
     )
     version = previous.version + 1
     early = _EarlyStarter(_context(state, runtime, config, deps, settings, version), deps, done)
@@ -193,20 +250,37 @@ async def _replan(state: ResearchState, runtime: Runtime[Any], config: RunnableC
         bad = [k for k in r.keep if k not in {s.id for s in unfinished}]
         if bad:
             return f"keep lists {', '.join(bad)}, which are not unfinished steps of the plan"
-        return check_plan(r.steps, deps.toolset, max_steps=max_steps, finished=taken,
-                          kept=frozenset(r.keep) | done)
+        return check_plan(
+            r.steps,
+            deps.toolset,
+            max_steps=max_steps,
+            finished=taken,
+            kept=frozenset(r.keep) | done,
+        )
 
     stream = settings.stream_planning and not settings.approve_plan
     reply = await call_structured(
-        deps.model, messages, Replanning, gate=gate, retries=settings.plan_retries,
-        json_schema=js, validate=rules, on_partial=early if stream else None, config=config,
+        deps.model,
+        messages,
+        Replanning,
+        gate=gate,
+        retries=settings.plan_retries,
+        json_schema=js,
+        validate=rules,
+        on_partial=early if stream else None,
+        config=config,
         error=PlanningError,
     )
     keep = set(reply.value.keep)
     carried = tuple(s for s in previous.steps if s.id in done or s.id in keep)
     steps = carried + to_plan_steps(reply.value.steps)
-    new_plan = Plan(version=version, reasoning=reply.value.reasoning, steps=steps, reason=reason,
-                    origin="replan")
+    new_plan = Plan(
+        version=version,
+        reasoning=reply.value.reasoning,
+        steps=steps,
+        reason=reason,
+        origin="replan",
+    )
     new_plan = new_plan.model_copy(update={"diff": new_plan.diff_from(previous)})
     _keep_only(run_id, steps, state)
     emit(runtime.stream_writer, _plan_event(run_id, new_plan))
@@ -225,5 +299,11 @@ def _keep_only(run_id: str, steps: tuple[PlanStep, ...], state: ResearchState) -
 
 
 def _plan_event(run_id: str, p: Plan) -> PlanEvent:
-    return PlanEvent(run_id=run_id, version=p.version, reasoning=p.reasoning, steps=p.steps,
-                     diff=p.diff, reason=p.reason)
+    return PlanEvent(
+        run_id=run_id,
+        version=p.version,
+        reasoning=p.reasoning,
+        steps=p.steps,
+        diff=p.diff,
+        reason=p.reason,
+    )

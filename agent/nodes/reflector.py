@@ -88,52 +88,99 @@ async def reflect(
     index = len(state.get("reflections") or []) + 1
     version = plan.version if plan else 0
     default_verdicts = tuple(
-        Verdict(step_id=r.step_id, attempt=r.attempt, verdict="ok" if r.ok else "failed",
-                reason=r.observation.error.message[:200] if r.observation.error else "")
+        Verdict(
+            step_id=r.step_id,
+            attempt=r.attempt,
+            verdict="ok" if r.ok else "failed",
+            reason=r.observation.error.message[:200] if r.observation.error else "",
+        )
         for r in judged
     )
 
-    def made(decision: Literal["continue", "retry", "replan", "finish"], reason: str, *,
-             verdicts: tuple[Verdict, ...] = default_verdicts, retry: tuple[str, ...] = (),
-             stalled: bool = False, by: Literal["model", "rules"] = "rules") -> Reflection:
-        return Reflection(index=index, plan_version=version, verdicts=verdicts, decision=decision,
-                          reason=reason, retry=retry, stalled=stalled, by=by)
+    def made(
+        decision: Literal["continue", "retry", "replan", "finish"],
+        reason: str,
+        *,
+        verdicts: tuple[Verdict, ...] = default_verdicts,
+        retry: tuple[str, ...] = (),
+        stalled: bool = False,
+        by: Literal["model", "rules"] = "rules",
+    ) -> Reflection:
+        return Reflection(
+            index=index,
+            plan_version=version,
+            verdicts=verdicts,
+            decision=decision,
+            reason=reason,
+            retry=retry,
+            stalled=stalled,
+            by=by,
+        )
 
-    retryable = [r for r in failed if r.observation.error and r.observation.error.retryable
-                 and r.attempt < MAX_ATTEMPTS and not _stalled(r)]
+    retryable = [
+        r
+        for r in failed
+        if r.observation.error
+        and r.observation.error.retryable
+        and r.attempt < MAX_ATTEMPTS
+        and not _stalled(r)
+    ]
     if _barren_replans(state):
         reflection = made("finish", "two replans in a row brought no new evidence", stalled=True)
     elif failed and len(retryable) == len(failed) and not successes:
-        reflection = made("retry", "transient failure; trying again",
-                          retry=tuple(r.step_id for r in retryable))
+        reflection = made(
+            "retry", "transient failure; trying again", retry=tuple(r.step_id for r in retryable)
+        )
     else:
         try:
-            reflection = await _judge(state, deps, settings, gate, config, judged, index, version,
-                                      replans_left)
+            reflection = await _judge(
+                state, deps, settings, gate, config, judged, index, version, replans_left
+            )
         except BudgetExhausted as exc:
-            return {"reflections": [made("finish", str(exc))], "status": "budget_exhausted",
-                    "stop_reason": str(exc), "usage": gate.usage_update()}
+            return {
+                "reflections": [made("finish", str(exc))],
+                "status": "budget_exhausted",
+                "stop_reason": str(exc),
+                "usage": gate.usage_update(),
+            }
         except ModelOutputError as exc:
-            reflection = made("continue" if not plan_finished(state) else "finish",
-                              f"reflection unusable, carrying on: {exc}")
+            reflection = made(
+                "continue" if not plan_finished(state) else "finish",
+                f"reflection unusable, carrying on: {exc}",
+            )
     reflection, replan_refused = _within_limits(reflection, judged, replans_left)
     update: dict[str, Any] = {}
     if replan_refused and budget_spent:
         reason = f"replans budget exhausted ({settings.budgets.max_replans} replans)"
-        reflection = reflection.model_copy(update={"decision": "finish",
-                                                   "reason": f"{reflection.reason}; {reason}"})
+        reflection = reflection.model_copy(
+            update={"decision": "finish", "reason": f"{reflection.reason}; {reason}"}
+        )
         update = {"status": "budget_exhausted", "stop_reason": reason}
-    emit(runtime.stream_writer, ReflectionEvent(
-        run_id=run_id, verdicts=reflection.verdicts,
-        decision=reflection.decision, reason=reflection.reason, stalled=reflection.stalled,
-        by=reflection.by,
-    ))
+    emit(
+        runtime.stream_writer,
+        ReflectionEvent(
+            run_id=run_id,
+            verdicts=reflection.verdicts,
+            decision=reflection.decision,
+            reason=reflection.reason,
+            stalled=reflection.stalled,
+            by=reflection.by,
+        ),
+    )
     return {**update, "reflections": [reflection], "usage": gate.usage_update()}
 
 
-async def _judge(state: ResearchState, deps: NodeDeps, settings: Any, gate: BudgetGate,
-                 config: RunnableConfig, judged: list[StepRecord], index: int, version: int,
-                 replans_left: int) -> Reflection:
+async def _judge(
+    state: ResearchState,
+    deps: NodeDeps,
+    settings: Any,
+    gate: BudgetGate,
+    config: RunnableConfig,
+    judged: list[StepRecord],
+    index: int,
+    version: int,
+    replans_left: int,
+) -> Reflection:
     ids = [r.step_id for r in judged]
     js = json_schema_for(Judgement)
     if ids:
@@ -148,27 +195,50 @@ async def _judge(state: ResearchState, deps: NodeDeps, settings: Any, gate: Budg
         }
         js.pop("$defs", None)
     messages = render_prompt(
-        "reflect", task=state["task"], plan=plan_digest(state, current_plan(state)),
-        judged=ids, evidence=evidence_digest(state, limit=4000), replans_left=replans_left,
+        "reflect",
+        task=state["task"],
+        plan=plan_digest(state, current_plan(state)),
+        judged=ids,
+        evidence=evidence_digest(state, limit=4000),
+        replans_left=replans_left,
     )
-    reply = await call_structured(deps.model, messages, Judgement, gate=gate, json_schema=js,
-                                  retries=settings.output_retries, config=config)
+    reply = await call_structured(
+        deps.model,
+        messages,
+        Judgement,
+        gate=gate,
+        json_schema=js,
+        retries=settings.output_retries,
+        config=config,
+    )
     j = reply.value
     by_id = {r.step_id: r for r in judged}
     verdicts = tuple(
-        Verdict(step_id=v.step_id, attempt=by_id[v.step_id].attempt, verdict=v.verdict,
-                reason=v.reason)
-        for v in j.verdicts if v.step_id in by_id
+        Verdict(
+            step_id=v.step_id, attempt=by_id[v.step_id].attempt, verdict=v.verdict, reason=v.reason
+        )
+        for v in j.verdicts
+        if v.step_id in by_id
     )
     missing = [r for r in judged if r.step_id not in {v.step_id for v in verdicts}]
-    verdicts += tuple(Verdict(step_id=r.step_id, attempt=r.attempt,
-                              verdict="ok" if r.ok else "failed") for r in missing)
-    return Reflection(index=index, plan_version=version, verdicts=verdicts, decision=j.decision,
-                      reason=j.reason, retry=tuple(j.retry), by="model")
+    verdicts += tuple(
+        Verdict(step_id=r.step_id, attempt=r.attempt, verdict="ok" if r.ok else "failed")
+        for r in missing
+    )
+    return Reflection(
+        index=index,
+        plan_version=version,
+        verdicts=verdicts,
+        decision=j.decision,
+        reason=j.reason,
+        retry=tuple(j.retry),
+        by="model",
+    )
 
 
-def _within_limits(r: Reflection, judged: list[StepRecord],
-                   replans_left: int) -> tuple[Reflection, bool]:
+def _within_limits(
+    r: Reflection, judged: list[StepRecord], replans_left: int
+) -> tuple[Reflection, bool]:
     """Hold the decision to the budgets and the stall rules, whoever made it.
 
     Also says whether a replan was wanted but refused for want of replans.
@@ -176,8 +246,11 @@ def _within_limits(r: Reflection, judged: list[StepRecord],
     failed = {x.step_id: x for x in judged if not x.ok}
     decision, retry, reason, stalled = r.decision, r.retry, r.reason, r.stalled
     if decision == "retry":
-        retry = tuple(i for i in retry if i in failed and failed[i].attempt < MAX_ATTEMPTS
-                      and not _stalled(failed[i]))
+        retry = tuple(
+            i
+            for i in retry
+            if i in failed and failed[i].attempt < MAX_ATTEMPTS and not _stalled(failed[i])
+        )
         if not retry:
             stalled = stalled or any(_stalled(x) for x in failed.values())
             decision = "replan" if replans_left > 0 else "continue"
@@ -186,6 +259,6 @@ def _within_limits(r: Reflection, judged: list[StepRecord],
     if refused:
         decision = "continue"
         reason += " (no replans left)"
-    return r.model_copy(update={"decision": decision, "retry": retry, "reason": reason.strip(),
-                                "stalled": stalled}), refused
-
+    return r.model_copy(
+        update={"decision": decision, "retry": retry, "reason": reason.strip(), "stalled": stalled}
+    ), refused

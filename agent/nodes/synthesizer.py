@@ -62,8 +62,9 @@ def _extractive(evidence: list[EvidenceItem], state: ResearchState, why: str) ->
     plan = current_plan(state)
     goals = {s.id: s.goal for s in plan.steps} if plan else {}
     claims = [
-        ClaimDraft(text=f"{goals.get(sid, sid)}: {item.passage.text.strip()[:300]}",
-                   cites=[item.id])
+        ClaimDraft(
+            text=f"{goals.get(sid, sid)}: {item.passage.text.strip()[:300]}", cites=[item.id]
+        )
         for sid, item in firsts.items()
     ]
     return check_claims(claims, evidence, gaps=_gaps(state), heading=f"_Partial answer: {why}._")
@@ -82,31 +83,60 @@ async def synthesize(
     if status == "budget_exhausted":
         check = _extractive(evidence, state, stop_reason or "a budget ran out")
     elif not evidence:
-        check = check_claims([], [], gaps=_gaps(state),
-                             heading="_No step produced usable evidence, so there is no cited answer._")
+        check = check_claims(
+            [],
+            [],
+            gaps=_gaps(state),
+            heading="_No step produced usable evidence, so there is no cited answer._",
+        )
         status = "done"
     else:
         status = "done"
-        check = await _model_answer(state, deps, settings, gate, config, evidence)
-        if check is None:
+        written = await _model_answer(state, deps, settings, gate, config, evidence)
+        if written is None:
             status = "budget_exhausted"
             stop_reason = stop_reason or "the budget ran out before the answer was written"
-            check = _extractive(evidence, state, stop_reason)
+            written = _extractive(evidence, state, stop_reason)
+        check = written
     answer = check.answer
     sink = runtime.stream_writer
-    emit(sink, CitationCheckEvent(run_id=run_id, checked=check.checked,
-                                  kept=len(answer.citations), rejected=answer.rejected))
-    emit(sink, AnswerEvent(run_id=run_id, status=status, markdown=answer.markdown,
-                           citations=tuple(c.model_dump(mode="json") for c in answer.citations)))
+    emit(
+        sink,
+        CitationCheckEvent(
+            run_id=run_id,
+            checked=check.checked,
+            kept=len(answer.citations),
+            rejected=answer.rejected,
+        ),
+    )
+    emit(
+        sink,
+        AnswerEvent(
+            run_id=run_id,
+            status=status,
+            markdown=answer.markdown,
+            citations=tuple(c.model_dump(mode="json") for c in answer.citations),
+        ),
+    )
     spent = gate.usage_update()
     total = add_usage(state.get("usage") or Usage(), spent)
     emit(sink, UsageEvent(run_id=run_id, **total.summary()))  # type: ignore[arg-type]
-    return {"answer": answer, "status": status, "stop_reason": stop_reason or "answered",
-            "usage": spent}
+    return {
+        "answer": answer,
+        "status": status,
+        "stop_reason": stop_reason or "answered",
+        "usage": spent,
+    }
 
 
-async def _model_answer(state: ResearchState, deps: NodeDeps, settings: Any, gate: BudgetGate,
-                        config: RunnableConfig, evidence: list[EvidenceItem]) -> CitationCheck | None:
+async def _model_answer(
+    state: ResearchState,
+    deps: NodeDeps,
+    settings: Any,
+    gate: BudgetGate,
+    config: RunnableConfig,
+    evidence: list[EvidenceItem],
+) -> CitationCheck | None:
     ids = [item.id for item in evidence]
     js = json_schema_for(Synthesis)
     js.pop("$defs", None)
@@ -117,20 +147,34 @@ async def _model_answer(state: ResearchState, deps: NodeDeps, settings: Any, gat
             "type": "object",
             "properties": {
                 "text": {"type": "string", "maxLength": 600},
-                "cites": {"type": "array", "items": {"type": "string", "enum": ids},
-                          "minItems": 1, "maxItems": 4},
+                "cites": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": ids},
+                    "minItems": 1,
+                    "maxItems": 4,
+                },
                 "quote": {"type": "string", "maxLength": 300},
             },
             "required": ["text", "cites"],
         },
     }
-    js["properties"]["gaps"] = {"type": "array", "items": {"type": "string", "maxLength": 300},
-                                "maxItems": 6}
+    js["properties"]["gaps"] = {
+        "type": "array",
+        "items": {"type": "string", "maxLength": 300},
+        "maxItems": 6,
+    }
     prompt = "synthesize" if deps.purpose == "research" else "summarize_task"
     messages = render_prompt(prompt, task=state["task"], evidence=_evidence_block(evidence))
     try:
-        reply = await call_structured(deps.model, messages, Synthesis, gate=gate, json_schema=js,
-                                      retries=settings.output_retries, config=config)
+        reply = await call_structured(
+            deps.model,
+            messages,
+            Synthesis,
+            gate=gate,
+            json_schema=js,
+            retries=settings.output_retries,
+            config=config,
+        )
     except BudgetExhausted:
         return None
     except ModelOutputError as exc:

@@ -28,12 +28,20 @@ from agent.state import Answer, ResearchState
 __all__ = ["rules_triage", "triage"]
 
 _TRIVIAL = [
-    (re.compile(r"^(hi|hello|hey|yo|thanks|thank you|good (morning|afternoon|evening))\b[\s\W]*$", re.I),
-     "a greeting"),
+    (
+        re.compile(
+            r"^(hi|hello|hey|yo|thanks|thank you|good (morning|afternoon|evening))\b[\s\W]*$", re.I
+        ),
+        "a greeting",
+    ),
     (re.compile(r"^(please\s+)?say\s+\S.{0,60}$", re.I), "a request to say something"),
-    (re.compile(r"^(what\s+is|what's|whats|compute|calculate)?\s*[-+*/×÷^%().\d\s]*\d[-+*/×÷^%().\d\s]*[=?]?\s*$",
-                re.I),
-     "bare arithmetic"),
+    (
+        re.compile(
+            r"^(what\s+is|what's|whats|compute|calculate)?\s*[-+*/×÷^%().\d\s]*\d[-+*/×÷^%().\d\s]*[=?]?\s*$",
+            re.I,
+        ),
+        "bare arithmetic",
+    ),
 ]
 
 
@@ -59,8 +67,12 @@ async def triage(
         raise ConfigError("the task is empty", hint="pass the question to research as `task`")
     settings = deps.settings_for(runtime)
     run_id = state.get("run_id") or run_id_for(config)
-    update: dict[str, Any] = {"run_id": run_id, "status": "running", "task": task,
-                              "settings": settings}
+    update: dict[str, Any] = {
+        "run_id": run_id,
+        "status": "running",
+        "task": task,
+        "settings": settings,
+    }
     why = rules_triage(task)
     if why is None:
         if settings.effort != "auto":
@@ -72,18 +84,34 @@ async def triage(
             )
         return update
 
-    decision = TriageDecision(mode="direct", depth="low", reason=f"{why}: no research needed",
-                              decided_by="rules")
-    emit(runtime.stream_writer, TriageEvent(run_id=run_id, mode=decision.mode, depth=decision.depth,
-                                            reason=decision.reason, decided_by=decision.decided_by))
+    decision = TriageDecision(
+        mode="direct", depth="low", reason=f"{why}: no research needed", decided_by="rules"
+    )
+    emit(
+        runtime.stream_writer,
+        TriageEvent(
+            run_id=run_id,
+            mode=decision.mode,
+            depth=decision.depth,
+            reason=decision.reason,
+            decided_by=decision.decided_by,
+        ),
+    )
     gate = BudgetGate(state, settings.budgets, node="triage")
     try:
-        text = await call_text(deps.model, render_prompt("direct", task=task), gate=gate,
-                               config=config)
+        text = await call_text(
+            deps.model, render_prompt("direct", task=task), gate=gate, config=config
+        )
         status, stop = "done", "answered directly"
     except BudgetExhausted as exc:
         text, status, stop = "", "budget_exhausted", str(exc)
     answer = Answer(markdown=text or "(no answer: the budget ran out)")
     emit(runtime.stream_writer, AnswerEvent(run_id=run_id, status=status, markdown=answer.markdown))
-    return {**update, "triage": decision, "answer": answer, "status": status, "stop_reason": stop,
-            "usage": gate.usage_update()}
+    return {
+        **update,
+        "triage": decision,
+        "answer": answer,
+        "status": status,
+        "stop_reason": stop,
+        "usage": gate.usage_update(),
+    }

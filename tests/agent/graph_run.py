@@ -28,8 +28,9 @@ def run_research(
     *,
     config: Settings | None = None,
 ) -> tuple[ResearchState, list[Event]]:
-    graph = build_research_graph(model, tools, checkpointer=InMemorySaver(),
-                                 settings=config or Settings())
+    graph = build_research_graph(
+        model, tools, checkpointer=InMemorySaver(), settings=config or Settings()
+    )
     thread = {"configurable": {"thread_id": uuid.uuid4().hex}}
     events: list[Event] = []
     for chunk in graph.stream({"task": task}, thread, stream_mode="custom"):

@@ -12,11 +12,13 @@ from tests.conftest import planning, recording_tool, step, synthesis
 
 def test_independent_steps_overlap_and_dependent_waits() -> None:
     tool, log = recording_tool(delays={"a": 0.4, "b": 0.4, "c": 0.0})
-    model = ScriptedChatModel(script={
-        "Planning": [planning(step("s1", "a"), step("s2", "b"), step("s3", "c", ("s1", "s2")))],
-        "Synthesis": [synthesis("s1.1", "s3.1")],
-    })
-    state, events = run_research(model, [tool])
+    model = ScriptedChatModel(
+        script={
+            "Planning": [planning(step("s1", "a"), step("s2", "b"), step("s3", "c", ("s1", "s2")))],
+            "Synthesis": [synthesis("s1.1", "s3.1")],
+        }
+    )
+    state, _events = run_research(model, [tool])
     (a0, a1), (b0, b1), (c0, _) = log.span("a"), log.span("b"), log.span("c")
     assert a0 < b1 and b0 < a1, "s1 and s2 did not run at the same time"
     assert c0 >= max(a1, b1), "s3 started before its dependencies finished"
@@ -26,11 +28,14 @@ def test_independent_steps_overlap_and_dependent_waits() -> None:
 
 def test_slow_step_does_not_hold_back_a_fast_steps_dependent() -> None:
     tool, log = recording_tool(delays={"slow": 1.0, "fast": 0.05, "next": 0.0})
-    model = ScriptedChatModel(script={
-        "Planning": [planning(step("s1", "slow"), step("s2", "fast"),
-                              step("s3", "next", ("s2",)))],
-        "Synthesis": [synthesis("s1.1", "s3.1")],
-    })
+    model = ScriptedChatModel(
+        script={
+            "Planning": [
+                planning(step("s1", "slow"), step("s2", "fast"), step("s3", "next", ("s2",)))
+            ],
+            "Synthesis": [synthesis("s1.1", "s3.1")],
+        }
+    )
     state, _ = run_research(model, [tool])
     assert log.span("next")[1] < log.span("slow")[1], "s3 waited for the unrelated slow s1"
     assert set(state["steps"]) == {"s1", "s2", "s3"}
@@ -38,11 +43,17 @@ def test_slow_step_does_not_hold_back_a_fast_steps_dependent() -> None:
 
 def test_dependency_output_is_substituted_into_the_input() -> None:
     tool, log = recording_tool(answer=lambda q: f"result<{q}>")
-    model = ScriptedChatModel(script={
-        "Planning": [planning(step("s1", "x"),
-                              {**step("s2", "ignored", ("s1",)), "input": {"query": "got {{s1}}"}})],
-        "Synthesis": [synthesis("s2.1")],
-    })
+    model = ScriptedChatModel(
+        script={
+            "Planning": [
+                planning(
+                    step("s1", "x"),
+                    {**step("s2", "ignored", ("s1",)), "input": {"query": "got {{s1}}"}},
+                )
+            ],
+            "Synthesis": [synthesis("s2.1")],
+        }
+    )
     state, _ = run_research(model, [tool])
     assert state["steps"]["s2"].input == {"query": "got result<x>"}
     assert log.count("got result<x>") == 1
@@ -50,12 +61,18 @@ def test_dependency_output_is_substituted_into_the_input() -> None:
 
 def test_extraction_placeholder_asks_the_model_for_one_value() -> None:
     tool, _ = recording_tool(answer=lambda q: f"Python 3.11 was released in 2022 ({q}).")
-    model = ScriptedChatModel(script={
-        "Planning": [planning(step("s1", "release"), {**step("s2", "x", ("s1",)),
-                              "input": {"query": "events of {{s1 | the year}}"}})],
-        "Extraction": [{"value": "2022"}],
-        "Synthesis": [synthesis("s2.1")],
-    })
+    model = ScriptedChatModel(
+        script={
+            "Planning": [
+                planning(
+                    step("s1", "release"),
+                    {**step("s2", "x", ("s1",)), "input": {"query": "events of {{s1 | the year}}"}},
+                )
+            ],
+            "Extraction": [{"value": "2022"}],
+            "Synthesis": [synthesis("s2.1")],
+        }
+    )
     state, _ = run_research(model, [tool])
     assert state["steps"]["s2"].input == {"query": "events of 2022"}
     assert "2022" in model.calls_for("Extraction")[0].prompt
@@ -64,11 +81,15 @@ def test_extraction_placeholder_asks_the_model_for_one_value() -> None:
 
 def test_streaming_planner_starts_steps_before_the_plan_is_complete() -> None:
     tool, log = recording_tool()
-    model = ScriptedChatModel(latency_s=0.6, chunks=12, script={
-        "Planning": [planning(step("s1", "early"), step("s2", "later"), step("s3", "last"))],
-        "Synthesis": [synthesis("s1.1")],
-    })
-    state, events = run_research(model, [tool])
+    model = ScriptedChatModel(
+        latency_s=0.6,
+        chunks=12,
+        script={
+            "Planning": [planning(step("s1", "early"), step("s2", "later"), step("s3", "last"))],
+            "Synthesis": [synthesis("s1.1")],
+        },
+    )
+    _state, events = run_research(model, [tool])
     plan_call = model.calls_for("Planning")[0]
     assert log.span("early")[0] < plan_call.started + 0.6, "s1 waited for the whole plan"
     kinds = types_of(events)
@@ -78,14 +99,26 @@ def test_streaming_planner_starts_steps_before_the_plan_is_complete() -> None:
 
 def test_failed_step_replans_keeping_finished_work() -> None:
     tool, log = recording_tool(fail={"broken"})
-    model = ScriptedChatModel(script={
-        "Planning": [planning(step("s1", "good"), step("s2", "broken"))],
-        "Judgement": [{"verdicts": [{"step_id": "s2", "verdict": "failed", "reason": "error"}],
-                       "decision": "replan", "reason": "try another query"}],
-        "Replanning": [{"reasoning": "use a different query", "keep": [],
-                        "steps": [step("s3", "alternative", ("s1",))]}],
-        "Synthesis": [synthesis("s1.1", "s3.1")],
-    })
+    model = ScriptedChatModel(
+        script={
+            "Planning": [planning(step("s1", "good"), step("s2", "broken"))],
+            "Judgement": [
+                {
+                    "verdicts": [{"step_id": "s2", "verdict": "failed", "reason": "error"}],
+                    "decision": "replan",
+                    "reason": "try another query",
+                }
+            ],
+            "Replanning": [
+                {
+                    "reasoning": "use a different query",
+                    "keep": [],
+                    "steps": [step("s3", "alternative", ("s1",))],
+                }
+            ],
+            "Synthesis": [synthesis("s1.1", "s3.1")],
+        }
+    )
     state, events = run_research(model, [tool])
     assert [p.version for p in state["plans"]] == [1, 2]
     v2 = state["plans"][1]
@@ -99,12 +132,14 @@ def test_failed_step_replans_keeping_finished_work() -> None:
 
 
 def test_transient_failure_is_retried_by_rule_without_a_model_call() -> None:
-    tool, log = recording_tool(delays={"flaky": 5.0})
-    model = ScriptedChatModel(script={
-        "Planning": [planning(step("s1", "flaky"))],
-        "Judgement": [{"verdicts": [], "decision": "finish", "reason": "give up"}],
-    })
-    state, events = run_research(model, [tool], config=settings(step_timeout_s=0.2))
+    tool, _log = recording_tool(delays={"flaky": 5.0})
+    model = ScriptedChatModel(
+        script={
+            "Planning": [planning(step("s1", "flaky"))],
+            "Judgement": [{"verdicts": [], "decision": "finish", "reason": "give up"}],
+        }
+    )
+    state, _events = run_research(model, [tool], config=settings(step_timeout_s=0.2))
     reflections = state["reflections"]
     assert reflections[0].by == "rules" and reflections[0].decision == "retry"
     assert state["steps"]["s1"].attempt == 2
@@ -123,10 +158,12 @@ def test_transient_failure_is_retried_by_rule_without_a_model_call() -> None:
 )
 def test_invalid_plan_is_repaired_by_re_asking(bad: object, needle: str) -> None:
     tool, _ = recording_tool()
-    model = ScriptedChatModel(script={
-        "Planning": [bad, planning(step("s1", "a"))],
-        "Synthesis": [synthesis("s1.1")],
-    })
+    model = ScriptedChatModel(
+        script={
+            "Planning": [bad, planning(step("s1", "a"))],
+            "Synthesis": [synthesis("s1.1")],
+        }
+    )
     state, _ = run_research(model, [tool])
     assert state["status"] == "done"
     repair = model.calls_for("Planning")[1].prompt
@@ -145,14 +182,21 @@ def test_invalid_plan_fails_cleanly_after_the_allowed_retries() -> None:
 
 def test_citation_whose_quote_is_not_in_the_source_is_rejected() -> None:
     tool, _ = recording_tool()
-    model = ScriptedChatModel(script={
-        "Planning": [planning(step("s1", "a"))],
-        "Synthesis": [{"claims": [
-            {"text": "Supported.", "cites": ["s1.1"], "quote": "the value of a is 1"},
-            {"text": "Invented.", "cites": ["s1.1"], "quote": "the value of a is 999"},
-            {"text": "Made-up source.", "cites": ["s7.1"]},
-        ], "gaps": []}],
-    })
+    model = ScriptedChatModel(
+        script={
+            "Planning": [planning(step("s1", "a"))],
+            "Synthesis": [
+                {
+                    "claims": [
+                        {"text": "Supported.", "cites": ["s1.1"], "quote": "the value of a is 1"},
+                        {"text": "Invented.", "cites": ["s1.1"], "quote": "the value of a is 999"},
+                        {"text": "Made-up source.", "cites": ["s7.1"]},
+                    ],
+                    "gaps": [],
+                }
+            ],
+        }
+    )
     state, events = run_research(model, [tool])
     answer = state["answer"]
     assert [c.quote for c in answer.citations] == ["the value of a is 1"]
@@ -176,20 +220,33 @@ def test_trivial_task_is_answered_directly_with_one_model_call() -> None:
 
 def test_model_triage_can_answer_directly_when_effort_is_auto() -> None:
     tool, _ = recording_tool()
-    model = ScriptedChatModel(script={"Planning": [
-        {"mode": "direct", "depth": "low", "triage_reason": "common knowledge",
-         "answer": "Paris.", "reasoning": "known", "steps": []}]})
-    state, events = run_research(model, [tool], task="Which city is the capital of France?")
+    model = ScriptedChatModel(
+        script={
+            "Planning": [
+                {
+                    "mode": "direct",
+                    "depth": "low",
+                    "triage_reason": "common knowledge",
+                    "answer": "Paris.",
+                    "reasoning": "known",
+                    "steps": [],
+                }
+            ]
+        }
+    )
+    state, _events = run_research(model, [tool], task="Which city is the capital of France?")
     assert len(model.calls) == 1 and state["answer"].markdown == "Paris."
     assert state["triage"].decided_by == "model"
 
 
 def test_explicit_effort_does_not_offer_a_direct_answer() -> None:
     tool, _ = recording_tool()
-    model = ScriptedChatModel(script={"Planning": [planning(step("s1", "a"))],
-                                      "Synthesis": [synthesis("s1.1")]})
-    state, _ = run_research(model, [tool], task="Which city is the capital of France?",
-                            config=settings(effort="low"))
+    model = ScriptedChatModel(
+        script={"Planning": [planning(step("s1", "a"))], "Synthesis": [synthesis("s1.1")]}
+    )
+    state, _ = run_research(
+        model, [tool], task="Which city is the capital of France?", config=settings(effort="low")
+    )
     schema = model.calls_for("Planning")[0].schema
     assert "direct" not in schema["properties"]["mode"]["enum"]
     assert state["triage"].depth == "low"
