@@ -45,15 +45,22 @@ class PlainView:
     """One line per event, for logs, pipes and CI."""
 
     def __init__(
-        self, out: IO[str] | None = None, *, show_thinking: bool = False, show_answer: bool = True
+        self,
+        out: IO[str] | None = None,
+        *,
+        show_thinking: bool = False,
+        show_answer: bool = True,
+        prefix: str = "",
     ) -> None:
         self.out = out or sys.stderr
         self.show_thinking = show_thinking
         self.show_answer = show_answer
+        self.prefix = f"{prefix} " if prefix else ""
         self.t0 = time.monotonic()
 
     def _line(self, text: str) -> None:
-        print(f"[{time.monotonic() - self.t0:6.2f}s] {text}", file=self.out, flush=True)
+        stamp = f"[{time.monotonic() - self.t0:6.2f}s]"
+        print(f"{self.prefix}{stamp} {text}", file=self.out, flush=True)
 
     def start(self, task: str, model: str) -> None:
         self._line(f"run: {task!r} with model {model}")
