@@ -1,4 +1,4 @@
-"""JSON schema -> GBNF: the fixes over llama-cpp-python's converter, and that llama.cpp accepts the result."""
+"""JSON schema -> GBNF: our fixes over the stock converter, and llama.cpp accepting the result."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def test_untyped_nodes_become_any_json_value() -> None:
         ({"type": "number", "minimum": 0, "maximum": 3}, None),
     ],
 )
-def test_small_integer_ranges_become_enums(field: dict[str, Any], expected: list[int] | None) -> None:
+def test_small_integer_ranges_become_enums(field: dict[str, Any], expected: list[int] | None):
     out = prepare_schema({"type": "object", "properties": {"n": field}})
     assert out["properties"]["n"].get("enum") == expected
 
@@ -172,7 +172,7 @@ def test_llama_cpp_accepts_the_grammar(demo: Any, schema: type[BaseModel]) -> No
 @needs_llama
 @pytest.mark.demo_model
 def test_a_grammar_llama_cpp_rejects_is_a_config_error(demo: Any) -> None:
-    with pytest.raises(ConfigError, match="rejected the grammar.*Undefined rule identifier"):
+    with pytest.raises(ConfigError, match=r"rejected the grammar.*Undefined rule identifier"):
         demo.load()._grammar("root ::= undefined-rule")
 
 

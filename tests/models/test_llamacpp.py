@@ -54,7 +54,8 @@ def assert_verdict(value: Any) -> None:
     assert value["confidence"] is None or (
         isinstance(value["confidence"], int) and 0 <= value["confidence"] <= 10
     )
-    assert value["reason"] is None or (isinstance(value["reason"], str) and len(value["reason"]) <= 80)
+    reason = value["reason"]
+    assert reason is None or (isinstance(reason, str) and len(reason) <= 80)
     assert isinstance(value["tags"], list) and len(value["tags"]) <= 3
     assert all(isinstance(t, str) and len(t) <= 20 for t in value["tags"])
 
@@ -86,7 +87,7 @@ def test_invoke_returns_text_with_usage(demo: ChatLlamaCpp) -> None:
 
 
 def test_usage_matches_llama_cpp_own_count(demo: ChatLlamaCpp) -> None:
-    """Same prompt and greedy sampling through llama-cpp-python's chat API: same text, same counts."""
+    """Same prompt, greedy sampling, through llama-cpp-python's chat API: same text and counts."""
     question = "Name a primary colour."
     reply = demo.invoke(question, temperature=0.0, max_tokens=16, repeat_penalty=1.0, seed=3)
     engine = demo.load()
@@ -148,7 +149,9 @@ def test_seed_makes_replies_repeatable(demo: ChatLlamaCpp) -> None:
     prompt = "Write one sentence about rain."
     first = demo.invoke(prompt, seed=42, temperature=1.0, max_tokens=20).content
     assert demo.invoke(prompt, seed=42, temperature=1.0, max_tokens=20).content == first
-    others = {demo.invoke(prompt, seed=s, temperature=1.0, max_tokens=20).content for s in (1, 2, 3)}
+    others = {
+        demo.invoke(prompt, seed=s, temperature=1.0, max_tokens=20).content for s in (1, 2, 3)
+    }
     assert len(others | {first}) > 1
 
 
@@ -225,7 +228,7 @@ def test_include_raw_returns_message_and_parsed(demo: ChatLlamaCpp) -> None:
     assert isinstance(out["raw"], AIMessage) and out["raw"].usage_metadata is not None
 
 
-def test_json_cut_off_by_max_tokens_raises_instead_of_passing_a_fragment(demo: ChatLlamaCpp) -> None:
+def test_json_cut_off_by_max_tokens_raises_instead_of_passing_a_fragment(demo: ChatLlamaCpp):
     with pytest.raises(OutputParserException, match="max_tokens=6"):
         demo.with_structured_output(VERDICT).invoke("Claim: it rains.", max_tokens=6)
     forced = demo.bind_tools([calculator], tool_choice="calculator")
