@@ -9,7 +9,6 @@ with anything that looks like a credential masked.
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import importlib
 import re
@@ -105,7 +104,7 @@ def _classify_one(err: BaseException) -> tuple[FailureKind, int | None, Any] | N
             return _kind_for_status(status), status, err.response.headers
         if isinstance(err, http.TransportError):
             return "connection", None, None
-    if isinstance(err, TimeoutError | asyncio.TimeoutError):
+    if isinstance(err, TimeoutError):  # asyncio.TimeoutError is this class since 3.11
         return "timeout", None, None
     if isinstance(err, ConnectionError):
         return "connection", None, None
