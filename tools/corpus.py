@@ -40,9 +40,9 @@ from tools._corpus_index import (
     SearchHit,
     StoredDocument,
     SyncReport,
-    match_expression,
 )
 from tools._corpus_parse import Section, paragraph_spans, slugify
+from tools._corpus_query import match_expression
 
 __all__ = [
     "DEFAULT_EXCLUDE",
@@ -96,7 +96,7 @@ class CorpusOptions(BaseModel):
 
     def index_path(self) -> Path:
         """One index file per corpus folder, so two corpora never share one."""
-        digest = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:16]
+        digest = hashlib.sha256(str(self.root.expanduser().resolve()).encode()).hexdigest()[:16]
         return self.index_dir / f"corpus-{digest}.sqlite"
 
 

@@ -16,8 +16,8 @@ from langchain_core.messages import ToolMessage
 from agent.errors import CorpusError
 from agent.observation import Observation, normalize_text
 from tools._chunking import chunk_document
-from tools._corpus_index import match_expression
 from tools._corpus_parse import parse_document, parse_html, parse_markdown, parse_text
+from tools._corpus_query import match_expression
 from tools.corpus import Corpus, CorpusOptions, CorpusSearchTool, ReadDocumentTool, corpus_tools
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "corpus"
