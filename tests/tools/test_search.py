@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from types import SimpleNamespace
 from typing import Any
 
@@ -424,12 +425,21 @@ def test_sync_invoke_through_langchain_shares_the_session():
 # --- live --------------------------------------------------------------------------------------
 
 
-def _online() -> bool:
-    try:
-        socket.getaddrinfo("duckduckgo.com", 443)
-    except OSError:
-        return False
-    return True
+def _online(timeout_s: float = 2.0) -> bool:
+    """Whether DNS resolves duckduckgo.com within ``timeout_s`` (a hung resolver is offline)."""
+    answer: list[bool] = []
+
+    def lookup() -> None:
+        try:
+            socket.getaddrinfo("duckduckgo.com", 443)
+            answer.append(True)
+        except OSError:
+            answer.append(False)
+
+    thread = threading.Thread(target=lookup, daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    return bool(answer and answer[0])
 
 
 @pytest.mark.network
