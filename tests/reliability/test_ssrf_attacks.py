@@ -1,0 +1,72 @@
+"""Every SSRF form, direct and indirect, against fetch and the real browser.
+
+Direct forms must be refused before any connection; indirect ones (pages on
+the allowed site that redirect, refresh, script or embed their way to the
+canary) must leave the canary listener with zero connections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.reliability.ssrf_suite import ATTACKS, TOOLS, attempt, run_ssrf_suite
+from tests.tools.site_server import *  # noqa: F403  (the site and browser_pool fixtures)
+from tests.tools.site_server import SiteServer, chromium_missing
+from tools.browser import BrowserPool
+
+CASES = [
+    pytest.param(
+        category,
+        target,
+        tool,
+        id=f"{tool}-{category}-{n}",
+        marks=[pytest.mark.browser] if tool == "browser" or target.startswith("page:") else [],
+    )
+    for n, (category, target) in enumerate(ATTACKS)
+    for tool in TOOLS
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def canary_untouched(site: SiteServer) -> Iterator[None]:
+    """Late requests (a timer in a page) would show up here, after the attack's own check."""
+    before = site.canary.hits
+    yield
+    assert site.canary.hits == before, f"canary saw {site.canary.paths}"
+
+
+@pytest.mark.parametrize(("category", "target", "tool"), CASES)
+async def test_attack_is_blocked(
+    category: str, target: str, tool: str, site: SiteServer, browser_pool: BrowserPool
+) -> None:
+    needs_browser = tool == "browser" or target.startswith("page:")
+    if needs_browser and chromium_missing() is not None:
+        pytest.skip(f"no Chromium: {chromium_missing()}")
+    outcome = await attempt(category, target, tool, site, browser_pool)  # type: ignore[arg-type]
+    assert outcome.canary_hits == 0, outcome.detail
+    assert outcome.blocked, outcome.detail
+    if not target.startswith("page:"):
+        assert outcome.detail.startswith(("refused:", "redirect to")), outcome.detail
+
+
+def test_attack_list_covers_every_required_form() -> None:
+    categories = {category for category, _ in ATTACKS}
+    required = {
+        "scheme", "loopback", "loopback-name", "ipv6", "ipv6-mapped", "ipv6-nat64", "decimal",
+        "hex", "octal", "short", "percent-encoded", "userinfo", "trailing-dot", "unspecified",
+        "private", "cgnat", "link-local", "metadata", "multicast", "broadcast", "redirect",
+        "meta-refresh", "js-location", "iframe", "page-fetch", "img", "websocket",
+    }  # fmt: skip
+    assert required <= categories
+
+
+def test_run_ssrf_suite_counts_tried_refused_and_hits() -> None:
+    tools = ("fetch",) if chromium_missing() else ("fetch", "browser")
+    sample = [ATTACKS[0], ATTACKS[12], ("redirect", "page:/to-canary")]
+    report = run_ssrf_suite(sample, tools=tools)  # type: ignore[arg-type]
+    assert report["tried"] == len(sample) * len(tools)
+    assert report["refused"] == report["tried"]
+    assert report["canary_hits"] == 0
+    assert report["failures"] == []
