@@ -7,6 +7,7 @@ Spec forms::
     demo                  SmolLM2-135M in-process (the ``local`` extra)
     llamacpp:/path.gguf   any local GGUF, in-process
     openai:MODEL          OpenAI, or any OpenAI-compatible server given ``base_url``
+                          (then `ChatOpenAICompatible`, which tolerates off-spec streams)
     anthropic:MODEL       Anthropic
     ollama:MODEL          a local Ollama server
 
@@ -177,10 +178,14 @@ def _openai(
             )
         key = _NO_KEY
     settings: dict[str, Any] = {"stream_usage": True, "max_retries": 0, **options}
-    chat: BaseChatModel = module.ChatOpenAI(
-        model=name, base_url=url, api_key=SecretStr(key), **settings
-    )
-    return chat
+    if url == OPENAI_URL:
+        chat: BaseChatModel = module.ChatOpenAI(
+            model=name, base_url=url, api_key=SecretStr(key), **settings
+        )
+        return chat
+    from agent.models.openai_compat import ChatOpenAICompatible
+
+    return ChatOpenAICompatible(model=name, base_url=url, api_key=SecretStr(key), **settings)
 
 
 def _anthropic(

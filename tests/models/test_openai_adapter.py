@@ -158,3 +158,32 @@ def test_dropped_connection_is_retryable(fake: FakeProvider) -> None:
         model.invoke("hi")
     failure = classify_model_error(caught.value)
     assert failure.kind == "connection" and failure.retryable
+
+
+def tool_delta(args: str, *, ident: str | None, name: str | None) -> dict[str, Any]:
+    function: dict[str, Any] = {"arguments": args}
+    if name is not None:
+        function["name"] = name
+    call: dict[str, Any] = {"index": 0, "type": "function", "function": function}
+    if ident is not None:
+        call["id"] = ident
+    return chunk({"tool_calls": [call]})
+
+
+@pytest.mark.parametrize("repeats", [False, True], ids=["openai-style", "llama-cpp-server-style"])
+async def test_streamed_tool_call_gives_partial_dicts(fake: FakeProvider, repeats: bool) -> None:
+    """llama-cpp-python's server repeats id and name in every delta; both shapes must work."""
+    pieces = ['{"supp', 'orted": tr', 'ue, "kind"', ': "fact"}']
+    deltas = [
+        tool_delta(p, ident="call_9" if repeats or i == 0 else None,
+                   name="Verdict" if repeats or i == 0 else None)
+        for i, p in enumerate(pieces)
+    ]
+    fake.queue(sse(chunk({"role": "assistant", "content": None}), *deltas,
+                   chunk({}, "tool_calls")), content_type="text/event-stream")
+    model = model_for(fake, base_url="http://127.0.0.1:8080/v1")
+    structured = model.with_structured_output(VERDICT, method="function_calling")
+    parts = [p async for p in structured.astream("Water is wet.")]
+    assert len(parts) > 1
+    assert parts[-1] == {"supported": True, "kind": "fact"}
+    assert all(set(p) <= {"supported", "kind"} for p in parts)

@@ -1,0 +1,61 @@
+"""`ChatOpenAI` for OpenAI-compatible servers that stream tool calls off-spec.
+
+OpenAI sends a tool call's ``id`` and ``name`` in its first streamed delta only.
+llama-cpp-python's server repeats both in every delta; LangChain concatenates
+the repeats ("VerdictVerdictVerdict..."), so a streamed forced tool call, and
+with it streamed structured output, comes back empty. This subclass drops the
+repeats before LangChain merges them; a conformant stream is left unchanged.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from langchain_core.outputs import ChatGenerationChunk
+from langchain_openai import ChatOpenAI
+from pydantic import PrivateAttr
+
+__all__ = ["ChatOpenAICompatible"]
+
+_REMEMBERED_CALLS = 4096
+
+
+class ChatOpenAICompatible(ChatOpenAI):
+    """`ChatOpenAI` that tolerates repeated tool-call ids and names in streamed deltas."""
+
+    _seen: OrderedDict[str, None] = PrivateAttr(default_factory=OrderedDict)
+    _seen_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def _convert_chunk_to_generation_chunk(
+        self,
+        chunk: dict[str, Any],
+        default_chunk_class: type,
+        base_generation_info: dict[str, Any] | None,
+    ) -> ChatGenerationChunk | None:
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            calls = delta.get("tool_calls") or []
+            if calls:
+                delta.pop("function_call", None)  # a legacy duplicate of the same call
+            for call in calls:
+                if call.get("id") and self._repeat(call["id"]):
+                    call["id"] = None
+                    if isinstance(call.get("function"), dict):
+                        call["function"]["name"] = None
+        result: ChatGenerationChunk | None = super()._convert_chunk_to_generation_chunk(
+            chunk, default_chunk_class, base_generation_info
+        )
+        return result
+
+    def _repeat(self, ident: str) -> bool:
+        """Whether `ident` was seen before; ids are unique per reply, so streams can share this."""
+        with self._seen_lock:
+            if ident in self._seen:
+                self._seen.move_to_end(ident)
+                return True
+            self._seen[ident] = None
+            if len(self._seen) > _REMEMBERED_CALLS:
+                self._seen.popitem(last=False)
+            return False
