@@ -64,11 +64,11 @@ def _launcher_args(
     options: SandboxOptions, fd: int, python: str, root: str, work: str
 ) -> list[str]:
     return [
-        python, "-I", "-S", f"{root}/launch.py", str(fd),
+        python, "-I", "-S", "-u", f"{root}/launch.py", str(fd),
         str(options.cpu_s), str(options.memory_mb), str(options.file_mb),
         str(options.max_processes), str(options.open_files),
         str(options.max_files), str(options.file_text_bytes),
-        python, f"{root}/main.py", work,
+        f"{root}/main.py", work,
     ]  # fmt: skip
 
 
@@ -120,30 +120,38 @@ class _Manifest:
     files_truncated: bool = False
 
 
-def _parse_manifest(raw: bytes) -> _Manifest:
-    """Untrusted JSON from the sandbox: plain values only, checked field by field."""
+def _parse_manifest(raw: bytes, options: SandboxOptions) -> _Manifest:
+    """Untrusted JSON from the sandbox (the code can forge it): plain values only,
+    checked field by field and cut to the sizes the options allow."""
     try:
         doc = json.loads(raw.decode("utf-8")) if raw else None
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         doc = None
     if not isinstance(doc, dict):
         return _Manifest()
     files: list[RunFile] = []
     items = doc.get("files")
-    for item in items if isinstance(items, list) else []:
+    items = items if isinstance(items, list) else []
+    for item in items[: options.max_files]:
         if not isinstance(item, dict):
             continue
         path, size, text = item.get("path"), item.get("size"), item.get("text")
         if isinstance(path, str) and _is_int(size) and (text is None or isinstance(text, str)):
-            files.append(RunFile(path=path, size=size, text=text))
+            text = None if text is None else _clean(text[: options.file_text_bytes])
+            files.append(RunFile(path=_clean(path[:4096]), size=size, text=text))
     code, cpu = doc.get("exit_code"), doc.get("cpu_s")
     return _Manifest(
         known=True,
         exit_code=code if _is_int(code) else None,
         cpu_s=float(cpu) if isinstance(cpu, int | float) and not isinstance(cpu, bool) else 0.0,
         files=tuple(files),
-        files_truncated=doc.get("files_truncated") is True,
+        files_truncated=doc.get("files_truncated") is True or len(items) > options.max_files,
     )
+
+
+def _clean(text: str) -> str:
+    """No lone surrogates (JSON can carry them): they break every later encode."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -251,7 +259,7 @@ async def _supervise(
         # this also reaches children the code left in the group.
         kill()
         await asyncio.shield(proc.wait())
-    found = _parse_manifest(await manifest)
+    found = _parse_manifest(await manifest, options)
     code = found.exit_code
     if not found.known:
         code = None if timed_out or capture.exceeded else proc.returncode

@@ -54,9 +54,10 @@ __all__ = [
 SECRET_VAR = "PONDER_TEST_SECRET"
 # Printed first by every attack: a sandbox that fails to start must not pass as "contained".
 STARTED = "print('attack-started', flush=True)\n"
-# Tight limits so bombs end fast; harmless snippets still fit easily.
+# Tight limits so bombs end fast; harmless snippets still fit easily. The wall
+# limit is far above the CPU limit so a loaded machine still hits the CPU one.
 SUITE_OPTIONS = SandboxOptions(
-    cpu_s=2, wall_s=5, memory_mb=256, file_mb=8, disk_mb=32, max_processes=24,
+    cpu_s=1, wall_s=12, memory_mb=256, file_mb=8, disk_mb=32, max_processes=24,
     output_bytes=200_000,
 )  # fmt: skip
 
@@ -213,6 +214,30 @@ for fd in range(3, 64):
         pass
 open('evil\\n{"exit_code": 0}.txt', 'w').write('!!python/object/apply:os.system ["touch @PWN@"]')
 """),
+    _a("deserialization", "manifest_via_proc_fd", """
+import os
+ppid = os.getppid()
+entry = '{"path": "f%d\\\\udcff", "size": 1, "text": "\\\\ud800 x"}'
+fake = '{"exit_code": 0, "cpu_s": 0, "files": [' + ', '.join(entry % i for i in range(5000)) + ']}'
+for fd in os.listdir(f'/proc/{ppid}/fd'):
+    try:
+        with open(f'/proc/{ppid}/fd/{fd}', 'w') as f:
+            f.write(fake)
+    except OSError as e:
+        print(fd, e)
+os.kill(ppid, 9)
+"""),
+    _a("deserialization", "nested_manifest", """
+import os
+ppid = os.getppid()
+for fd in os.listdir(f'/proc/{ppid}/fd'):
+    try:
+        with open(f'/proc/{ppid}/fd/{fd}', 'w') as f:
+            f.write('[' * 200000 + ']' * 200000)
+    except OSError as e:
+        print(fd, e)
+os.kill(ppid, 9)
+"""),
     # 16. killing the parent
     _a("kill_parent", "kill_ppid", "import os\nos.kill(os.getppid(), 9)"),
     _a("kill_parent", "kill_all", "import os\nos.kill(-1, 9)"),
@@ -299,6 +324,9 @@ HARMLESS: tuple[Snippet, ...] = (
     _s("exception_handling", "try:\n    int('x')\nexcept ValueError as e:\n    print('caught', type(e).__name__)", "caught ValueError"),
     _s("generator", "def squares(n):\n    for i in range(n):\n        yield i * i\nprint(sum(squares(100)))", "328350"),
     _s("small_threads", "import threading\nout = []\nts = [threading.Thread(target=out.append, args=(i,)) for i in range(4)]\n[t.start() for t in ts]\n[t.join() for t in ts]\nprint(sorted(out))", "[0, 1, 2, 3]"),
+    _s("multiprocessing_pool", "import multiprocessing as mp\ndef sq(x):\n    return x * x\nif __name__ == '__main__':\n    with mp.Pool(2) as p:\n        print(sum(p.map(sq, range(10))))", "285"),
+    _s("pickle_own_class", "import pickle\nclass P:\n    def __init__(self, v):\n        self.v = v\nprint(pickle.loads(pickle.dumps(P(5))).v)", "5"),
+    _s("atexit", "import atexit\natexit.register(lambda: print('bye'))\nprint('main')", "main\nbye"),
     _s("subprocess_echo", "import subprocess\nprint(subprocess.run(['echo', 'inside'], capture_output=True, text=True).stdout.strip())", "inside"),
 )  # fmt: skip
 
@@ -470,6 +498,12 @@ def judge(attack: Attack, obs: Observation, canary: Canary, logs: str = "") -> V
     if attack.expect is not None and (obs.error is None or obs.error.kind != attack.expect):
         got = obs.error.kind if obs.error else "ok"
         v.problems.append(f"expected a {attack.expect} error, got {got}")
+    try:
+        obs.model_dump_json()  # what a checkpointer or a model API would do with it
+    except ValueError as exc:
+        v.problems.append(f"the observation cannot be serialized: {exc}")
+    if len(obs.fields.get("files", "").splitlines()) > SUITE_OPTIONS.max_files:
+        v.problems.append("more files came back than max_files allows")
     if attack.expect_text and attack.expect_text not in obs.content:
         v.problems.append(f"expected {attack.expect_text!r} in the observation")
     if leftovers := leftover_sandbox_processes():

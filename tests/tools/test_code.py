@@ -20,6 +20,7 @@ from langchain_core.messages import ToolMessage
 
 from agent.errors import MissingDependencyError
 from tools._sandbox import probe_sandbox
+from tools._sandbox_run import _parse_manifest
 from tools.code import PythonTool, SandboxOptions
 
 _PROBE = probe_sandbox()
@@ -28,7 +29,8 @@ needs_bwrap = pytest.mark.skipif(
 )
 pytestmark = pytest.mark.sandbox
 
-FAST = SandboxOptions(cpu_s=2, wall_s=6, memory_mb=256, file_mb=8, disk_mb=32)
+# The wall limit is far above the CPU limit so a loaded machine still hits the CPU one.
+FAST = SandboxOptions(cpu_s=2, wall_s=15, memory_mb=256, file_mb=8, disk_mb=32)
 
 
 def sandbox_processes(wait_s: float = 5.0) -> list[str]:
@@ -87,6 +89,9 @@ async def test_error_exit_is_an_error_observation_with_the_traceback():
     assert not obs.ok and obs.error is not None and obs.error.kind == "error"
     assert obs.fields["exit_code"] == "1"
     assert "ValueError: bad input" in obs.content
+    first_frame = 'Traceback (most recent call last):\n  File "/sandbox/main.py"'
+    assert obs.fields["stderr"].startswith(first_frame)
+    assert "launch" not in obs.fields["stderr"]  # the trampoline stays out of tracebacks
 
 
 @needs_bwrap
@@ -202,8 +207,7 @@ async def test_secret_in_parent_environment_is_not_seen(monkeypatch):
         "    except OSError as e:\n        print(p, e)"
     )
     obs = await run(code)
-    assert obs.ok and "/proc/1/environ b'PATH=" in obs.value
-    assert "/proc/2/environ [Errno 13] Permission denied" in obs.value  # the launcher
+    assert obs.ok and "/proc/1/environ b'PATH=/usr/bin:/bin\\x00LANG=C.UTF-8\\x00'" in obs.value
     assert secret not in obs.content and "PONDER_TEST_SECRET" not in obs.content
 
 
@@ -317,3 +321,31 @@ async def test_cancelling_the_call_kills_the_run():
     with pytest.raises(asyncio.CancelledError):
         await task
     assert sandbox_processes() == []
+
+
+# --- the manifest is untrusted -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 200_000 + b"]" * 200_000,
+        b"\xff\xfe not utf-8",
+        b'{"exit_code": true, "files": "nope"}',
+        b'{"exit_code": 0, "files": [1, {"path": 3}, {"path": "a", "size": "1", "text": null}]}',
+    ],
+    ids=["deep-nesting", "not-utf8", "wrong-types", "bad-entries"],
+)
+def test_forged_manifests_yield_plain_values_only(raw):
+    found = _parse_manifest(raw, SandboxOptions())
+    assert found.exit_code is None or found.exit_code == 0
+    assert found.files == ()
+
+
+def test_forged_manifest_is_cut_to_the_limits_and_has_no_surrogates():
+    entry = '{"path": "f%d\\udcff", "size": 1, "text": "\\ud800 x"}'
+    entries = ", ".join(entry % i for i in range(5000))
+    raw = ('{"exit_code": 0, "files": [' + entries + "]}").encode()
+    found = _parse_manifest(raw, SandboxOptions(max_files=50))
+    assert len(found.files) == 50 and found.files_truncated
+    assert found.files[0].path == "f0?" and found.files[0].text == "? x"
