@@ -26,6 +26,7 @@ apply, but nothing is isolated and ``disk_mb`` is not enforced.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import shutil
 import subprocess
@@ -50,6 +51,8 @@ __all__ = [
     "probe_sandbox",
     "resolve_python",
 ]
+
+_log = logging.getLogger(__name__)
 
 SandboxMode = Literal["required", "best-effort"]
 LimitHit = Literal["", "wall", "output", "cpu", "file_size"]
@@ -221,6 +224,13 @@ def probe_sandbox(bwrap: str = "bwrap", python: str | None = None) -> SandboxPro
             reason = f"bwrap could not start: {exc}"
             continue
         if done.returncode == 0 and done.stdout.strip() == b"sandbox-ok":
+            if uid is None and os.geteuid() == 0:
+                _log.warning(
+                    "bwrap works here only as root: sandboxed code maps to host root, which "
+                    "the kernel exempts from the process limit, so a fork bomb is stopped "
+                    "only by the wall-clock limit (%s)",
+                    reason,
+                )
             return SandboxProbe(True, host_uid=uid)
         reason = done.stderr.decode(errors="replace").strip() or f"exit {done.returncode}"
     return SandboxProbe(False, f"bwrap cannot create a sandbox here: {reason[:300]}")
