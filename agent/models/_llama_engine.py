@@ -175,8 +175,10 @@ class LlamaEngine:
         compiled = self._grammar(grammar) if grammar else None
         if sampling.seed is not None:
             llama.set_seed(sampling.seed)
-            llama.reset()  # a cached prefix would change the numerics, and so the sample
-        else:
+            # Re-evaluate the whole prompt: logits computed over a reused KV-cache prefix
+            # differ in the last bits from a fresh pass, and so would the sampled reply.
+            llama.reset()
+        else:  # unseeded calls keep the longest shared prompt prefix in the KV cache
             llama.set_seed(random.randrange(2**31))
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         vocab = llama._model.vocab

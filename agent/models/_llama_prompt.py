@@ -1,8 +1,9 @@
-"""LangChain messages and tool specs as prompts for a local chat template.
+"""What one `ChatLlamaCpp` call runs: template turns, sampling, and the grammar.
 
 Local GGUF chat templates know system/user/assistant turns and little else, so
 tool calls and tool results become plain text turns, and the tools or output
-schema go into the system turn where even a small model can read them.
+schema go into the system turn where even a small model can read them. The
+grammar follows from the tool choice or ``response_format``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.messages import (
     AIMessage,
@@ -26,14 +27,23 @@ from langchain_core.messages import (
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel
 
+from agent.models._grammar import json_object_gbnf, schema_gbnf, tool_call_gbnf
+from agent.models._llama_engine import Sampling
+
 __all__ = [
+    "CallMode",
+    "CallPlan",
     "ToolSpec",
     "call_id",
     "chat_messages",
+    "normalize_tool_choice",
+    "plan_call",
     "schema_instructions",
     "tool_instructions",
     "tool_spec",
 ]
+
+CallMode = Literal["text", "json", "tool", "tools", "auto"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,75 @@ def tool_spec(tool: Any) -> ToolSpec:
         description=function.get("description", ""),
         parameters=function.get("parameters", {"type": "object", "properties": {}}),
     )
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    """Everything one generation needs, decided before the model is locked."""
+
+    turns: list[dict[str, str]]
+    sampling: Sampling
+    mode: CallMode
+    grammar: str | None = None
+    tool: str | None = None
+
+
+def plan_call(
+    messages: Sequence[BaseMessage],
+    sampling: Sampling,
+    *,
+    response_format: Any,
+    tools: Sequence[ToolSpec],
+    tool_choice: str | dict[str, Any] | bool | None,
+    schema_in_prompt: bool,
+) -> CallPlan:
+    """Bound tools win over a ``response_format``; with neither the reply is free text."""
+    choice = normalize_tool_choice(tool_choice, tools) if tools else "none"
+    if choice != "none":
+        forced = None if choice in ("any", "auto") else choice
+        hint = (
+            tool_instructions(tools, forced=forced, allow_text=choice == "auto")
+            if schema_in_prompt or forced is None
+            else None
+        )
+        turns = chat_messages(messages, hint)
+        if forced is not None:
+            params = next(t.parameters for t in tools if t.name == forced)
+            return CallPlan(turns, sampling, "tool", schema_gbnf(params), tool=forced)
+        pairs = [(t.name, t.parameters) for t in tools]
+        mode: CallMode = "auto" if choice == "auto" else "tools"
+        return CallPlan(turns, sampling, mode, tool_call_gbnf(pairs, allow_text=mode == "auto"))
+    if response_format is None:
+        return CallPlan(chat_messages(messages), sampling, "text")
+    kind = response_format.get("type") if isinstance(response_format, Mapping) else None
+    if kind == "json_schema":
+        schema = response_format["json_schema"]["schema"]
+    elif kind == "json_object":
+        schema = response_format.get("schema")
+    else:
+        raise ValueError(f"unsupported response_format: {response_format!r}")
+    if schema is None:
+        return CallPlan(chat_messages(messages), sampling, "json", json_object_gbnf())
+    hint = schema_instructions(schema) if schema_in_prompt else None
+    return CallPlan(chat_messages(messages, hint), sampling, "json", schema_gbnf(schema))
+
+
+def normalize_tool_choice(
+    choice: str | dict[str, Any] | bool | None, tools: Sequence[ToolSpec]
+) -> str:
+    """Normalise a tool choice to "auto", "none", "any" or one tool's name."""
+    names = [t.name for t in tools]
+    if isinstance(choice, dict):
+        choice = choice.get("function", {}).get("name") or choice.get("name")
+    if choice in (None, "auto"):
+        return "auto"
+    if choice == "none":
+        return "none"
+    if choice in (True, "any", "required"):
+        return names[0] if len(names) == 1 else "any"
+    if isinstance(choice, str) and choice in names:
+        return choice
+    raise ValueError(f"tool_choice {choice!r} names no bound tool (bound: {names})")
 
 
 def call_id() -> str:

@@ -19,8 +19,8 @@ import asyncio
 import json
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import replace
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal
@@ -42,35 +42,22 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from pydantic import BaseModel, Field, PrivateAttr
 
-from agent.models._grammar import json_object_gbnf, schema_gbnf, tool_call_gbnf
 from agent.models._llama_engine import Finish, LlamaEngine, Sampling
 from agent.models._llama_prompt import (
-    ToolSpec,
+    CallPlan,
     call_id,
     chat_messages,
-    schema_instructions,
-    tool_instructions,
+    normalize_tool_choice,
+    plan_call,
     tool_spec,
 )
 
 __all__ = ["ChatLlamaCpp", "StructuredMethod"]
 
 StructuredMethod = Literal["json_schema", "function_calling", "json_mode"]
-_Mode = Literal["text", "json", "tool", "tools", "auto"]
 _SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens", "seed")
 _DONE = object()
 _LOAD_FIELDS = frozenset({"model_path", "n_ctx", "n_threads", "n_batch"})
-
-
-@dataclass(frozen=True)
-class _Call:
-    """Everything one generation needs, decided before the model is locked."""
-
-    turns: list[dict[str, str]]
-    sampling: Sampling
-    mode: _Mode
-    grammar: str | None = None
-    tool: str | None = None
 
 
 class ChatLlamaCpp(BaseChatModel):
@@ -90,7 +77,11 @@ class ChatLlamaCpp(BaseChatModel):
     min_p: float = 0.05
     repeat_penalty: float = 1.1
     max_tokens: int = Field(default=1024, ge=1, description="cap on generated tokens per call")
-    seed: int | None = Field(default=None, description="fixes sampling for repeatable replies")
+    seed: int | None = Field(
+        default=None,
+        description="fixes sampling for repeatable replies; a seeded call re-evaluates its "
+        "whole prompt, since a reused KV-cache prefix shifts the logits slightly",
+    )
     stop: list[str] | None = None
     schema_in_prompt: bool = Field(
         default=True,
@@ -223,7 +214,7 @@ class ChatLlamaCpp(BaseChatModel):
 
     def _plan(
         self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> _Call:
+    ) -> CallPlan:
         options = dict(kwargs)
         options.pop("stream", None)
         sampling = Sampling(
@@ -241,49 +232,18 @@ class ChatLlamaCpp(BaseChatModel):
         choice = options.pop("tool_choice", None)
         if options:
             raise TypeError(f"ChatLlamaCpp got unsupported options: {sorted(options)}")
-        if tools and choice != "none":
-            return self._tool_call(messages, sampling, tools, _tool_choice(choice, tools))
-        if response_format is not None:
-            return self._json_call(messages, sampling, response_format)
-        return _Call(chat_messages(messages), sampling, "text")
-
-    def _json_call(
-        self, messages: Sequence[BaseMessage], sampling: Sampling, response_format: Any
-    ) -> _Call:
-        kind = response_format.get("type") if isinstance(response_format, Mapping) else None
-        if kind == "json_schema":
-            schema = response_format["json_schema"]["schema"]
-        elif kind == "json_object":
-            schema = response_format.get("schema")
-        else:
-            raise ValueError(f"unsupported response_format: {response_format!r}")
-        if schema is None:
-            return _Call(chat_messages(messages), sampling, "json", json_object_gbnf())
-        hint = schema_instructions(schema) if self.schema_in_prompt else None
-        return _Call(chat_messages(messages, hint), sampling, "json", schema_gbnf(schema))
-
-    def _tool_call(
-        self,
-        messages: Sequence[BaseMessage],
-        sampling: Sampling,
-        tools: list[ToolSpec],
-        choice: str,
-    ) -> _Call:
-        forced = None if choice in ("any", "auto") else choice
-        hint = (
-            tool_instructions(tools, forced=forced, allow_text=choice == "auto")
-            if self.schema_in_prompt or forced is None
-            else None
+        return plan_call(
+            messages,
+            sampling,
+            response_format=response_format,
+            tools=tools,
+            tool_choice=choice,
+            schema_in_prompt=self.schema_in_prompt,
         )
-        turns = chat_messages(messages, hint)
-        if forced is not None:
-            params = next(t.parameters for t in tools if t.name == forced)
-            return _Call(turns, sampling, "tool", schema_gbnf(params), tool=forced)
-        pairs = [(t.name, t.parameters) for t in tools]
-        mode: _Mode = "auto" if choice == "auto" else "tools"
-        return _Call(turns, sampling, mode, tool_call_gbnf(pairs, allow_text=mode == "auto"))
 
-    def _chunks(self, call: _Call, cancel: threading.Event | None) -> Iterator[ChatGenerationChunk]:
+    def _chunks(
+        self, call: CallPlan, cancel: threading.Event | None
+    ) -> Iterator[ChatGenerationChunk]:
         """Turn the engine's text pieces into message chunks for the call's mode.
 
         A JSON reply or tool call cut off by ``max_tokens`` raises
@@ -361,7 +321,7 @@ class ChatLlamaCpp(BaseChatModel):
         specs = [tool_spec(t) for t in tools]
         return self.bind(
             tools=[s.as_openai() for s in specs],
-            tool_choice=_tool_choice(tool_choice, specs),
+            tool_choice=normalize_tool_choice(tool_choice, specs),
             **kwargs,
         )
 
@@ -423,22 +383,6 @@ _OWN_FIELDS = tuple(ChatLlamaCpp.model_fields.keys() - BaseChatModel.model_field
 
 def _chunk(message: AIMessageChunk) -> ChatGenerationChunk:
     return ChatGenerationChunk(message=message)
-
-
-def _tool_choice(choice: str | dict[str, Any] | bool | None, tools: Sequence[ToolSpec]) -> str:
-    """Normalise a tool choice to "auto", "none", "any" or one tool's name."""
-    names = [t.name for t in tools]
-    if isinstance(choice, dict):
-        choice = choice.get("function", {}).get("name") or choice.get("name")
-    if choice in (None, "auto"):
-        return "auto"
-    if choice == "none":
-        return "none"
-    if choice in (True, "any", "required"):
-        return names[0] if len(names) == 1 else "any"
-    if isinstance(choice, str) and choice in names:
-        return choice
-    raise ValueError(f"tool_choice {choice!r} names no bound tool (bound: {names})")
 
 
 def _is_json(text: str) -> bool:

@@ -146,8 +146,12 @@ def test_concurrent_calls_are_serialised_not_corrupted(demo: ChatLlamaCpp) -> No
 
 
 def test_seed_makes_replies_repeatable(demo: ChatLlamaCpp) -> None:
-    prompt = "Write one sentence about rain."
+    prompt = [SystemMessage("You write short, vivid sentences."),
+              HumanMessage("Write one sentence about rain.")]
     first = demo.invoke(prompt, seed=42, temperature=1.0, max_tokens=20).content
+    # Same prompt again (its prefix is now cached), then after a different prompt.
+    assert demo.invoke(prompt, seed=42, temperature=1.0, max_tokens=20).content == first
+    demo.invoke("Something else entirely.", max_tokens=5)
     assert demo.invoke(prompt, seed=42, temperature=1.0, max_tokens=20).content == first
     others = {
         demo.invoke(prompt, seed=s, temperature=1.0, max_tokens=20).content for s in (1, 2, 3)
