@@ -28,6 +28,10 @@ __all__ = [
 ]
 
 
+ORDERED_PLAN_STEPS = 4
+"""Steps in a plan written under a grammar (small local models)."""
+
+
 class StepDraft(BaseModel):
     id: str = Field(pattern=STEP_ID, description="s1, s2, ... unique in the plan")
     goal: str = Field(description="what this step finds out, in one sentence")
@@ -56,28 +60,64 @@ class Replanning(BaseModel):
     steps: list[StepDraft] = Field(default_factory=list, description="new steps only")
 
 
-def _step_variants(toolset: Toolset) -> list[dict[str, Any]]:
-    variants = []
-    for name in toolset.names:
-        variants.append(
-            {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "string", "pattern": STEP_ID},
-                    "goal": {"type": "string", "maxLength": 300},
-                    "tool": {"type": "string", "const": name},
-                    "input": toolset.parameters(name),
-                    "depends_on": {
-                        "type": "array",
-                        "items": {"type": "string", "pattern": STEP_ID},
-                        "maxItems": 6,
-                    },
-                    "expected": {"type": "string", "maxLength": 200},
-                },
-                "required": ["id", "goal", "tool", "input", "depends_on"],
-            }
-        )
-    return variants
+def _step_variants(
+    toolset: Toolset, *, step_id: str | None = None, prior: list[str] | None = None
+) -> dict[str, Any]:
+    """One step's schema: a variant per tool, each with that tool's own input schema.
+
+    With ``step_id`` the id is fixed and ``depends_on`` may name only ``prior``
+    ids, so a grammar-constrained model cannot write a cycle or a dangling id.
+    """
+    if prior is None:
+        deps: dict[str, Any] = {
+            "type": "array",
+            "items": {"type": "string", "pattern": STEP_ID},
+            "maxItems": 6,
+        }
+    elif prior:
+        deps = {
+            "type": "array",
+            "items": {"type": "string", "enum": prior},
+            "maxItems": min(len(prior), 6),
+        }
+    else:
+        deps = {"type": "array", "items": {"type": "string"}, "maxItems": 0}
+    ident = (
+        {"type": "string", "const": step_id} if step_id else {"type": "string", "pattern": STEP_ID}
+    )
+    variants = [
+        {
+            "type": "object",
+            "properties": {
+                "id": ident,
+                "goal": {"type": "string", "maxLength": 300},
+                "tool": {"type": "string", "const": name},
+                "input": toolset.parameters(name),
+                "depends_on": deps,
+                "expected": {"type": "string", "maxLength": 200},
+            },
+            "required": ["id", "goal", "tool", "input", "depends_on"],
+        }
+        for name in toolset.names
+    ]
+    return variants[0] if len(variants) == 1 else {"anyOf": variants}
+
+
+def _steps_schema(
+    toolset: Toolset, max_steps: int, ordered: bool, first: int, known: list[str]
+) -> dict[str, Any]:
+    if not ordered:
+        return {"type": "array", "items": _step_variants(toolset), "maxItems": max(1, max_steps)}
+    # For grammar-constrained decoding: ids come in order (s<first>, s<first+1>, …)
+    # and each step depends only on finished steps or steps before it. The plan
+    # has a fixed length: a choice of lengths would multiply the grammar (and
+    # the schema the small model reads) by the number of lengths.
+    positions = []
+    for i in range(min(max(1, max_steps), ORDERED_PLAN_STEPS)):
+        ids = [f"s{first + j}" for j in range(i)]
+        positions.append(_step_variants(toolset, step_id=f"s{first + i}", prior=known + ids))
+    n = len(positions)
+    return {"type": "array", "prefixItems": positions, "items": False, "minItems": n, "maxItems": n}
 
 
 def planning_json_schema(
@@ -87,12 +127,17 @@ def planning_json_schema(
     triage: bool,
     allow_direct: bool,
     replan: bool = False,
+    ordered: bool = False,
+    first_id: int = 1,
+    known: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The schema the model sees for a first plan (with triage folded in) or a replan."""
-    variants = _step_variants(toolset)
-    step_items: dict[str, Any] = variants[0] if len(variants) == 1 else {"anyOf": variants}
-    steps = {"type": "array", "items": step_items, "maxItems": max(1, max_steps)}
-    reasoning = {"type": "string", "maxLength": 1500}
+    """The schema the model sees for a first plan (with triage folded in) or a replan.
+
+    ``ordered`` suits grammar-constrained backends: the plan is a DAG by
+    construction (``first_id`` numbers new steps; ``known`` are finished steps).
+    """
+    steps = _steps_schema(toolset, max_steps, ordered, first_id, list(known or []))
+    reasoning = {"type": "string", "maxLength": 1000}  # llama.cpp grammars cap repetition
     if replan:
         return {
             "title": "Replanning",
@@ -114,7 +159,7 @@ def planning_json_schema(
         props["triage_reason"] = {"type": "string", "maxLength": 300}
         required = ["mode", "depth", "triage_reason", *required]
         if allow_direct:
-            props["answer"] = {"type": "string", "maxLength": 2000}
+            props["answer"] = {"type": "string", "maxLength": 1000}
     props["reasoning"] = reasoning
     props["steps"] = steps
     return {

@@ -15,6 +15,7 @@ from langgraph.types import Checkpointer
 
 from agent._internal.node import io_node
 from agent.checkpointing import checkpoint_allowlist
+from agent.models.llamacpp import ChatLlamaCpp
 from agent.nodes._deps import NodeDeps
 from agent.nodes.approve_code import approve_code
 from agent.nodes.approve_plan import approve_plan
@@ -47,6 +48,10 @@ def build_graph(
     name: str,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     settings = settings or Settings()
+    if isinstance(model, ChatLlamaCpp) and model.schema_in_prompt:
+        # Ponder's prompts explain every field; a JSON-schema dump on top would
+        # make a small local model's prompt several times longer (and slower).
+        model = model.with_options(schema_in_prompt=False)
     deps = NodeDeps(model=model, toolset=Toolset(tools), settings=settings, purpose=purpose)
     g = StateGraph(
         ResearchState, context_schema=RunContext, input_schema=InputState, output_schema=OutputState

@@ -357,6 +357,11 @@ class CorpusIndex:
                 return None
             return StoredDocument(rel, row[1], row[2], self._sections(conn, row[0]))
 
+    def paths(self) -> list[str]:
+        """Every indexed document's corpus-relative path, sorted."""
+        conn = self._reader()
+        return [r[0] for r in conn.execute("SELECT path FROM files ORDER BY path")]
+
     def count(self) -> tuple[int, int]:
         """(files, chunks) in the index."""
         conn = self._reader()

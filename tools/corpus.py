@@ -25,10 +25,18 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.tools import BaseTool
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveInt,
+    create_model,
+    model_validator,
+)
 
 from agent.errors import ConfigError, CorpusError
 from agent.observation import Observation, Passage
@@ -329,7 +337,9 @@ class ReadDocumentArgs(BaseModel):
         "shows it (a ref with #anchor reads that section)"
     )
     section: str | None = Field(
-        default=None, description="optional: a section's anchor or heading, to read only it"
+        default=None,
+        description="optional: a section's anchor (the part after # in a corpus_search ref) "
+        "or heading, to read only that section",
     )
 
 
@@ -380,10 +390,33 @@ class ReadDocumentTool(ObservingTool):
             return Observation.failure(self.name, "error", f"{type(exc).__name__}: {exc}")
 
 
-def corpus_tools(options: CorpusOptions | Corpus) -> list[BaseTool]:
-    """``corpus_search`` and ``read_document`` over one shared index.
+_LISTED_PATHS = 100
 
-    Raises `CorpusError` if the folder is missing or unreadable.
+
+def _read_args_for(paths: list[str]) -> type[BaseModel]:
+    """``read_document``'s arguments with ``path`` limited to the corpus's documents.
+
+    The planner reads the list; a grammar-constrained model cannot name a file
+    that does not exist.
+    """
+    listed: Any = Literal[tuple(paths)]  # a Literal built at run time
+    return create_model(
+        "ReadDocumentArgs",
+        path=(listed, Field(description="one of the corpus's documents")),
+        section=(str | None, ReadDocumentArgs.model_fields["section"]),
+    )
+
+
+def corpus_tools(options: CorpusOptions | Corpus) -> list[BaseTool]:
+    """``corpus_search`` and ``read_document`` over one shared index, indexed now.
+
+    A small corpus (up to 100 documents) lists their paths in ``read_document``'s
+    argument schema. Raises `CorpusError` if the folder is missing or unreadable.
     """
     corpus = options if isinstance(options, Corpus) else Corpus(options)
-    return [CorpusSearchTool(corpus=corpus), ReadDocumentTool(corpus=corpus)]
+    corpus.refresh(force=False)
+    paths = corpus.index.paths()
+    reader = ReadDocumentTool(corpus=corpus)
+    if 0 < len(paths) <= _LISTED_PATHS:
+        reader = ReadDocumentTool(corpus=corpus, args_schema=_read_args_for(paths))
+    return [CorpusSearchTool(corpus=corpus), reader]

@@ -178,6 +178,9 @@ def run(
     approve_code: Annotated[
         bool, typer.Option(help="Approve each code step before it runs.")
     ] = False,
+    tools: Annotated[
+        str | None, typer.Option(help="Only these tools, comma-separated (e.g. corpus_search).")
+    ] = None,
     allow_host: Annotated[
         list[str] | None, typer.Option(help="Let web tools reach this host[:port].")
     ] = None,
@@ -213,6 +216,7 @@ def run(
             corpus=str(corpus.resolve()) if corpus else None,
             search=chosen,
             allow_hosts=list(allow_host or []),
+            tools=[t.strip() for t in (tools or "").split(",") if t.strip()],
             settings=Settings(
                 effort=effort.value,
                 approve_plan=approve_plan,

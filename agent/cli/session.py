@@ -41,6 +41,7 @@ class RunOptions(BaseModel):
     allow_hosts: list[str] = []
     allow_private_network: bool = False
     code_sandbox: Literal["required", "best-effort", "off"] = "required"
+    tools: list[str] = []
     settings: Settings = Settings()
 
 
@@ -53,10 +54,10 @@ def _model(opts: RunOptions, env: Mapping[str, str], view: RunView) -> Any:
     return resolved
 
 
-def _tools(opts: RunOptions, store: RunStore) -> list[Any]:
+def _tools(opts: RunOptions, store: RunStore, view: RunView) -> list[Any]:
     from tools.toolbox import ToolboxOptions, build_toolbox
 
-    return build_toolbox(
+    box = build_toolbox(
         ToolboxOptions(
             search=opts.search,
             corpus=Path(opts.corpus) if opts.corpus else None,
@@ -64,8 +65,12 @@ def _tools(opts: RunOptions, store: RunStore) -> list[Any]:
             allow_hosts=tuple(opts.allow_hosts),
             allow_private_network=opts.allow_private_network,
             code_sandbox=opts.code_sandbox,
+            only=tuple(opts.tools),
         )
     )
+    for notice in box.notices:
+        view.notice(notice)
+    return list(box.tools)
 
 
 async def _drive(
@@ -83,7 +88,7 @@ async def _drive(
     from graphs.research import build_research_graph
 
     resolved = _model(opts, env, view)
-    tools = _tools(opts, store)
+    tools = _tools(opts, store, view)
     view.start(opts.task, resolved.spec)
     config: RunnableConfig = {"configurable": {"thread_id": run_id}}
     context = RunContext(settings=opts.settings)

@@ -37,7 +37,13 @@ from agent.budget import BudgetGate
 from agent.errors import ModelCallError, ModelOutputError
 from agent.state import NodeUsage
 
-__all__ = ["StructuredReply", "call_structured", "call_text", "json_schema_for"]
+__all__ = [
+    "StructuredReply",
+    "call_structured",
+    "call_text",
+    "grammar_constrained",
+    "json_schema_for",
+]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -85,6 +91,15 @@ def _method_for(model: BaseChatModel) -> str:
     from agent.models.resolve import structured_method
 
     return structured_method(model)
+
+
+def grammar_constrained(model: BaseChatModel) -> bool:
+    """Whether decoding is forced to follow the schema (llama.cpp grammars)."""
+    try:
+        from agent.models.llamacpp import ChatLlamaCpp
+    except ImportError:
+        return False
+    return isinstance(model, ChatLlamaCpp)
 
 
 def _failure(exc: BaseException) -> Any:

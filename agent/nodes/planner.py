@@ -20,7 +20,7 @@ from agent.budget import BudgetExhausted, BudgetGate
 from agent.dispatch import StepContext, start_step, step_key
 from agent.errors import PlanningError
 from agent.events import PlanEvent, ReplanEvent, TriageEvent, emit
-from agent.models.structured import call_structured
+from agent.models.structured import call_structured, grammar_constrained
 from agent.nodes._deps import NodeDeps
 from agent.nodes.synthesizer import direct_answer_update
 from agent.plan import Plan, PlanStep, TriageDecision, placeholder_refs
@@ -129,7 +129,11 @@ async def _first_plan(
     max_steps = min(depth.max_plan_steps if triage else 12, settings.budgets.max_steps)
     version = (rejected.version + 1) if rejected else 1
     js = planning_json_schema(
-        deps.toolset, max_steps=max_steps, triage=ask_triage, allow_direct=allow_direct
+        deps.toolset,
+        max_steps=max_steps,
+        triage=ask_triage,
+        allow_direct=allow_direct,
+        ordered=grammar_constrained(deps.model),
     )
     messages = render_prompt(
         "plan",
@@ -229,8 +233,16 @@ async def _replan(
     depth = depth_of(state, settings)
     remaining = settings.budgets.max_steps - executed_count(state)
     max_steps = max(1, min(depth.max_plan_steps, remaining))
+    taken_ids = set(records) | set(previous.ids)
     js = planning_json_schema(
-        deps.toolset, max_steps=max_steps, triage=False, allow_direct=False, replan=True
+        deps.toolset,
+        max_steps=max_steps,
+        triage=False,
+        allow_direct=False,
+        replan=True,
+        ordered=grammar_constrained(deps.model),
+        first_id=1 + max((int(i[1:]) for i in taken_ids), default=0),
+        known=sorted(done),
     )
     messages = render_prompt(
         "replan",
@@ -244,7 +256,7 @@ async def _replan(
     )
     version = previous.version + 1
     early = _EarlyStarter(_context(state, runtime, config, deps, settings, version), deps, done)
-    taken = frozenset(records) | frozenset(s.id for s in previous.steps)
+    taken = frozenset(taken_ids)
 
     def rules(r: Replanning) -> str | None:
         bad = [k for k in r.keep if k not in {s.id for s in unfinished}]

@@ -142,6 +142,7 @@ async def _model_answer(
     js.pop("$defs", None)
     js["properties"]["claims"] = {
         "type": "array",
+        "minItems": 1,
         "maxItems": 12,
         "items": {
             "type": "object",

@@ -277,12 +277,23 @@ def test_tools_share_one_index_and_work_through_langchain(tmp_path):
     )
     assert isinstance(msg, ToolMessage) and msg.artifact.passages[0].ref.startswith("gil.md#")
     assert "<untrusted_data" in msg.content
-    ref = msg.artifact.passages[0].ref
-    msg = read.invoke(
-        {"name": "read_document", "args": {"path": ref}, "id": "2", "type": "tool_call"}
-    )
+    path, _, anchor = msg.artifact.passages[0].ref.partition("#")
+    args = {"path": path, "section": anchor}
+    msg = read.invoke({"name": "read_document", "args": args, "id": "2", "type": "tool_call"})
     assert msg.artifact.ok and "getswitchinterval" in msg.artifact.value
     assert list(tmp_path.glob("corpus-*.sqlite"))
+
+
+def test_small_corpus_lists_its_documents_in_the_read_schema(tmp_path):
+    """A planner (or a grammar) sees the real paths, so it cannot name a missing file."""
+    from agent.toolset import Toolset
+
+    toolset = Toolset(corpus_tools(CorpusOptions(root=EXAMPLES, index_dir=tmp_path)))
+    listed = toolset.parameters("read_document")["properties"]["path"]["enum"]
+    assert "gil.md" in listed and "threads-processes-asyncio.html" in listed
+    assert "gil.md" in toolset.describe()
+    assert "invalid at path" in toolset.validate_input("read_document", {"path": "nope.md"})
+    assert toolset.validate_input("read_document", {"path": "gil.md"}) is None
 
 
 # --- read_document ------------------------------------------------------------------------------

@@ -1,0 +1,99 @@
+"""The tool set a run gets, assembled from a few choices (what the CLI's flags map to).
+
+Tools that cannot work on this machine are left out rather than handed to the
+planner to fail at every step; each omission comes back as a one-line notice
+naming the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from langchain_core.tools import BaseTool
+from pydantic import BaseModel, ConfigDict
+
+from agent.errors import ConfigError
+
+__all__ = ["Toolbox", "ToolboxOptions", "build_toolbox"]
+
+
+class ToolboxOptions(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    search: Literal["web", "corpus", "none"] = "web"
+    corpus: Path | None = None
+    index_dir: Path
+    allow_hosts: tuple[str, ...] = ()
+    allow_private_network: bool = False
+    code_sandbox: Literal["required", "best-effort", "off"] = "required"
+    only: tuple[str, ...] = ()
+
+
+@dataclass
+class Toolbox:
+    tools: list[BaseTool]
+    notices: list[str] = field(default_factory=list)
+
+
+def _web_tools(opts: ToolboxOptions) -> list[BaseTool]:
+    from tools.browser import BrowserTool
+    from tools.fetch import FetchTool
+    from tools.netguard import NetworkPolicy
+    from tools.search import WebSearch, WebSearchTool
+
+    policy = NetworkPolicy(
+        allow_hosts=opts.allow_hosts, allow_private_network=opts.allow_private_network
+    )
+    return [
+        WebSearchTool(session=WebSearch()),
+        FetchTool(policy=policy),
+        BrowserTool(policy=policy),
+    ]
+
+
+def _code_tool(opts: ToolboxOptions, notices: list[str]) -> list[BaseTool]:
+    from agent.errors import MissingDependencyError
+    from tools.code import PythonTool, SandboxOptions
+
+    mode: Literal["required", "best-effort"] = (
+        "best-effort" if opts.code_sandbox == "best-effort" else "required"
+    )
+    tool = PythonTool(options=SandboxOptions(mode=mode), metadata={"ponder_runs_code": True})
+    try:
+        tool.check()
+    except MissingDependencyError as exc:
+        notices.append(f"the python tool is off: {exc}")
+        return []
+    return [tool]
+
+
+def build_toolbox(opts: ToolboxOptions) -> Toolbox:
+    """Corpus tools if a corpus is given, web tools for ``search="web"``, the code runner."""
+    from tools.corpus import CorpusOptions, corpus_tools
+
+    notices: list[str] = []
+    tools: list[BaseTool] = []
+    if opts.corpus is not None:
+        tools += corpus_tools(CorpusOptions(root=opts.corpus, index_dir=opts.index_dir))
+    elif opts.search == "corpus":
+        raise ConfigError("searching a corpus needs a corpus folder (--corpus DIR)")
+    if opts.search == "web":
+        tools += _web_tools(opts)
+    if opts.code_sandbox != "off":
+        tools += _code_tool(opts, notices)
+    return Toolbox(tools=_only(tools, opts.only), notices=notices)
+
+
+def _only(tools: list[BaseTool], names: Sequence[str]) -> list[BaseTool]:
+    if not names:
+        return tools
+    known = {t.name for t in tools}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(
+            f"unknown tool {', '.join(unknown)}; available here: {', '.join(sorted(known))}"
+        )
+    return [t for t in tools if t.name in names]
