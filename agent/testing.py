@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import (
@@ -44,6 +45,7 @@ __all__ = [
     "ScriptedCall",
     "ScriptedChatModel",
     "count_tokens",
+    "scripted_model_from_file",
 ]
 
 Reply = Any  # dict | str | BaseException | Hang
@@ -92,6 +94,9 @@ class _ScriptedBase(BaseChatModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     latency_s: float = Field(default=0.0, description="simulated time to reply")
+    role_latency_s: dict[str, float] = Field(
+        default_factory=dict, description="per-role override of latency_s"
+    )
     chunks: int = Field(default=4, description="pieces a streamed reply arrives in")
     _calls: list[ScriptedCall] = PrivateAttr(default_factory=list)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -102,6 +107,9 @@ class _ScriptedBase(BaseChatModel):
 
     def calls_for(self, role: str) -> list[ScriptedCall]:
         return [c for c in self._calls if c.role == role]
+
+    def _latency(self, role: str) -> float:
+        return self.role_latency_s.get(role, self.latency_s)
 
     def _reply_for(self, role: str, messages: Sequence[BaseMessage]) -> Reply:
         raise NotImplementedError
@@ -182,7 +190,7 @@ class _ScriptedBase(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         role, reply = self._next(messages, kwargs)
-        _sleep_sync(self.latency_s, reply)
+        _sleep_sync(self._latency(role), reply)
         return ChatResult(
             generations=[ChatGeneration(message=self._message(role, reply, messages))]
         )
@@ -195,7 +203,7 @@ class _ScriptedBase(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         role, reply = self._next(messages, kwargs)
-        await _sleep_async(self.latency_s, reply)
+        await _sleep_async(self._latency(role), reply)
         return ChatResult(
             generations=[ChatGeneration(message=self._message(role, reply, messages))]
         )
@@ -209,9 +217,10 @@ class _ScriptedBase(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         role, reply = self._next(messages, kwargs)
         pieces = self._pieces(role, reply, messages) if not isinstance(reply, Hang) else []
-        _sleep_sync(self.latency_s / 2, reply)
+        latency = self._latency(role)
+        _sleep_sync(latency / 2, reply)
         for piece in pieces:
-            time.sleep(self.latency_s / 2 / len(pieces))
+            time.sleep(latency / 2 / len(pieces))
             yield ChatGenerationChunk(message=piece)
 
     async def _astream(
@@ -223,9 +232,10 @@ class _ScriptedBase(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         role, reply = self._next(messages, kwargs)
         pieces = self._pieces(role, reply, messages) if not isinstance(reply, Hang) else []
-        await _sleep_async(self.latency_s / 2, reply)
+        latency = self._latency(role)
+        await _sleep_async(latency / 2, reply)
         for piece in pieces:
-            await asyncio.sleep(self.latency_s / 2 / len(pieces))
+            await asyncio.sleep(latency / 2 / len(pieces))
             yield ChatGenerationChunk(message=piece)
 
 
@@ -253,6 +263,21 @@ class ScriptedChatModel(_ScriptedBase):
         self._used[role] = i + 1
         reply = replies[i]
         return reply(list(messages)) if callable(reply) and not isinstance(reply, type) else reply
+
+
+def scripted_model_from_file(path: str | Path) -> ScriptedChatModel:
+    """A `ScriptedChatModel` from a JSON file: ``{"script": {...}, "latency_s": 0.1, ...}``.
+
+    This is what the model spec ``script:PATH`` loads, so CLI runs (and
+    ``ponder resume``) can be driven exactly in tests and benchmarks.
+    """
+    from agent.errors import ConfigError
+
+    try:
+        spec = json.loads(Path(path).read_text(encoding="utf-8"))
+        return ScriptedChatModel.model_validate(spec)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load the scripted model {path}: {exc}") from exc
 
 
 class FunctionChatModel(_ScriptedBase):

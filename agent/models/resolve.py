@@ -109,6 +109,10 @@ def resolve_model_spec(
         return ResolvedModel(
             _anthropic(name, base_url, api_key, env, options), f"anthropic:{name}"
         )
+    if provider == "script" and name:
+        from agent.testing import scripted_model_from_file
+
+        return ResolvedModel(scripted_model_from_file(name), f"script:{name}")
     if provider == "ollama" and name:
         return ResolvedModel(_ollama(name, base_url, env, options), f"ollama:{name}")
     raise ModelSpecError(f"unknown model spec {spec!r}")

@@ -1,0 +1,89 @@
+"""A run killed after its first wave resumes with `ponder resume`, redoing no finished step."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+from tests.conftest import planning, synthesis
+from tests.e2e.cli_runner import CORPUS, PONDER, REPO, env, events, ponder, write_script
+
+
+def _step(sid: str, query: str, deps: tuple[str, ...] = ()) -> dict:
+    return {
+        "id": sid,
+        "goal": f"find {query}",
+        "tool": "corpus_search",
+        "input": {"query": query},
+        "depends_on": list(deps),
+    }
+
+
+def test_killed_run_resumes_without_redoing_finished_steps(tmp_path) -> None:
+    script = write_script(
+        tmp_path / "model.json",
+        {
+            "Planning": [planning(_step("s1", "gather exceptions"), _step("s2", "TaskGroup"))],
+            "Synthesis": [synthesis("s1.1", "s2.1")],
+        },
+        role_latency_s={"Synthesis": 30.0},
+    )
+    args = [
+        "run",
+        "How do gather and TaskGroup treat errors?",
+        "--model",
+        f"script:{script}",
+        "--corpus",
+        str(CORPUS),
+        "--tools",
+        "corpus_search",
+        "--events",
+        "jsonl",
+        "--run-id",
+        "killme",
+    ]
+    proc = subprocess.Popen(
+        [str(PONDER), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(tmp_path),
+        cwd=REPO,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        saved: dict = {}
+        while time.monotonic() < deadline:  # wait until both steps are checkpointed
+            shown = ponder("show", "killme", "--json", home=tmp_path)
+            if shown.returncode == 0:
+                saved = json.loads(shown.stdout)
+                steps = saved["plans"][0]["steps"] if saved["plans"] else []
+                if steps and all(s["status"] == "done" for s in steps):
+                    break
+            time.sleep(0.3)
+        else:
+            raise AssertionError("the first wave never reached the checkpoint")
+        assert proc.poll() is None, "the run finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        first_out, _ = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    started_before = [e["step_id"] for e in events(first_out) if e["type"] == "step_started"]
+    assert sorted(started_before) == ["s1", "s2"]
+    assert ponder("runs", home=tmp_path).stdout.count("killme") == 1
+
+    # The resumed process loads the model afresh: no planning reply at all (a
+    # replan would fail the run) and a prompt synthesis.
+    write_script(script, {"Synthesis": [synthesis("s1.1", "s2.1")]})
+    resumed = ponder("resume", "killme", "--events", "jsonl", home=tmp_path, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    kinds = [e["type"] for e in events(resumed.stdout)]
+    assert "step_started" not in kinds, "a finished step ran again after the resume"
+    assert kinds[-3:] == ["citation_check", "answer", "usage"]
+    final = json.loads(ponder("show", "killme", "--json", home=tmp_path).stdout)
+    assert final["status"] == "done"
+    assert [c["source"].split("#")[0] for c in final["citations"]]
