@@ -1,0 +1,3 @@
+"""Ponder's benchmarks: ``python -m bench`` (see ``bench/__main__.py``)."""
+
+__all__: list[str] = []

@@ -1,0 +1,60 @@
+"""Cold start: wall time of the real ``ponder`` console script, and Ponder's first model call.
+
+``ponder --help`` and ``ponder run --help`` are run as fresh processes (median
+of ``runs``). The first structured call in a process also pays for imports
+the CLI does not need at start-up; `first_call_s` times that on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["measure_cold_start"]
+
+ROOT = Path(__file__).resolve().parent.parent
+PONDER = ROOT / ".venv" / "bin" / "ponder"
+
+_FIRST_CALL = """
+import json, time
+import graphs.research
+from agent.testing import ScriptedChatModel
+t = time.perf_counter()
+from agent.models.resolve import structured_method
+structured_method(ScriptedChatModel())
+print(json.dumps(time.perf_counter() - t))
+"""
+
+
+def _timed(argv: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - started
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def measure_cold_start(runs: int = 10) -> dict[str, object]:
+    exe = str(PONDER) if PONDER.exists() else "ponder"
+    _timed([exe, "--help"])  # page cache warm, as for any second invocation
+    out: dict[str, object] = {"runs": runs, "executable": exe}
+    for name, argv in (("help_s", [exe, "--help"]), ("run_help_s", [exe, "run", "--help"])):
+        out[name] = _stats([_timed(argv) for _ in range(runs)])
+    firsts = []
+    for _ in range(max(1, runs // 3)):
+        done = subprocess.run(
+            [sys.executable, "-c", _FIRST_CALL],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        firsts.append(float(json.loads(done.stdout)))
+    out["first_call_s"] = _stats(firsts)
+    return out

@@ -1,0 +1,244 @@
+"""The report: one printed table, the goals checked, ``peers.json`` and ``peers.png``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RESULTS_DIR", "goals", "table", "write_chart", "write_json"]
+
+RESULTS_DIR = Path(__file__).with_name("results")
+
+
+def _s(stats: dict[str, float] | None, unit: str = "s", digits: int = 2) -> str:
+    if not stats:
+        return "-"
+    m, lo, hi = stats["median"], stats["min"], stats["max"]
+    return f"{m:.{digits}f}{unit} ({lo:.{digits}f}-{hi:.{digits}f})"
+
+
+def _n(stats: dict[str, float] | None) -> str:
+    return "-" if not stats else f"{stats['median']:,.0f}"
+
+
+def _find(rows: list[dict[str, Any]], label: str, framework: str) -> dict[str, Any] | None:
+    return next((r for r in rows if r["label"] == label and r["framework"] == framework), None)
+
+
+def _check(row: dict[str, Any]) -> str:
+    """Answer quality: facts found (of N) and whether exact values came through."""
+    score = row.get("score") or {}
+    parts = []
+    if score.get("facts"):
+        facts, of = score["facts"], score["facts_of"]["median"]
+        parts.append(f"facts {facts['min']:.0f}-{facts['max']:.0f}/{of:.0f}")
+    if score.get("exact"):
+        exact = score["exact"]
+        parts.append("exact" if exact["min"] == 1 else f"exact {exact['median']:.0%}")
+    return ", ".join(parts)
+
+
+def _protocol_rows(section: dict[str, Any], name: str, metric_cols: bool = True) -> list[list[str]]:
+    out = []
+    ratios = section.get("ratios", {})
+    for row in section["summary"]:
+        ratio = (
+            ratios.get(row["framework"], {}).get(row["label"])
+            if row["framework"] != "ponder"
+            else None
+        )
+        eff = f" eff {row['efficiency']['median']:.2f}" if row.get("efficiency") else ""
+        out.append(
+            [
+                name,
+                row["label"],
+                row["framework"] + (f" [{row['errors']} err]" if row["errors"] else ""),
+                _s(row["wall_s"]) + eff,
+                _n(row["model_calls"]),
+                f"{_n(row['input_tokens'])}/{_n(row['output_tokens'])}",
+                _n(row["peak_rss_mb"]),
+                _check(row),
+                _s(ratio, "x") if ratio else "",
+            ]
+        )
+    return out
+
+
+def table(report: dict[str, Any]) -> str:
+    head = ["sec", "case", "framework", "wall median (min-max)", "calls", "tokens in/out",
+            "RSS MB", "check", "ponder/this (min-max)"]  # fmt: skip
+    rows: list[list[str]] = []
+    for key, name in (("b1", "B1"), ("b2", "B2"), ("b4", "B4"), ("real", "B1r")):
+        if key in report:
+            rows += _protocol_rows(report[key], name)
+    if "b3" in report:
+        for r in report["b3"]["overhead"]:
+            if "error" in r:
+                rows.append(
+                    ["B3", "overhead", r["framework"], "error", "", "", "", r["error"][:40], ""]
+                )
+                continue
+            stream = "" if r.get("chunk_tokens", 2) <= 2 else ", whole replies"
+            bytes_ = f"{r['bytes_per_step']:,.0f} B/step" if r.get("bytes_per_step") else ""
+            rows.append(
+                [
+                    "B3",
+                    f"ckpt {r['checkpointer']}{stream}",
+                    r["framework"],
+                    f"{r['per_step_us']:,.0f} us/step",
+                    "",
+                    f"run K={r['k_small']} {r['run_small_s'] * 1e3:.1f} ms",
+                    "",
+                    f"1st run {r['first_run_s'] * 1e3:.0f} ms",
+                    bytes_,
+                ]
+            )
+        for d in report["b3"]["drift"]:
+            if "error" in d:
+                rows.append(
+                    ["B3", "drift", d["framework"], "error", "", "", "", d["error"][:40], ""]
+                )
+                continue
+            rows.append(
+                [
+                    "B3",
+                    f"drift {d['runs']} runs",
+                    d["framework"],
+                    f"{d['kb_per_run']:.2f} KB/run",
+                    "",
+                    f"{d['drift_mb']:+.1f} MB",
+                    f"{d['samples'][-1][1]:.0f}",
+                    "",
+                    "",
+                ]
+            )
+    if "b5" in report:
+        fp = report["b5"].get("first_plan") or {}
+        demo = report["b5"].get("demo_model") or {}
+        text = (
+            f"plan {fp['first_plan_s']:.1f}s, 1st step {fp.get('first_step_s', float('nan')):.1f}s"
+            if "first_plan_s" in fp
+            else f"no plan: {fp.get('error', '?')[:40]}"
+        )
+        speeds = ""
+        if demo:
+            speeds = (
+                f"gen {demo['generation_free']['tokens_per_s']:.0f} tok/s free, "
+                f"{demo['generation_json_schema']['tokens_per_s']:.0f} schema"
+            )
+        rows.append(
+            [
+                "B5",
+                "demo model",
+                "ponder",
+                text,
+                "",
+                speeds,
+                "",
+                f"load {fp.get('load_s', 0):.1f}s",
+                "",
+            ]
+        )
+    if "cold" in report:
+        c = report["cold"]
+        for key, label in (("help_s", "ponder --help"), ("run_help_s", "ponder run --help"),
+                           ("first_call_s", "1st model call imports")):  # fmt: skip
+            rows.append(["cold", label, "ponder", _s(c[key], "s", 3), "", "", "", "", ""])
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
+
+
+def _median(row: dict[str, Any] | None, metric: str) -> float | None:
+    stats = row.get(metric) if row else None
+    return stats["median"] if stats else None
+
+
+def goals(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """(goal, measured, met) for every goal the brief sets; met is None when not measured."""
+    out: list[tuple[str, str, bool | None]] = []
+
+    def add(goal: str, value: float | None, limit: float, fmt: str = "{:.2f}") -> None:
+        if value is None:
+            out.append((goal, "not measured", None))
+        else:
+            out.append((goal, fmt.format(value), value <= limit))
+
+    if "b1" in report:
+        rows, label = report["b1"]["summary"], "fan-out N=8"
+        p = _find(rows, label, "ponder")
+        for peer, limit in (("langchain-seq", 1 / 3), ("smolagents-seq", 1 / 3),
+                            ("langchain-par", 1.0), ("smolagents-par", 1.0)):  # fmt: skip
+            ratio = report["b1"]["ratios"][peer].get(label)
+            add(
+                f"B1 N=8 wall ponder/{peer} <= {limit:.2f}",
+                ratio["median"] if ratio else None,
+                limit,
+            )
+        for peer in ("langchain-par", "langchain-seq"):
+            calls, theirs = (
+                _median(p, "model_calls"),
+                _median(_find(rows, label, peer), "model_calls"),
+            )
+            add(f"B1 N=8 model calls ponder <= {peer} ({theirs})", calls, theirs or 0, "{:.0f}")
+    if "b2" in report:
+        for row in report["b2"]["summary"]:
+            if row["framework"] == "ponder":
+                eff = _median(row, "efficiency")
+                out.append((f"B2 {row['label']}: critical-path efficiency >= 0.9",
+                            f"{eff:.2f}" if eff else "-", eff >= 0.9 if eff else None))  # fmt: skip
+                exact = (row.get("score") or {}).get("exact")
+                out.append(
+                    (
+                        f"B2 {row['label']}: exact answers",
+                        _check(row),
+                        bool(exact and exact["min"] == 1),
+                    )
+                )
+    if "b3" in report:
+        rows = [r for r in report["b3"]["overhead"] if "error" not in r]
+        none = [r for r in rows if r["checkpointer"] == "none" and r.get("chunk_tokens", 2) <= 2]
+        peers = [r for r in none if r["framework"] != "ponder"]
+        mine = next((r for r in none if r["framework"] == "ponder"), None)
+        if peers and mine:
+            light = min(peers, key=lambda r: r["per_step_us"])
+            add(f"B3 per-step overhead ponder <= 1.5x lightest peer ({light['framework']} "
+                f"{light['per_step_us']:,.0f} us)", mine["per_step_us"] / light["per_step_us"], 1.5,
+                "{:.1f}x")  # fmt: skip
+        sqlite = next(
+            (r for r in rows if r["framework"] == "ponder" and r["checkpointer"] == "sqlite"), None
+        )
+        add("B3 ponder SQLite <= 10 ms/step", sqlite["per_step_us"] / 1e3 if sqlite else None, 10.0,
+            "{:.1f} ms")  # fmt: skip
+    if "b4" in report:
+        for peer in ("langchain-seq", "smolagents-seq"):
+            r = report["b4"]["ratios"][peer].get("token growth K=8")
+            add(f"B4 K=8 input tokens ponder/{peer} <= 0.33", r["median"] if r else None, 1 / 3)
+    if "cold" in report:
+        add("cold ponder --help <= 0.3 s", report["cold"]["help_s"]["median"], 0.3, "{:.3f} s")
+        add(
+            "cold ponder run --help <= 0.3 s",
+            report["cold"]["run_help_s"]["median"],
+            0.3,
+            "{:.3f} s",
+        )
+    return out
+
+
+def write_json(report: dict[str, Any], path: Path | None = None) -> Path:
+    path = path or RESULTS_DIR / "peers.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    report = {**report, "load_average": os.getloadavg()}
+    path.write_text(json.dumps(report, indent=1, default=str) + "\n")
+    return path
+
+
+def write_chart(report: dict[str, Any], path: Path | None = None) -> Path | None:
+    from bench.chart import draw
+
+    path = path or RESULTS_DIR / "peers.png"
+    return draw(report, path)

@@ -1,0 +1,114 @@
+"""What every workload shares: the workload contract and Ponder reply builders."""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from bench.meter import ModelTurn, Reply, Script
+from bench.world import World
+
+__all__ = [
+    "Flavor",
+    "Workload",
+    "evidence",
+    "judgement",
+    "planning",
+    "ponder_step",
+    "synthesis",
+]
+
+# How a framework is scripted: Ponder's plan (shipped limits, or with the plan
+# cap lifted in-process), one tool call per turn, or all independent calls at once.
+Flavor = Literal["ponder", "ponder-wide", "seq", "par"]
+
+_EVIDENCE = re.compile(
+    r'<untrusted_data id="(s\d+\.\d+)" source="[^"]*">\n(.*?)\n</untrusted_data>', re.S
+)
+
+
+@dataclass(frozen=True)
+class Workload(ABC):
+    """One benchmark task: its tools, its world, and a script per flavor."""
+
+    @property
+    @abstractmethod
+    def name(self) -> str: ...
+
+    @property
+    @abstractmethod
+    def label(self) -> str: ...
+
+    @property
+    @abstractmethod
+    def task(self) -> str: ...
+
+    @property
+    @abstractmethod
+    def tools(self) -> tuple[str, ...]: ...
+
+    @abstractmethod
+    def script(self, flavor: Flavor, world: World) -> Script: ...
+
+    def world(self, seed: int, scale: float) -> World:
+        return World(seed=seed, scale=scale)
+
+    def score(self, answer: str, world: World) -> dict[str, float]:
+        """Answer-quality figures (exact values found), to show work was really done."""
+        return {}
+
+    def max_steps(self) -> int:
+        """Ponder's step budget this workload needs."""
+        return 16
+
+
+def ponder_step(
+    sid: str, tool: str, inputs: dict[str, Any], goal: str, deps: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    return {"id": sid, "goal": goal, "tool": tool, "input": inputs, "depends_on": list(deps)}
+
+
+def planning(
+    reasoning: str, steps: list[dict[str, Any]], *, depth: str = "medium"
+) -> dict[str, Any]:
+    return {
+        "mode": "research",
+        "depth": depth,
+        "triage_reason": "needs tools",
+        "reasoning": reasoning,
+        "steps": steps,
+    }
+
+
+def judgement(decision: str, reason: str, failed: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {
+        "verdicts": [{"step_id": s, "verdict": "failed", "reason": "error"} for s in failed],
+        "decision": decision,
+        "reason": reason,
+        "retry": [],
+    }
+
+
+def evidence(turn: ModelTurn) -> list[tuple[str, str]]:
+    """The (id, text) evidence passages a synthesis prompt shows."""
+    return _EVIDENCE.findall(turn.transcript)
+
+
+def synthesis(claims: list[tuple[str, str]]) -> Reply:
+    """Ponder's answer: one claim per (sentence, evidence id)."""
+    return Reply(
+        structured={
+            "claims": [{"text": text, "cites": [cite]} for text, cite in claims],
+            "gaps": [],
+        }
+    )
+
+
+class ScriptError(RuntimeError):
+    """The framework asked for a turn the workload's script has no reply for."""
+
+
+def unexpected(turn: ModelTurn) -> Reply:
+    raise ScriptError(f"no scripted reply for role {turn.role!r} (call {turn.index})")

@@ -1,0 +1,181 @@
+"""B2 dependencies: a slow branch (2 s) beside a fast chain (100 ms a step), values flowing on.
+
+    s1 lookup "population of Atlantis"           (slow)   ─────────────┐
+    s2 lookup "area of Lemuria"                  (fast)                 │
+    s3 calc   "{{s2}} * 3 + 7"                   after s2               │
+    s4 lookup "registry code for {{s3}}"         after s3               │
+    s5 calc   "{{s1}} + {{s4}}"                  after s1, s4  ◄────────┘
+
+The answer is exact (``A + code(3B + 7)``), so it proves each value reached
+the next step. In the ``replan`` variant the registry is offline: s4 fails,
+Ponder judges and replans (s6 reads the mirror, s7 sums) while s1 keeps
+running; the ReAct peers just take one more turn.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bench.meter import CallRecord, ModelTurn, Reply, Script, ToolCall, ToolSpan
+from bench.workloads._common import (
+    Flavor,
+    Workload,
+    evidence,
+    judgement,
+    planning,
+    ponder_step,
+    synthesis,
+    unexpected,
+)
+from bench.world import World, thought
+
+__all__ = ["Dependencies"]
+
+_A = re.compile(r"Atlantis population: (\d+)")
+_B = re.compile(r"Lemuria area: (\d+)")
+_OFFLINE = "the registry is offline"
+
+
+def _find(pattern: str | re.Pattern[str], text: str) -> str | None:
+    m = re.search(pattern, text)
+    return m.group(1) if m else None
+
+
+def _answer(total: str) -> str:
+    return f"The answer is {total}."
+
+
+@dataclass(frozen=True)
+class Dependencies(Workload):
+    replan: bool = False
+
+    @property
+    def name(self) -> str:
+        return "b2"
+
+    @property
+    def label(self) -> str:
+        return "deps + replan" if self.replan else "deps"
+
+    @property
+    def task(self) -> str:
+        return (
+            "Let A be the population of Atlantis and B the area of Lemuria. "
+            "Compute C = B * 3 + 7, look up the registry code R for C, and report A + R."
+        )
+
+    @property
+    def tools(self) -> tuple[str, ...]:
+        return ("lookup", "calc")
+
+    def world(self, seed: int, scale: float) -> World:
+        broken = frozenset({"registry"}) if self.replan else frozenset()
+        return World(seed=seed, scale=scale, broken=broken)
+
+    def score(self, answer: str, world: World) -> dict[str, float]:
+        return {"exact": float(_answer(str(world.expected_b2())) in answer)}
+
+    def script(self, flavor: Flavor, world: World) -> Script:
+        return self._react(flavor) if flavor in ("seq", "par") else self._ponder()
+
+    # -- ReAct peers: the next action follows from what has been observed ------------
+    def _react(self, flavor: Flavor) -> Script:
+        def reply(turn: ModelTurn) -> Reply:
+            t = turn.transcript
+            a, b = _find(_A, t), _find(_B, t)
+            say = thought("the sum", turn.index)
+            if flavor == "par" and a is None and b is None:
+                return Reply(
+                    thought=say,
+                    calls=(
+                        ToolCall("lookup", {"query": "population of Atlantis"}),
+                        ToolCall("lookup", {"query": "area of Lemuria"}),
+                    ),
+                )
+            if a is None:
+                return Reply(say, (ToolCall("lookup", {"query": "population of Atlantis"}),))
+            if b is None:
+                return Reply(say, (ToolCall("lookup", {"query": "area of Lemuria"}),))
+            c = _find(rf"{b} \* 3 \+ 7 = (\d+)", t)
+            if c is None:
+                return Reply(say, (ToolCall("calc", {"expression": f"{b} * 3 + 7"}),))
+            r = _find(rf"Registry code for {c} is (\d+)", t)
+            if r is None:
+                mirror = "mirror " if _OFFLINE in t else ""
+                query = f"registry {mirror}code for {c}"
+                return Reply(say, (ToolCall("lookup", {"query": query}),))
+            total = _find(rf"{a} \+ {r} = (\d+)", t)
+            if total is None:
+                return Reply(say, (ToolCall("calc", {"expression": f"{a} + {r}"}),))
+            return Reply(answer=_answer(total))
+
+        return reply
+
+    # -- Ponder: one plan with placeholders; a replan when the registry fails ----------
+    def _ponder(self) -> Script:
+        plan = [
+            ponder_step("s1", "lookup", {"query": "population of Atlantis"}, "Find A"),
+            ponder_step("s2", "lookup", {"query": "area of Lemuria"}, "Find B"),
+            ponder_step("s3", "calc", {"expression": "{{s2}} * 3 + 7"}, "Compute C", ("s2",)),
+            ponder_step("s4", "lookup", {"query": "registry code for {{s3}}"}, "Find R", ("s3",)),
+            ponder_step(
+                "s5", "calc", {"expression": "{{s1}} + {{s4}}"}, "Sum A and R", ("s1", "s4")
+            ),
+        ]
+        fix = [
+            ponder_step(
+                "s6", "lookup", {"query": "registry mirror code for {{s3}}"}, "Find R", ("s3",)
+            ),
+            ponder_step(
+                "s7", "calc", {"expression": "{{s1}} + {{s6}}"}, "Sum A and R", ("s1", "s6")
+            ),
+        ]
+
+        def reply(turn: ModelTurn) -> Reply:
+            if turn.role == "Planning" and turn.index == 0:
+                return Reply(structured=planning(thought("plan", 0), plan))
+            if turn.role == "Judgement" and turn.index == 0 and self.replan:
+                return Reply(structured=judgement("replan", thought("judge", 0), ("s4",)))
+            if turn.role == "Replanning" and turn.index == 0 and self.replan:
+                return Reply(
+                    structured={"reasoning": thought("replan", 0), "keep": ["s1"], "steps": fix}
+                )
+            if turn.role == "Synthesis":
+                for sid, text in evidence(turn):
+                    m = re.fullmatch(r"\d+ \+ \d+ = (\d+)", text.strip())
+                    if m:
+                        return synthesis([(_answer(m.group(1)), sid)])
+            return unexpected(turn)
+
+        return reply
+
+    # -- the critical path a perfect orchestrator would need ---------------------------
+    def ideal_s(self, flavor: Flavor, calls: list[CallRecord], spans: list[ToolSpan]) -> float:
+        """Model calls plus the longest tool chain, with zero orchestration overhead.
+
+        Ponder: plan, then max(slow branch, fast chain [+ judge + replan + mirror]),
+        then the sum and the answer; its streaming planner may beat this by
+        starting s1/s2 before the plan is complete. ReAct: every turn is on
+        the critical path, and each turn's tools cost their slowest call.
+        """
+        if flavor in ("seq", "par"):
+            total = sum(c.injected_s for c in calls)
+            starts = sorted(c.started for c in calls)
+            for i, start in enumerate(starts):
+                end = starts[i + 1] if i + 1 < len(starts) else float("inf")
+                batch = [s.injected_s for s in spans if start <= s.started < end]
+                total += max(batch, default=0.0)
+            return total
+        by_role: dict[str, float] = {}
+        for c in calls:
+            by_role[c.role] = by_role.get(c.role, 0.0) + c.injected_s
+        slow = max((s.injected_s for s in spans if "atlantis" in s.key.lower()), default=0.0)
+        fast = [s.injected_s for s in spans if "atlantis" not in s.key.lower()]
+        step = max(fast, default=0.0)
+        chain = 3 * step
+        if self.replan:
+            chain += by_role.get("Judgement", 0.0) + by_role.get("Replanning", 0.0) + step
+        return (
+            by_role.get("Planning", 0.0) + max(slow, chain) + step + by_role.get("Synthesis", 0.0)
+        )

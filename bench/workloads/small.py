@@ -1,0 +1,149 @@
+"""B3 pure overhead (K no-op steps) and B4 token growth (a chain of K large records).
+
+B3: Ponder plans K independent no-op steps at depth "high" (so K up to 12
+fits one plan; the one judgement it adds is the same for every K and cancels
+out of the per-step figure); ``seq`` calls one no-op per turn, ``par`` all K
+in one turn.
+
+B4: each record is ~2,000 tokens and names the next key, so the steps form a
+chain: Ponder fills ``{{sN.next}}``; a ReAct agent reads the key from its
+context, which keeps every record it has seen. A chain cannot run in
+parallel, so ``par`` is the same as ``seq`` and is not scripted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bench.meter import ModelTurn, Reply, Script, ToolCall
+from bench.workloads._common import (
+    Flavor,
+    Workload,
+    evidence,
+    judgement,
+    planning,
+    ponder_step,
+    synthesis,
+    unexpected,
+)
+from bench.world import World, thought
+
+__all__ = ["Overhead", "TokenGrowth"]
+
+
+def _ponder_replies(
+    steps: list[dict[str, object]], depth: str, answer: Callable[[str], str]
+) -> Script:
+    def reply(turn: ModelTurn) -> Reply:
+        if turn.role == "Planning" and turn.index == 0:
+            return Reply(structured=planning(thought("plan", 0), steps, depth=depth))  # type: ignore[arg-type]
+        if turn.role == "Judgement" and turn.index == 0:
+            return Reply(structured=judgement("finish", thought("judge", 0)))
+        if turn.role == "Synthesis":
+            found = evidence(turn)
+            if found:
+                return synthesis([(answer(found[-1][1]), found[-1][0])])
+        return unexpected(turn)
+
+    return reply
+
+
+@dataclass(frozen=True)
+class Overhead(Workload):
+    k: int
+
+    @property
+    def name(self) -> str:
+        return "b3"
+
+    @property
+    def label(self) -> str:
+        return f"overhead K={self.k}"
+
+    @property
+    def task(self) -> str:
+        return f"Run the no-op tool {self.k} times and say done."
+
+    @property
+    def tools(self) -> tuple[str, ...]:
+        return ("noop",)
+
+    def max_steps(self) -> int:
+        return self.k + 4
+
+    def script(self, flavor: Flavor, world: World) -> Script:
+        k = self.k
+        if flavor == "seq":
+            return lambda turn: (
+                Reply(answer="Done.")
+                if turn.index == k
+                else Reply(thought("noop", turn.index), (ToolCall("noop", {"x": str(turn.index)}),))
+            )
+        if flavor == "par":
+            calls = tuple(ToolCall("noop", {"x": str(i)}) for i in range(k))
+            return lambda turn: (
+                Reply(thought("noop", 0), calls) if turn.index == 0 else Reply(answer="Done.")
+            )
+        steps = [ponder_step(f"s{i + 1}", "noop", {"x": str(i)}, f"No-op {i}") for i in range(k)]
+        return _ponder_replies(steps, "high", lambda _: "Done.")
+
+
+@dataclass(frozen=True)
+class TokenGrowth(Workload):
+    k: int
+
+    @property
+    def name(self) -> str:
+        return "b4"
+
+    @property
+    def label(self) -> str:
+        return f"token growth K={self.k}"
+
+    @property
+    def task(self) -> str:
+        return f"Follow the archive records from key k0 for {self.k} records; name the last key."
+
+    @property
+    def tools(self) -> tuple[str, ...]:
+        return ("read_record",)
+
+    def max_steps(self) -> int:
+        return self.k + 4
+
+    @staticmethod
+    def _answer(text: str) -> str:
+        keys = re.findall(r"Next key: (k\d+)", text)
+        return f"The chain ends at key {keys[-1] if keys else 'unknown'}."
+
+    def score(self, answer: str, world: World) -> dict[str, float]:
+        return {"exact": float(f"The chain ends at key k{self.k}." in answer)}
+
+    def script(self, flavor: Flavor, world: World) -> Script:
+        k = self.k
+        if flavor in ("seq", "par"):
+
+            def seq(turn: ModelTurn) -> Reply:
+                if turn.index == k:
+                    return Reply(answer=self._answer(turn.last))
+                keys = re.findall(r"Next key: (k\d+)", turn.transcript)
+                key = keys[-1] if keys else "k0"
+                return Reply(
+                    thought("records", turn.index), (ToolCall("read_record", {"key": key}),)
+                )
+
+            return seq
+        steps = [ponder_step("s1", "read_record", {"key": "k0"}, "Read the first record")]
+        for i in range(2, k + 1):
+            steps.append(
+                ponder_step(
+                    f"s{i}",
+                    "read_record",
+                    {"key": f"{{{{s{i - 1}.next}}}}"},
+                    f"Read record {i}",
+                    (f"s{i - 1}",),
+                )
+            )
+        return _ponder_replies(steps, "medium" if k <= 6 else "high", self._answer)
