@@ -1,1 +1,6 @@
-"""Prebuilt Ponder graphs."""
+"""Prebuilt Ponder graphs, ready to run, embed or serve."""
+
+from graphs.plan_execute import build_plan_execute_graph
+from graphs.research import build_research_graph
+
+__all__ = ["build_plan_execute_graph", "build_research_graph"]

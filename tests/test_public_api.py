@@ -1,0 +1,74 @@
+"""The public surface is what the __init__ files say, and every name resolves."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+PUBLIC = {
+    "agent": [
+        "AgentRunError",
+        "Answer",
+        "Budgets",
+        "Citation",
+        "Event",
+        "Observation",
+        "Passage",
+        "PonderError",
+        "RunContext",
+        "Settings",
+        "UserError",
+        "__version__",
+        "parse_event",
+        "resolve_model",
+    ],
+    "graphs": ["build_plan_execute_graph", "build_research_graph"],
+    "tools": [
+        "BrowserTool",
+        "CorpusOptions",
+        "FetchTool",
+        "NetworkPolicy",
+        "PythonTool",
+        "SandboxOptions",
+        "ToolboxOptions",
+        "WebSearch",
+        "WebSearchTool",
+        "build_toolbox",
+        "corpus_tools",
+    ],
+}
+
+
+@pytest.mark.parametrize("package", sorted(PUBLIC))
+def test_exports_are_pinned_and_resolve(package: str) -> None:
+    module = importlib.import_module(package)
+    assert sorted(module.__all__) == sorted(PUBLIC[package])
+    for name in module.__all__:
+        assert getattr(module, name) is not None
+
+
+def test_cli_import_stays_light() -> None:
+    """`ponder --help` must not pull in LangGraph, LangChain or the model runtimes."""
+    code = (
+        "import sys, agent.cli.app; "
+        "heavy = [m for m in ('langgraph', 'langchain_core', 'llama_cpp', 'playwright') "
+        "if m in sys.modules]; print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_readme_test_command_is_what_ci_runs() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    first_block = readme.split("```bash", 1)[1].split("```", 1)[0]
+    commands = [line for line in first_block.splitlines() if line.startswith(".ci/setup")]
+    assert len(commands) == 2, "the README must open with the two commands"
+    test_command = commands[1].removeprefix(".ci/setup && ").strip()
+    assert ".ci/setup" in ci and test_command in ci.splitlines()
