@@ -3,8 +3,10 @@
 Runs in its own process (``python -m bench.first_plan``): loads SmolLM2-135M
 (`agent.models.demo`), builds the research graph over the simulated search and
 fetch tools (no latency), streams a two-place question and stops at the first
-``plan`` event. Prints one JSON object: load time, time to the first started
-step (the streaming planner), time to the plan, the plan's size, or the error.
+``plan`` event. Effort is "medium": with "auto" the planner may also answer
+directly, and the 135M model tends to pick that with an empty answer. Prints
+one JSON object: load time, time to the first started step (the streaming
+planner), time to the plan, the plan's size, or the error.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ __all__ = ["measure_first_plan"]
 TASK = "What was the 2024 population of Aldmere and of Brisca?"
 
 
-async def _first_plan(timeout_s: float) -> dict[str, Any]:
+async def _first_plan(timeout_s: float, effort: str) -> dict[str, Any]:
     from langchain_core.runnables import RunnableConfig
 
     from agent.events import parse_event
@@ -33,9 +35,10 @@ async def _first_plan(timeout_s: float) -> dict[str, Any]:
 
     started = time.perf_counter()
     model = demo_model()
-    out: dict[str, Any] = {"load_s": time.perf_counter() - started, "task": TASK}
+    out: dict[str, Any] = {"load_s": time.perf_counter() - started, "task": TASK, "effort": effort}
     world = World(seed=0, scale=0.0)
-    settings = Settings(budgets=Budgets(model_timeout_s=timeout_s, timeout_s=timeout_s))
+    budgets = Budgets(model_timeout_s=timeout_s, timeout_s=timeout_s)
+    settings = Settings(effort=effort, budgets=budgets)  # type: ignore[arg-type]
     graph = build_research_graph(
         model, make_tools(world, ["web_search", "fetch_url"]), settings=settings
     )
@@ -61,9 +64,10 @@ async def _first_plan(timeout_s: float) -> dict[str, Any]:
     return out
 
 
-def measure_first_plan(timeout_s: float = 180.0) -> dict[str, Any]:
-    return asyncio.run(_first_plan(timeout_s))
+def measure_first_plan(timeout_s: float = 180.0, effort: str = "medium") -> dict[str, Any]:
+    return asyncio.run(_first_plan(timeout_s, effort))
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure_first_plan(float(sys.argv[1]) if len(sys.argv) > 1 else 180.0)))
+    timeout = float(sys.argv[1]) if len(sys.argv) > 1 else 180.0
+    print(json.dumps(measure_first_plan(timeout, sys.argv[2] if len(sys.argv) > 2 else "medium")))

@@ -173,7 +173,7 @@ def goals(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         p = _find(rows, label, "ponder")
         for peer, limit in (("langchain-seq", 1 / 3), ("smolagents-seq", 1 / 3),
                             ("langchain-par", 1.0), ("smolagents-par", 1.0)):  # fmt: skip
-            ratio = report["b1"]["ratios"][peer].get(label)
+            ratio = report["b1"].get("ratios", {}).get(peer, {}).get(label)
             add(
                 f"B1 N=8 wall ponder/{peer} <= {limit:.2f}",
                 ratio["median"] if ratio else None,
@@ -216,7 +216,7 @@ def goals(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
             "{:.1f} ms")  # fmt: skip
     if "b4" in report:
         for peer in ("langchain-seq", "smolagents-seq"):
-            r = report["b4"]["ratios"][peer].get("token growth K=8")
+            r = report["b4"].get("ratios", {}).get(peer, {}).get("token growth K=8")
             add(f"B4 K=8 input tokens ponder/{peer} <= 0.33", r["median"] if r else None, 1 / 3)
     if "cold" in report:
         add("cold ponder --help <= 0.3 s", report["cold"]["help_s"]["median"], 0.3, "{:.3f} s")

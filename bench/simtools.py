@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from langchain_core.tools import BaseTool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SkipValidation
 
 from agent.observation import Observation
 from bench.meter import ToolSpan
@@ -131,8 +131,8 @@ TOOL_SPECS: dict[str, ToolSpec] = {
 class SimTool(ObservingTool):
     """One simulated tool bound to a world."""
 
-    spec: ToolSpec
-    world: World
+    spec: SkipValidation[ToolSpec]
+    world: SkipValidation[World]  # shared, never copied: it records the tool calls
 
     async def observe(self, **kwargs: Any) -> Observation:
         return await self.spec.run_async(self.world, str(kwargs[self.spec.arg]))

@@ -7,7 +7,8 @@ fan-out fits one plan. It shows what lifting the cap would buy.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 
 from langchain_core.runnables import RunnableConfig
 
@@ -23,14 +24,22 @@ __all__ = ["prepare"]
 _WIDE_CAP = 64
 
 
-def _lift_plan_cap() -> None:
-    DEPTHS["medium"] = DEPTHS["medium"].model_copy(update={"max_plan_steps": _WIDE_CAP})
+@contextmanager
+def _plan_cap(lifted: bool) -> Iterator[None]:
+    """Raise the "medium" plan cap for the duration of one run, then put it back."""
+    if not lifted:
+        yield
+        return
+    shipped = DEPTHS["medium"]
+    DEPTHS["medium"] = shipped.model_copy(update={"max_plan_steps": _WIDE_CAP})
+    try:
+        yield
+    finally:
+        DEPTHS["medium"] = shipped
 
 
 def prepare(ctx: RunContext) -> Callable[[], Awaitable[str]]:
     wide = ctx.flavor == "ponder-wide"
-    if wide:
-        _lift_plan_cap()
     budgets = Budgets(max_steps=ctx.workload.max_steps(), max_model_calls=64)
     settings = Settings(effort="medium" if wide else "auto", budgets=budgets)
     graph = build_research_graph(
@@ -42,7 +51,8 @@ def prepare(ctx: RunContext) -> Callable[[], Awaitable[str]]:
     config: RunnableConfig = {"configurable": {"thread_id": ctx.thread_id}}
 
     async def run() -> str:
-        out = await graph.ainvoke({"task": ctx.workload.task}, config)
+        with _plan_cap(wide):
+            out = await graph.ainvoke({"task": ctx.workload.task}, config)
         if out.get("status") != "done":
             raise RuntimeError(f"run ended {out.get('status')}: {out.get('stop_reason')}")
         return str(out["answer"].markdown)
