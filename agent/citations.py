@@ -59,7 +59,7 @@ def check_claims(
             if normalize_text(quote) not in normalize_text(item.source_text()):
                 rejected.append(f"{cid}: quote not found in {item.passage.ref}: {quote[:80]!r}")
                 continue
-            key = (cid, normalize_text(quote))
+            key = (item.passage.ref, normalize_text(quote))  # one number per source quote
             if key not in numbers:
                 numbers[key] = len(numbers) + 1
                 citations.append(

@@ -102,12 +102,17 @@ def gather_evidence(state: ResearchState, *, task: str, limit_chars: int) -> lis
         items.sort(key=lambda it: -len(goal_terms & set(_WORD.findall(it.passage.text.lower()))))
         per_step.append(items)
     chosen: list[EvidenceItem] = []
+    seen: set[tuple[str, str]] = set()  # steps that fetched the same passage share it
     used = 0
     rank = 0
     while any(rank < len(items) for items in per_step):
         for items in per_step:
             if rank < len(items):
                 item = items[rank]
+                key = (item.passage.ref, item.passage.text)
+                if key in seen:
+                    continue
+                seen.add(key)
                 size = min(len(item.passage.text), 800)
                 if used + size > limit_chars and chosen:
                     return chosen
