@@ -73,13 +73,31 @@ def _tools(opts: RunOptions, store: RunStore, view: RunView) -> list[Any]:
     return list(box.tools)
 
 
+class _Prepared(BaseModel):
+    """The model and tools of a run, made before the run is recorded (so a typo
+    in a flag fails as a usage error, leaving no failed run behind)."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    resolved: Any
+    tools: list[Any]
+
+
+def _prepare(
+    opts: RunOptions, store: RunStore, view: RunView, env: Mapping[str, str] | None
+) -> _Prepared:
+    return _Prepared(
+        resolved=_model(opts, env or os.environ, view), tools=_tools(opts, store, view)
+    )
+
+
 async def _drive(
     opts: RunOptions,
     run_id: str,
     store: RunStore,
     view: RunView,
     approver: Approver | None,
-    env: Mapping[str, str],
+    prepared: _Prepared,
     *,
     resume: bool,
 ) -> RunReport:
@@ -87,8 +105,7 @@ async def _drive(
 
     from graphs.research import build_research_graph
 
-    resolved = _model(opts, env, view)
-    tools = _tools(opts, store, view)
+    resolved, tools = prepared.resolved, prepared.tools
     view.start(opts.task, resolved.spec)
     config: RunnableConfig = {"configurable": {"thread_id": run_id}}
     context = RunContext(settings=opts.settings)
@@ -135,8 +152,9 @@ async def start_run(
     env: Mapping[str, str] | None = None,
 ) -> RunReport:
     run_id = run_id or uuid.uuid4().hex[:12]
+    prepared = _prepare(opts, store, view, env)
     store.save(run_id, opts.task, opts.model_dump(mode="json"))
-    return await _guarded(opts, run_id, store, view, approver, env, resume=False)
+    return await _guarded(opts, run_id, store, view, approver, prepared, resume=False)
 
 
 async def resume_run(
@@ -149,8 +167,9 @@ async def resume_run(
 ) -> RunReport:
     record = store.get(run_id)
     opts = RunOptions.model_validate(record.options)
+    prepared = _prepare(opts, store, view, env)
     store.save(run_id, record.task, record.options)
-    return await _guarded(opts, run_id, store, view, approver, env, resume=True)
+    return await _guarded(opts, run_id, store, view, approver, prepared, resume=True)
 
 
 async def _guarded(
@@ -159,7 +178,7 @@ async def _guarded(
     store: RunStore,
     view: RunView,
     approver: Approver | None,
-    env: Mapping[str, str] | None,
+    prepared: _Prepared,
     *,
     resume: bool,
 ) -> RunReport:
@@ -167,7 +186,7 @@ async def _guarded(
     backstop = opts.settings.budgets.timeout_s * 1.5 + 30
     try:
         report = await asyncio.wait_for(
-            _drive(opts, run_id, store, view, approver, env or os.environ, resume=resume),
+            _drive(opts, run_id, store, view, approver, prepared, resume=resume),
             backstop,
         )
     except TimeoutError as exc:
