@@ -8,6 +8,7 @@ in the CLI layer, never here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -97,6 +98,15 @@ class Settings(BaseModel):
 
 @dataclass(frozen=True)
 class RunContext:
-    """LangGraph runtime context (``context_schema``) of Ponder's graphs."""
+    """LangGraph runtime context (``context_schema``) of Ponder's graphs.
+
+    A dict context (``{"settings": {"effort": "low"}}``, as the LangGraph SDK and
+    server send it) works too: LangGraph builds it with ``RunContext(**context)``.
+    """
 
     settings: Settings | None = None
+
+    def __post_init__(self) -> None:
+        # ``RunContext(**context)`` leaves the nested settings a plain dict.
+        if isinstance(self.settings, Mapping):
+            object.__setattr__(self, "settings", Settings.model_validate(self.settings))
