@@ -2,14 +2,16 @@
 
 Why a loop of our own instead of ``Llama.create_chat_completion``: the chat API
 reports no usage when streaming, offers no way to stop a generation from
-another thread, and hands a broken grammar straight to llama.cpp (which then
-dereferences a null sampler). Here every reply reports exact token counts, a
-cancelled caller stops sampling at the next token, and each grammar is checked
-once before use.
+another thread, matches the grammar against the whole vocabulary at every
+token (see `_llama_sampling`), and hands a broken grammar straight to
+llama.cpp (which then dereferences a null sampler). Here every reply reports
+exact token counts, a cancelled caller stops sampling at the next token, and
+each grammar is checked once before use.
 """
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import contextlib
 import ctypes
@@ -19,11 +21,13 @@ import random
 import sys
 import tempfile
 import threading
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from agent.errors import ConfigError, MissingDependencyError
+from agent.models._llama_sampling import TokenSampler
 
 __all__ = ["Finish", "LlamaEngine", "Sampling", "import_llama_cpp"]
 
@@ -34,6 +38,15 @@ _LOG.addHandler(logging.NullHandler())
 _LOG_LEVELS = {2: logging.WARNING, 3: logging.ERROR}
 _log_callback: Any = None  # kept alive: llama.cpp holds a raw pointer to it
 _GRAMMAR_CACHE_SIZE = 64
+_OPEN_ENGINES: weakref.WeakSet[LlamaEngine] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_engines() -> None:
+    # llama-cpp-python frees models in __del__, which at interpreter exit runs after
+    # its C bindings are gone and prints a traceback; free them while they exist.
+    for engine in list(_OPEN_ENGINES):
+        engine.llama.close()
 
 
 def import_llama_cpp() -> Any:
@@ -88,7 +101,7 @@ class LlamaEngine:
         llama_cpp = import_llama_cpp()
         self._llama_cpp = llama_cpp
         self.lock = threading.Lock()
-        self._grammars: dict[str, Any] = {}
+        self._grammars: dict[str, str] = {}
 
         def load(ctx: int) -> Any:
             return llama_cpp.Llama(
@@ -109,7 +122,9 @@ class LlamaEngine:
         except ValueError as exc:  # llama-cpp-python's report of an unreadable GGUF
             raise ConfigError(f"cannot load the GGUF model {model_path}: {exc}") from exc
         self.llama = llama
+        _OPEN_ENGINES.add(self)
         self.n_ctx = int(llama.n_ctx())
+        self._candidates = llama_cpp._internals.LlamaTokenDataArray(n_vocab=llama.n_vocab())
         template = llama.metadata.get("tokenizer.chat_template")
         eos = int(llama.token_eos())
         self._eos_text = llama._model.token_get_text(eos) if eos >= 0 else ""
@@ -172,32 +187,35 @@ class LlamaEngine:
         max_tokens = min(sampling.max_tokens, room)
         stops = [s for s in (*sampling.stop, *template_stops) if s]
         hold = max((len(s) for s in stops), default=1) - 1
-        compiled = self._grammar(grammar) if grammar else None
+        checked = self._grammar(grammar) if grammar else None
         if sampling.seed is not None:
             llama.set_seed(sampling.seed)
-            # Re-evaluate the whole prompt: logits computed over a reused KV-cache prefix
-            # differ in the last bits from a fresh pass, and so would the sampled reply.
-            llama.reset()
-        else:  # unseeded calls keep the longest shared prompt prefix in the KV cache
+        else:
             llama.set_seed(random.randrange(2**31))
+        sampler = TokenSampler(
+            llama,
+            llama_cpp,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            top_k=sampling.top_k,
+            min_p=sampling.min_p,
+            repeat_penalty=sampling.repeat_penalty,
+            grammar=checked,
+            candidates=self._candidates,
+        )
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         vocab = llama._model.vocab
         text, emitted, count = "", 0, 0
         reason: FinishReason = "length"
-        tokens_out = llama.generate(
-            tokens,
-            top_k=sampling.top_k,
-            top_p=sampling.top_p,
-            min_p=sampling.min_p,
-            temp=sampling.temperature,
-            repeat_penalty=sampling.repeat_penalty,
-            grammar=compiled,
-        )
         try:
-            for token in tokens_out:
+            # A seeded call re-evaluates its whole prompt: logits computed over a reused
+            # KV-cache prefix differ in the last bits, and so would the sampled reply.
+            sampler.evaluate_prompt(tokens, reuse_cache=sampling.seed is None)
+            while True:
                 if cancel is not None and cancel.is_set():
                     reason = "cancelled"
                     break
+                token = sampler.next_token()
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
                     reason = "stop"
                     break
@@ -212,16 +230,17 @@ class LlamaEngine:
                     emitted = len(text) - hold
                 if count >= max_tokens:
                     break
+                sampler.advance(token)
         finally:
-            tokens_out.close()
+            sampler.close()
         if reason != "stop":
             text += decoder.decode(b"", final=True)
         if len(text) > emitted:
             yield text[emitted:]
         yield Finish(reason, len(tokens), count)
 
-    def _grammar(self, gbnf: str) -> Any:
-        """A `LlamaGrammar` for `gbnf`, after checking once that llama.cpp accepts it."""
+    def _grammar(self, gbnf: str) -> str:
+        """`gbnf`, after checking (once per grammar) that llama.cpp accepts it."""
         cached = self._grammars.get(gbnf)
         if cached is not None:
             return cached
@@ -236,11 +255,10 @@ class LlamaEngine:
                 f"llama.cpp rejected the grammar compiled from the output schema: {reason}"
             )
         llama_cpp.llama_sampler_free(sampler)
-        compiled = llama_cpp.llama_grammar.LlamaGrammar.from_string(gbnf, verbose=False)
         if len(self._grammars) >= _GRAMMAR_CACHE_SIZE:
             self._grammars.pop(next(iter(self._grammars)))
-        self._grammars[gbnf] = compiled
-        return compiled
+        self._grammars[gbnf] = gbnf
+        return gbnf
 
 
 @contextlib.contextmanager

@@ -60,13 +60,23 @@ def assert_verdict(value: Any) -> None:
     assert all(isinstance(t, str) and len(t) <= 20 for t in value["tags"])
 
 
-@tool
+class SearchArgs(BaseModel):
+    query: str = Field(max_length=80, description="what to search for")
+
+
+class CalcArgs(BaseModel):
+    # Bounded strings keep a tiny model from writing an endless argument.
+    expression: str = Field(max_length=40, description="an arithmetic expression")
+    precision: int = Field(default=2, ge=0, le=6)
+
+
+@tool(args_schema=SearchArgs)
 def web_search(query: str) -> str:
     """Search the web for pages about a query."""
     return query
 
 
-@tool
+@tool(args_schema=CalcArgs)
 def calculator(expression: str, precision: int = 2) -> str:
     """Evaluate an arithmetic expression."""
     return expression
@@ -249,8 +259,9 @@ def test_forced_tool_call_has_schema_valid_args(demo: ChatLlamaCpp) -> None:
     assert reply.content == "" and len(reply.tool_calls) == 1
     call = reply.tool_calls[0]
     assert call["name"] == "calculator" and call["id"]
-    assert isinstance(call["args"]["expression"], str)
+    assert isinstance(call["args"]["expression"], str) and len(call["args"]["expression"]) <= 40
     assert set(call["args"]) <= {"expression", "precision"}
+    assert call["args"].get("precision", 2) in range(7)
     assert reply.response_metadata["finish_reason"] == "tool_calls"
     calculator.invoke(call)  # the tool itself accepts the arguments
 
@@ -319,6 +330,9 @@ def test_demo_model_prints_nothing_and_is_loaded_once() -> None:
         "m = demo_model()\n"
         "assert m is demo_model()\n"
         "m.invoke('hi', max_tokens=3)\n"
+        "schema = {'title': 'T', 'type': 'object', 'properties': {'a': {'type': 'boolean'}},"
+        " 'required': ['a']}\n"
+        "assert isinstance(m.with_structured_output(schema).invoke('Is it?')['a'], bool)\n"
         "from agent.errors import ConfigError\n"
         "try:\n"
         "    m.load()._grammar('root ::= nope')\n"
