@@ -14,6 +14,7 @@ from typing import Any
 
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from pydantic import BaseModel
+from typing_extensions import is_typeddict  # knows typing's and typing_extensions' TypedDicts
 
 __all__ = ["checkpoint_allowlist", "checkpoint_serde"]
 
@@ -26,7 +27,7 @@ def _pydantic_types(tp: Any, found: set[type[BaseModel]]) -> None:
         for field in tp.model_fields.values():
             _pydantic_types(field.annotation, found)
         return
-    if typing.is_typeddict(tp):
+    if is_typeddict(tp):
         for hint in typing.get_type_hints(tp, include_extras=True).values():
             _pydantic_types(hint, found)
         return

@@ -8,9 +8,10 @@ finish steps in any order, so merging records must not depend on order.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypedDict
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from typing_extensions import TypedDict  # pydantic builds JSON schemas from it on 3.11
 
 from agent.observation import Observation
 from agent.plan import Plan, TriageDecision
