@@ -39,8 +39,13 @@ __all__ = [
 ]
 
 
-class PonderError(Exception):
-    """Root of Ponder's errors; `str()` is one line a person can act on."""
+class PonderError(RuntimeError):
+    """Root of Ponder's errors; `str()` is one line a person can act on.
+
+    A `RuntimeError`, as in pydantic-ai: LangGraph's server passes the message of
+    builtin error types to clients and replaces any other with "An internal
+    error occurred", which would hide the hint a person needs.
+    """
 
     code = "ponder-error"
     hint = ""
