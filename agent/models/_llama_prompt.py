@@ -36,6 +36,7 @@ __all__ = [
     "ToolSpec",
     "call_id",
     "chat_messages",
+    "compact_schema",
     "normalize_tool_choice",
     "plan_call",
     "schema_instructions",
@@ -106,15 +107,21 @@ def plan_call(
     response_format: Any,
     tools: Sequence[ToolSpec],
     tool_choice: str | dict[str, Any] | bool | None,
-    schema_in_prompt: bool,
+    hint_chars: int,
 ) -> CallPlan:
-    """Bound tools win over a ``response_format``; with neither the reply is free text."""
+    """Bound tools win over a ``response_format``; with neither the reply is free text.
+
+    Schemas of up to `hint_chars` characters (compacted) are shown to the model;
+    longer ones are left to the grammar and to the caller's own prompt.
+    """
     choice = normalize_tool_choice(tool_choice, tools) if tools else "none"
     if choice != "none":
         forced = None if choice in ("any", "auto") else choice
         hint = (
-            tool_instructions(tools, forced=forced, allow_text=choice == "auto")
-            if schema_in_prompt or forced is None
+            tool_instructions(
+                tools, forced=forced, allow_text=choice == "auto", hint_chars=hint_chars
+            )
+            if hint_chars > 0 or forced is None
             else None
         )
         turns = chat_messages(messages, hint)
@@ -135,7 +142,7 @@ def plan_call(
         raise ValueError(f"unsupported response_format: {response_format!r}")
     if schema is None:
         return CallPlan(chat_messages(messages), sampling, "json", json_object_gbnf())
-    hint = schema_instructions(schema) if schema_in_prompt else None
+    hint = schema_instructions(schema, hint_chars)
     return CallPlan(chat_messages(messages, hint), sampling, "json", schema_gbnf(schema))
 
 
@@ -161,34 +168,63 @@ def call_id() -> str:
     return f"call_{uuid.uuid4().hex[:24]}"
 
 
-def schema_instructions(schema: Mapping[str, Any]) -> str:
-    return (
-        "Reply with only a JSON object that follows this JSON schema:\n"
-        + json.dumps(schema, ensure_ascii=False)
-    )
+def schema_instructions(schema: Mapping[str, Any], hint_chars: int) -> str | None:
+    shown = compact_schema(schema, hint_chars)
+    if shown is None:
+        return None
+    return "Reply with only a JSON object that follows this JSON schema:\n" + shown
 
 
-def tool_instructions(tools: Sequence[ToolSpec], *, forced: str | None, allow_text: bool) -> str:
+def tool_instructions(
+    tools: Sequence[ToolSpec], *, forced: str | None, allow_text: bool, hint_chars: int
+) -> str:
     if forced is not None:
         spec = next(t for t in tools if t.name == forced)
         purpose = f" ({spec.description})" if spec.description else ""
-        return (
-            f"Call the tool `{spec.name}`{purpose}. Reply with only its arguments, "
-            "a JSON object that follows this JSON schema:\n"
-            + json.dumps(spec.parameters, ensure_ascii=False)
-        )
+        shown = compact_schema(spec.parameters, hint_chars)
+        text = f"Call the tool `{spec.name}`{purpose}. Reply with only its arguments"
+        if shown is None:
+            return text + ", as a JSON object."
+        return text + ", a JSON object that follows this JSON schema:\n" + shown
     lines = ["You can call these tools:"]
     for spec in tools:
-        lines.append(
-            f"- {spec.name}: {spec.description or 'no description'}; arguments schema: "
-            + json.dumps(spec.parameters, ensure_ascii=False)
-        )
+        shown = compact_schema(spec.parameters, hint_chars)
+        schema_text = f"; arguments schema: {shown}" if shown is not None else ""
+        lines.append(f"- {spec.name}: {spec.description or 'no description'}{schema_text}")
     lines.append(
         'To call a tool, reply with only {"name": <tool name>, "arguments": <arguments object>}.'
     )
     if allow_text:
         lines.append("If no tool is needed, answer in plain text instead.")
     return "\n".join(lines)
+
+
+def compact_schema(schema: Mapping[str, Any], limit: int) -> str | None:
+    """`schema` as short JSON (nested titles dropped), or None if longer than `limit`.
+
+    Prompt tokens are the slow part on a small CPU (about 150 tok/s here), and
+    the grammar enforces the shape whether or not the model reads it.
+    """
+    if limit <= 0:
+        return None
+    text = json.dumps(_untitled(schema, top=True), ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= limit else None
+
+
+def _untitled(node: Any, *, top: bool = False) -> Any:
+    if isinstance(node, list):
+        return [_untitled(item) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "title" and not top:
+            continue
+        if key in ("properties", "$defs", "definitions") and isinstance(value, Mapping):
+            out[key] = {name: _untitled(sub) for name, sub in value.items()}  # names stay
+        else:
+            out[key] = _untitled(value)
+    return out
 
 
 def chat_messages(

@@ -88,6 +88,12 @@ class ChatLlamaCpp(BaseChatModel):
         description="also show the output schema or tools in the system turn, so the model "
         "knows what the constrained fields mean",
     )
+    schema_hint_chars: int = Field(
+        default=2000,
+        ge=0,
+        description="show a schema only up to this many characters (compact JSON); longer "
+        "ones cost seconds of prompt processing and are left to the grammar",
+    )
 
     _engine: LlamaEngine | None = PrivateAttr(default=None)
     _load_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -238,7 +244,7 @@ class ChatLlamaCpp(BaseChatModel):
             response_format=response_format,
             tools=tools,
             tool_choice=choice,
-            schema_in_prompt=self.schema_in_prompt,
+            hint_chars=self.schema_hint_chars if self.schema_in_prompt else 0,
         )
 
     def _chunks(
