@@ -7,6 +7,11 @@ added, never renamed or removed.
 
     triage → plan → step_started/step_finished … → reflection → replan → plan …
            → citation_check → answer → usage
+
+With streaming planning (``Settings.stream_planning``, the default) a step that
+needs no other step starts while its plan is still being written, so its
+``step_started`` comes before that plan's ``triage`` and ``plan`` events; if the
+finished plan drops the step, it is cancelled and no ``step_finished`` follows.
 """
 
 from __future__ import annotations
