@@ -2,10 +2,12 @@
 
 One browser process serves every caller; each session is its own context
 (cookies never leak between steps) and at most ``contexts`` pages work at once.
-Every context is guarded twice: a route handler refuses requests the guard
-forbids (with a reason), and the context's traffic goes through a `GuardProxy`
-that vets each connection, which is what catches redirect hops. If Chromium
-dies, the next call relaunches it. Pools close at interpreter exit.
+One-shot reads hand their context back emptied, as a spare, since creating a
+context costs about as much as reading a page. Every context is guarded twice:
+a route handler refuses requests the guard forbids (with a reason), and the
+context's traffic goes through a `GuardProxy` that vets each connection, which
+is what catches redirect hops. If Chromium dies, the next call relaunches it.
+Pools close at interpreter exit.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from playwright.async_api import (
     BrowserContext,
     Page,
     Playwright,
+    Request,
     Route,
     WebSocketRoute,
     async_playwright,
@@ -81,6 +84,12 @@ class BrowserOptions(BaseModel):
     screenshot_dir: Path | None = Field(default=None, description="default: a temp folder")
     viewport: tuple[PositiveInt, PositiveInt] = (1280, 900)
     extra_args: tuple[str, ...] = Field(default=(), description="more Chromium flags")
+    route_guard: bool = Field(
+        default=True,
+        description="also vet each request in a route handler (per-request refusal reasons; "
+        "costs ~0.15 s a page, as routing turns off the cache); the guard proxy enforces "
+        "the policy on every connection either way",
+    )
 
 
 class PageError(Exception):
@@ -108,10 +117,39 @@ class BrowserSession:
     refusals: list[str] = field(default_factory=list)
     page_text: PageText | None = None
     screenshots: int = 0
+    inflight: set[Request] = field(default_factory=set)
+    last_activity: float = field(default_factory=time.monotonic)
 
     @property
     def links(self) -> tuple[Link, ...]:
         return self.page_text.links if self.page_text is not None else ()
+
+    def track_requests(self) -> None:
+        """Count the page's requests in flight, for `wait_quiet`."""
+
+        def started(request: Request) -> None:
+            self.inflight.add(request)
+            self.last_activity = time.monotonic()
+
+        def ended(request: Request) -> None:
+            self.inflight.discard(request)
+            self.last_activity = time.monotonic()
+
+        self.page.on("request", started)
+        self.page.on("requestfinished", ended)
+        self.page.on("requestfailed", ended)
+
+    async def wait_quiet(self, quiet_s: float, cap_s: float) -> None:
+        """Until no request has been in flight for `quiet_s` (at most `cap_s`).
+
+        Playwright's "networkidle" waits a fixed 500 ms; a shorter quiet window
+        reads ordinary pages sooner, and script-rendered pages get a text check.
+        """
+        deadline = time.monotonic() + cap_s
+        while time.monotonic() < deadline:
+            if not self.inflight and time.monotonic() - self.last_activity >= quiet_s:
+                return
+            await asyncio.sleep(0.05)
 
 
 def find_chromium(explicit: str | None = None) -> str:
@@ -153,6 +191,7 @@ class BrowserPool:
         self._lock: asyncio.Lock | None = None
         self._slots: asyncio.Semaphore | None = None
         self._sessions: OrderedDict[str, BrowserSession] = OrderedDict()
+        self._spares: dict[NetworkPolicy, list[BrowserSession]] = {}
         _POOLS.add(self)
 
     @contextlib.asynccontextmanager
@@ -174,8 +213,16 @@ class BrowserPool:
         return found
 
     async def open_session(self, policy: NetworkPolicy) -> BrowserSession:
+        """A fresh session (a recycled spare when there is one for this policy)."""
         browser = await self._ensure_browser()
         await self._evict()
+        spares = self._spares.get(policy, [])
+        while spares:
+            spare = spares.pop()
+            if spare.launch == self.launches:
+                spare.id, spare.last_used = uuid.uuid4().hex[:12], time.monotonic()
+                self._sessions[spare.id] = spare
+                return spare
         proxy = GuardProxy(policy)
         server = await proxy.start()
         refusals: list[str] = []
@@ -186,8 +233,9 @@ class BrowserPool:
                 accept_downloads=False,
                 viewport={"width": self.options.viewport[0], "height": self.options.viewport[1]},
             )
-            await context.route("**/*", _route_guard(policy, refusals))
-            await context.route_web_socket("**/*", _websocket_guard(policy, refusals))
+            if self.options.route_guard:
+                await context.route("**/*", _route_guard(policy, refusals))
+                await context.route_web_socket("**/*", _websocket_guard(policy, refusals))
             context.set_default_timeout(self.options.page_timeout_s * 1000)
             page = await context.new_page()
         except BaseException:
@@ -202,17 +250,42 @@ class BrowserPool:
             launch=self.launches,
             refusals=refusals,
         )
+        session.track_requests()
         self._sessions[session.id] = session
         return session
 
-    async def close_session(self, session: BrowserSession) -> None:
-        """Close a session's context and proxy, even if the caller is being cancelled."""
+    async def close_session(self, session: BrowserSession, *, recycle: bool = False) -> None:
+        """Close a session, even if the caller is being cancelled.
+
+        With `recycle`, a healthy session is emptied (blank page, no cookies) and
+        kept as a spare: a new context costs about as much as reading a page.
+        """
         self._sessions.pop(session.id, None)
-        await asyncio.shield(_close_session(session))
+        await asyncio.shield(self._close_or_keep(session, recycle))
+
+    async def _close_or_keep(self, session: BrowserSession, recycle: bool) -> None:
+        spares = self._spares.setdefault(session.policy, [])
+        fresh = session.launch == self.launches and self._connected()
+        if recycle and fresh and len(spares) < self.options.contexts:
+            try:
+                await session.page.goto("about:blank", timeout=5_000)
+                await session.context.clear_cookies()
+            except PlaywrightError:
+                pass  # not reusable: close it below
+            else:
+                session.page_text, session.screenshots = None, 0
+                session.refusals.clear()
+                session.proxy.events.clear()
+                session.inflight.clear()
+                spares.append(session)
+                return
+        await _close_session(session)
 
     async def aclose(self) -> None:
         """Close every session, the browser and the Playwright driver."""
-        sessions, self._sessions = list(self._sessions.values()), OrderedDict()
+        spares = [s for group in self._spares.values() for s in group]
+        self._spares.clear()
+        sessions, self._sessions = [*self._sessions.values(), *spares], OrderedDict()
         for session in sessions:
             await _close_session(session)
         browser, self._browser = self._browser, None
@@ -251,8 +324,9 @@ class BrowserPool:
             if self._browser is not None and self._browser.is_connected():
                 return self._browser
             executable = find_chromium(self.options.executable)
-            stale = list(self._sessions.values())
+            stale = [*self._sessions.values(), *(s for g in self._spares.values() for s in g)]
             self._sessions.clear()
+            self._spares.clear()
             for session in stale:
                 await _close_session(session)
             try:

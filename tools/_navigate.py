@@ -42,6 +42,7 @@ _HTML_JS = """(cap) => {
 
 _HAS_TEXT_JS = "(n) => !document.body || document.body.innerText.trim().length >= n"
 _MIN_TEXT = 200
+_QUIET_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ async def read_page(pool: BrowserPool, url: str, policy: NetworkPolicy) -> PageR
         try:
             return await navigate(pool, session, url)
         finally:
-            await pool.close_session(session)
+            await pool.close_session(session, recycle=True)
 
 
 async def navigate(pool: BrowserPool, session: BrowserSession, url: str) -> PageRead:
@@ -70,6 +71,7 @@ async def navigate(pool: BrowserPool, session: BrowserSession, url: str) -> Page
     if not verdict.allowed:
         raise PageError(verdict.kind, verdict.message)
     marks = (len(session.proxy.events), len(session.refusals))
+    session.inflight.clear()  # requests of the previous page no longer count
     loop = asyncio.get_running_loop()
     deadline = loop.time() + options.page_timeout_s
     page = session.page
@@ -81,9 +83,9 @@ async def navigate(pool: BrowserPool, session: BrowserSession, url: str) -> Page
         if response is not None:
             await _check_response(session, response, verdict.url, options.max_bytes)
         await page.wait_for_load_state("load", timeout=_ms(deadline, loop))
-        idle_deadline = min(deadline, loop.time() + options.network_idle_s)
-        with contextlib.suppress(PlaywrightTimeoutError):  # busy pages: read what is there
-            await page.wait_for_load_state("networkidle", timeout=_ms(idle_deadline, loop))
+        idle = min(options.network_idle_s, max(deadline - loop.time(), 0.0))
+        await session.wait_quiet(_QUIET_S, idle)  # busy pages: read what is there at the cap
+        with contextlib.suppress(PlaywrightTimeoutError):
             # A script on a timer can render after the network went quiet: give an
             # empty-looking page the same grace again for its text to appear.
             await page.wait_for_function(

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from agent._internal.io_loop import io_loop
 from tests.reliability.ssrf_suite import ATTACKS, TOOLS, attempt, run_ssrf_suite
 from tests.tools.site_server import *  # noqa: F403  (the site and browser_pool fixtures)
-from tests.tools.site_server import SiteServer, chromium_missing
+from tests.tools.site_server import TEST_BROWSER, SiteServer, chromium_missing
 from tools.browser import BrowserPool
 
 CASES = [
@@ -49,6 +50,32 @@ async def test_attack_is_blocked(
     assert outcome.blocked, outcome.detail
     if not target.startswith("page:"):
         assert outcome.detail.startswith(("refused:", "redirect to")), outcome.detail
+
+
+@pytest.fixture(scope="module")
+def proxy_only_pool() -> Iterator[BrowserPool]:
+    """A browser whose contexts have no route handler: the guard proxy alone."""
+    pool = BrowserPool(TEST_BROWSER.model_copy(update={"route_guard": False}))
+    yield pool
+    io_loop().run(pool.aclose(), timeout=60)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    ("category", "target"),
+    [
+        pytest.param(c, t, id=f"{c}-{n}")
+        for n, (c, t) in enumerate(ATTACKS)
+        if t.startswith("page:")
+    ],
+)
+async def test_guard_proxy_alone_blocks_indirect_attacks(
+    category: str, target: str, site: SiteServer, proxy_only_pool: BrowserPool
+) -> None:
+    if chromium_missing() is not None:
+        pytest.skip(f"no Chromium: {chromium_missing()}")
+    outcome = await attempt(category, target, "browser", site, proxy_only_pool)
+    assert outcome.canary_hits == 0 and outcome.blocked, outcome.detail
 
 
 def test_attack_list_covers_every_required_form() -> None:

@@ -257,7 +257,7 @@ async def test_aclose_leaves_no_chromium_behind(site: SiteServer) -> None:
 
 _EXIT_SCRIPT = """
 import sys
-from tools.browser import BrowserPool, BrowserTool
+from tools.browser import BrowserOptions, BrowserPool, BrowserTool
 from tools.netguard import NetworkPolicy
 
 url, host, marker = sys.argv[1:4]
