@@ -209,3 +209,14 @@ def test_sync_invoke_returns_fenced_text_and_the_observation(site: SiteServer) -
     assert message.artifact.ok
     assert "<untrusted_data" in str(message.content)
     assert "Duncan Reid" in str(message.content)
+
+
+async def test_aclose_closes_the_client_and_a_later_call_opens_a_new_one(
+    site: SiteServer,
+) -> None:
+    tool = fetcher(site)
+    assert (await tool.observe(url=site.url("/text"))).ok
+    clients = list(tool._clients.values())
+    await tool.aclose()
+    assert clients and all(client.is_closed for client in clients)
+    assert (await tool.observe(url=site.url("/text"))).ok
