@@ -14,7 +14,7 @@ Model latency is injected at the adapters (``--profile api``: 0.5 s to the
 first token, 2000 tok/s prompt, 80 tok/s output; ``cpu-small``: the demo
 model's measured speeds, one slot). To fit ten repetitions of everything in
 ten minutes, every injected delay (model and tools) is multiplied by
-``--scale`` (0.1 by default); streamed chunks grow by the same factor, so a
+``--scale`` (0.05 by default); streamed chunks grow by the same factor, so a
 framework's CPU per chunk keeps its real-time weight. Fixed costs do not
 shrink, which makes the heavier framework look a little worse, not better.
 
@@ -46,10 +46,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="one tiny repetition of everything")
     p.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
     p.add_argument("--reps", type=int, help="repetitions per cell (default 10)")
-    p.add_argument("--scale", type=float, help="time scale of injected latency (default 0.1)")
+    p.add_argument("--scale", type=float, help="time scale of injected latency (default 0.05)")
     p.add_argument("--profile", choices=("api", "cpu-small"), default="api")
     p.add_argument("--serialize", action="store_true", help="one model call at a time")
     p.add_argument("--fanout", help="B1 sizes, e.g. 1,2,4,8,16")
+    p.add_argument("--frameworks", help="only these, e.g. ponder,ponder-wide,langchain-par")
     p.add_argument("--others", action="store_true", help="also run the other bench scripts")
     p.add_argument("--no-write", action="store_true", help="print only; keep results files")
     return p.parse_args(argv)
@@ -64,6 +65,8 @@ def _plan(args: argparse.Namespace) -> Plan:
         changes["scale"] = args.scale
     if args.fanout:
         changes["fanout"] = tuple(int(n) for n in args.fanout.split(","))
+    if args.frameworks:
+        changes["frameworks"] = tuple(f.strip() for f in args.frameworks.split(","))
     return replace(plan, **changes)
 
 

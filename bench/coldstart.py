@@ -47,7 +47,7 @@ def measure_cold_start(runs: int = 10) -> dict[str, object]:
     for name, argv in (("help_s", [exe, "--help"]), ("run_help_s", [exe, "run", "--help"])):
         out[name] = _stats([_timed(argv) for _ in range(runs)])
     firsts = []
-    for _ in range(max(1, runs // 3)):
+    for _ in range(max(1, runs // 5)):
         done = subprocess.run(
             [sys.executable, "-c", _FIRST_CALL],
             cwd=ROOT,

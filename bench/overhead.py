@@ -56,7 +56,7 @@ def measure_overhead(request: dict[str, Any]) -> dict[str, Any]:
         async with open_checkpointer(kind) as saver:
             for i in range(iterations + warmup):
                 for k in (small, large):
-                    r = await run_in(jobs[k], prepare, saver)
+                    r = await run_in(jobs[k], prepare, saver, sample_rss=False)
                     if r.error:
                         raise RuntimeError(f"{framework} K={k}: {r.error}")
                     if i == 0 and k == small:
@@ -105,7 +105,7 @@ def measure_drift(request: dict[str, Any]) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         started = loop.time()
         for i in range(1, runs + 1):
-            r = await run_in(job, prepare, None)
+            r = await run_in(job, prepare, None, sample_rss=False)
             if r.error:
                 raise RuntimeError(f"{framework} run {i}: {r.error}")
             if i % every == 0:

@@ -1,7 +1,10 @@
 """The measurement protocol: interleaved repetitions, fresh processes, medians and ratios.
 
 Repetition r runs every cell once, frameworks side by side (A B C A B C ...),
-each in a freshly forked process, with world seed r: within a repetition
+each in a freshly forked process, with world seed r. Each child first makes a
+zero-latency warm-up run of one no-op step, so one-time process costs (which
+B3 and the cold-start section report on their own) are not counted in the
+workload's time. Within a repetition
 every framework sees the same tool latencies and data, so Ponder/peer ratios
 are paired by repetition. Summaries give the median and min-max.
 """
@@ -86,6 +89,7 @@ def run_cells(
                 profile=asdict(profile),
                 checkpointer=cell.checkpointer,
                 timeout_s=cell.timeout_s,
+                warmup=True,
             )
             engine = FRAMEWORKS[cell.framework][0]
             try:

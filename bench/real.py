@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from bench.protocol import Cell, Zygotes, run_cells, summarize
-from bench.suite import ALL, Plan, _ratios
+from bench.suite import ALL, Plan, chosen, ratios
 from bench.workloads import FanOut
 from bench.world import PLACES, World
 
@@ -73,6 +73,6 @@ class FactServer:
 def real_tools(z: Zygotes, plan: Plan, log: Any) -> dict[str, Any]:
     with FactServer() as server:
         w = FanOut(N, real=True, base=server.base)
-        cells = [Cell("real", fw, w, plan.reps, timeout_s=300.0) for fw in ALL]
+        cells = [Cell("real", fw, w, plan.real_reps, timeout_s=300.0) for fw in chosen(plan, ALL)]
         results = run_cells(z, cells, plan.latency(), log=log)
-    return {"results": results, "summary": summarize(results), "ratios": _ratios(results)}
+    return {"results": results, "summary": summarize(results), "ratios": ratios(results)}

@@ -42,6 +42,7 @@ __all__ = [
     "open_checkpointer",
     "run_in",
     "uses_real_tools",
+    "warmup_job",
     "workload_from",
     "workload_spec",
 ]
@@ -81,6 +82,7 @@ class Job:
     profile: dict[str, Any] = field(default_factory=dict)
     checkpointer: str = "none"  # none | memory | sqlite
     timeout_s: float = 300.0
+    warmup: bool = False  # run a tiny zero-latency job first, in the same process
 
     @property
     def engine(self) -> str:
@@ -134,9 +136,14 @@ Prepare = Callable[[RunContext], Callable[[], Awaitable[str]]]
 
 
 class RssSampler:
-    """Peak resident memory of this process and all its children, sampled every 10 ms."""
+    """Peak resident memory of this process and all its children, sampled every 50 ms.
 
-    def __init__(self) -> None:
+    ``enabled=False`` takes one sample at each end only (no thread): for runs
+    whose CPU cost is the figure being measured.
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
         self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
@@ -152,17 +159,19 @@ class RssSampler:
         self.peak = max(self.peak, total)
 
     def _loop(self) -> None:
-        while not self._stop.wait(0.01):
+        while not self._stop.wait(0.05):
             self._sample()
 
     def __enter__(self) -> RssSampler:
         self._sample()
-        self._thread.start()
+        if self.enabled:
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        if self.enabled:
+            self._stop.set()
+            self._thread.join()
         self._sample()
 
 
@@ -211,7 +220,7 @@ def profile_from(data: dict[str, Any]) -> LatencyProfile:
     return LatencyProfile(**data)
 
 
-async def run_in(job: Job, prepare: Prepare, saver: Any) -> RunResult:
+async def run_in(job: Job, prepare: Prepare, saver: Any, *, sample_rss: bool = True) -> RunResult:
     """One run of ``job`` with an already opened checkpointer."""
     workload = workload_from(job.workload)
     profile = profile_from(job.profile)
@@ -223,7 +232,7 @@ async def run_in(job: Job, prepare: Prepare, saver: Any) -> RunResult:
     run = prepare(ctx)
     result.setup_s = time.perf_counter() - started
     try:
-        with RssSampler() as rss:
+        with RssSampler(sample_rss) as rss:
             started = time.perf_counter()
             answer = await asyncio.wait_for(run(), job.timeout_s)
             result.wall_s = time.perf_counter() - started
@@ -253,12 +262,28 @@ def engine_prepare(engine: str) -> Prepare:
     return prepare
 
 
+def warmup_job(job: Job) -> Job:
+    """One no-op step at zero latency with the same framework: pays the process's
+    one-time costs (I/O thread, prompt templates, schema caches) before the measured run."""
+    zero = asdict(LatencyProfile(name="zero", ttft_s=0.0, prompt_tps=1.0, gen_tps=0.0, scale=0.0))
+    return Job(
+        framework=job.framework,
+        workload=workload_spec(Overhead(1)),
+        profile={**zero, "chunk_tokens": job.profile.get("chunk_tokens", 2)},
+        timeout_s=60.0,
+    )
+
+
 def execute(job: Job) -> RunResult:
-    """Run ``job`` to the end on a fresh event loop."""
+    """Run ``job`` to the end on a fresh event loop (after a warm-up run if it asks)."""
     prepare = engine_prepare(job.engine)
 
-    async def main() -> RunResult:
-        async with open_checkpointer(job.checkpointer) as saver:
-            return await run_in(job, prepare, saver)
+    async def main(run: Job) -> RunResult:
+        async with open_checkpointer(run.checkpointer) as saver:
+            return await run_in(run, prepare, saver)
 
-    return asyncio.run(main())
+    if job.warmup:
+        warm = asyncio.run(main(warmup_job(job)))
+        if warm.error:
+            raise RuntimeError(f"the warm-up run failed: {warm.error}")
+    return asyncio.run(main(job))

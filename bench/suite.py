@@ -17,10 +17,11 @@ from typing import Any
 from bench.coldstart import measure_cold_start
 from bench.profiles import LatencyProfile, profile_named
 from bench.protocol import Cell, Zygotes, paired_ratios, run_cells, summarize
+from bench.runs import FRAMEWORKS
 from bench.workloads import Dependencies, FanOut, TokenGrowth
 from bench.zygote import ROOT
 
-__all__ = ["Plan", "b1", "b2", "b3", "b4", "b5", "cold_start"]
+__all__ = ["ALL", "Plan", "b1", "b2", "b3", "b4", "b5", "chosen", "cold_start", "ratios"]
 
 PEERS = ("langchain-seq", "langchain-par", "smolagents-seq", "smolagents-par")
 ALL = ("ponder", *PEERS)
@@ -31,14 +32,16 @@ class Plan:
     """How big each section is; ``--quick`` shrinks all of it."""
 
     reps: int = 10
-    scale: float = 0.1
+    scale: float = 0.05
     fanout: tuple[int, ...] = (1, 2, 4, 8, 16)
-    seq_reps_at_16: int = 3
-    overhead_iterations: int = 20
+    seq_reps_at_16: int = 3  # 33 turns each, nearly all of it injected sleep
+    real_reps: int = 5
+    overhead_iterations: int = 10
     drift_runs: int = 1000
     token_ks: tuple[int, ...] = (2, 4, 8)
     cold_runs: int = 10
-    first_plan_timeout_s: float = 150.0
+    first_plan_timeout_s: float = 90.0
+    frameworks: tuple[str, ...] = ()  # empty: all of them
     profile: str = "api"
     serialize: bool = False
 
@@ -52,6 +55,7 @@ QUICK = Plan(
     scale=0.05,
     fanout=(1, 4),
     seq_reps_at_16=1,
+    real_reps=1,
     overhead_iterations=3,
     drift_runs=50,
     token_ks=(2,),
@@ -60,35 +64,40 @@ QUICK = Plan(
 )
 
 
-def _ratios(results: list[dict[str, Any]], mine: str = "ponder") -> dict[str, Any]:
+def ratios(results: list[dict[str, Any]], mine: str = "ponder") -> dict[str, Any]:
+    """``mine``/peer wall-time ratios per workload, paired by repetition."""
     return {peer: paired_ratios(results, mine, peer) for peer in PEERS}
+
+
+def chosen(plan: Plan, frameworks: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f for f in frameworks if not plan.frameworks or f in plan.frameworks)
 
 
 def b1(z: Zygotes, plan: Plan, log: Any) -> dict[str, Any]:
     cells = []
     for n in plan.fanout:
         w = FanOut(n)
-        for fw in (*ALL, "ponder-wide") if n >= 4 else ALL:
+        for fw in chosen(plan, (*ALL, "ponder-wide") if n >= 4 else ALL):
             reps = plan.seq_reps_at_16 if n >= 16 and fw.endswith("-seq") else plan.reps
             cells.append(Cell("b1", fw, w, reps, timeout_s=600.0))
     results = run_cells(z, cells, plan.latency(), log=log)
     return {
         "results": results,
         "summary": summarize(results),
-        "ratios": _ratios(results),
-        "ratios_wide": _ratios(results, "ponder-wide"),
+        "ratios": ratios(results),
+        "ratios_wide": ratios(results, "ponder-wide"),
     }
 
 
 def b2(z: Zygotes, plan: Plan, log: Any) -> dict[str, Any]:
     replans = max(1, round(plan.reps * 0.3)) if plan.reps > 1 else 0
     cells = []
-    for fw in ALL:
+    for fw in chosen(plan, ALL):
         cells.append(Cell("b2", fw, Dependencies(replan=False), plan.reps - replans))
         if replans:
             cells.append(Cell("b2", fw, Dependencies(replan=True), replans))
     results = run_cells(z, cells, plan.latency(), log=log)
-    return {"results": results, "summary": summarize(results), "ratios": _ratios(results)}
+    return {"results": results, "summary": summarize(results), "ratios": ratios(results)}
 
 
 def b3(z: Zygotes, plan: Plan, log: Any) -> dict[str, Any]:
@@ -99,7 +108,9 @@ def b3(z: Zygotes, plan: Plan, log: Any) -> dict[str, Any]:
         variants += [(fw, ck, 2) for fw in PEERS if ck == "none" or fw.startswith("langchain")]
     variants.append(("ponder", "none", 1_000_000))  # whole replies: no streaming cost
     for fw, ck, chunk in variants:
-        engine = fw.split("-")[0]
+        if fw not in chosen(plan, (fw,)):
+            continue
+        engine = FRAMEWORKS[fw][0]
         request = {
             "framework": fw,
             "checkpointer": ck,
@@ -112,10 +123,10 @@ def b3(z: Zygotes, plan: Plan, log: Any) -> dict[str, Any]:
             rows.append({"framework": fw, "checkpointer": ck, "error": str(exc)})
             log(f"  ! overhead {fw} {ck}: {exc}")
     drift = []
-    for fw in ("ponder", "langchain-par"):
+    for fw in chosen(plan, ("ponder", "langchain-par")):
         request = {"framework": fw, "runs": plan.drift_runs, "chunk_tokens": 1_000_000}
         try:
-            drift.append(z.get(fw.split("-")[0]).call(request, kind="drift", timeout_s=600))
+            drift.append(z.get(FRAMEWORKS[fw][0]).call(request, kind="drift", timeout_s=600))
         except RuntimeError as exc:
             drift.append({"framework": fw, "error": str(exc)})
             log(f"  ! drift {fw}: {exc}")
@@ -126,7 +137,7 @@ def b4(z: Zygotes, plan: Plan, log: Any) -> dict[str, Any]:
     cells = [
         Cell("b4", fw, TokenGrowth(k), 2)
         for k in plan.token_ks
-        for fw in ("ponder", "langchain-seq", "smolagents-seq")
+        for fw in chosen(plan, ("ponder", "langchain-seq", "smolagents-seq"))
     ]
     zero = profile_named("zero").scaled(0.0)
     results = run_cells(z, cells, zero, log=log)
