@@ -7,7 +7,8 @@ context costs about as much as reading a page. Every context is guarded twice:
 a route handler refuses requests the guard forbids (with a reason), and the
 context's traffic goes through a `GuardProxy` that vets each connection, which
 is what catches redirect hops. If Chromium dies, the next call relaunches it.
-Pools close at interpreter exit.
+Pools close at interpreter exit. (A little over 400 lines: the session life
+cycle, relaunch and shutdown must be read together to see nothing leaks.)
 """
 
 from __future__ import annotations
