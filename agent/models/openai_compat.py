@@ -15,7 +15,7 @@ from typing import Any
 
 from langchain_core.outputs import ChatGenerationChunk
 from langchain_openai import ChatOpenAI
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 __all__ = ["ChatOpenAICompatible"]
 
@@ -25,6 +25,12 @@ _REMEMBERED_CALLS = 4096
 class ChatOpenAICompatible(ChatOpenAI):
     """`ChatOpenAI` that tolerates repeated tool-call ids and names in streamed deltas."""
 
+    constrained_tool_calls: bool = Field(
+        default=False,
+        description="the server decodes a forced tool call under a grammar built from the "
+        "tool's JSON schema, as llama.cpp's servers do; Ponder then sends plan schemas "
+        "whose only possible output is a valid DAG",
+    )
     _seen: OrderedDict[str, None] = PrivateAttr(default_factory=OrderedDict)
     _seen_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 

@@ -7,7 +7,9 @@ Spec forms::
     demo                  SmolLM2-135M in-process (the ``local`` extra)
     llamacpp:/path.gguf   any local GGUF, in-process
     openai:MODEL          OpenAI, or any OpenAI-compatible server given ``base_url``
-                          (then `ChatOpenAICompatible`, which tolerates off-spec streams)
+                          (then `ChatOpenAICompatible`, which tolerates off-spec streams;
+                          a MODEL ending in ``.gguf``, as llama.cpp's servers name theirs,
+                          marks forced tool calls as grammar-constrained)
     anthropic:MODEL       Anthropic
     ollama:MODEL          a local Ollama server
 
@@ -189,6 +191,9 @@ def _openai(
         return chat
     from agent.models.openai_compat import ChatOpenAICompatible
 
+    # A GGUF is served by llama.cpp (llama-server, llama_cpp.server, LocalAI), whose
+    # forced tool calls follow a grammar from the schema: plans can be DAGs by construction.
+    settings.setdefault("constrained_tool_calls", name.lower().endswith(".gguf"))
     return ChatOpenAICompatible(model=name, base_url=url, api_key=SecretStr(key), **settings)
 
 

@@ -94,12 +94,19 @@ def _method_for(model: BaseChatModel) -> str:
 
 
 def grammar_constrained(model: BaseChatModel) -> bool:
-    """Whether decoding is forced to follow the schema (llama.cpp grammars)."""
+    """Whether decoding is forced to follow the schema (llama.cpp grammars, local or served)."""
     try:
         from agent.models.llamacpp import ChatLlamaCpp
     except ImportError:
+        pass
+    else:
+        if isinstance(model, ChatLlamaCpp):
+            return True
+    try:
+        from agent.models.openai_compat import ChatOpenAICompatible
+    except ImportError:  # langchain-openai is optional
         return False
-    return isinstance(model, ChatLlamaCpp)
+    return isinstance(model, ChatOpenAICompatible) and model.constrained_tool_calls
 
 
 def _failure(exc: BaseException) -> Any:
