@@ -164,6 +164,8 @@ async def _model_answer(
         "items": {"type": "string", "maxLength": 300},
         "maxItems": 6,
     }
+    # Without this a grammar-constrained model may answer ``{}`` (claims has a default).
+    js["required"] = ["claims"]
     prompt = "synthesize" if deps.purpose == "research" else "summarize_task"
     messages = render_prompt(prompt, task=state["task"], evidence=_evidence_block(evidence))
     try:
