@@ -21,7 +21,7 @@ from agent.budget import BudgetExhausted, BudgetGate
 from agent.citations import CitationCheck, ClaimDraft, check_claims
 from agent.errors import ModelOutputError
 from agent.events import AnswerEvent, CitationCheckEvent, UsageEvent, emit
-from agent.models.structured import call_structured, json_schema_for
+from agent.models.structured import call_structured, grammar_constrained, json_schema_for
 from agent.nodes._deps import NodeDeps
 from agent.progress import current_plan
 from agent.prompts import render_prompt
@@ -159,6 +159,10 @@ async def _model_answer(
             "required": ["text", "cites"],
         },
     }
+    if grammar_constrained(deps.model):
+        # A small local model cannot copy words exactly; under a grammar its
+        # citations quote the whole passage instead of a phrase it would garble.
+        del js["properties"]["claims"]["items"]["properties"]["quote"]
     js["properties"]["gaps"] = {
         "type": "array",
         "items": {"type": "string", "maxLength": 300},
