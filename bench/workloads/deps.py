@@ -138,8 +138,12 @@ class Dependencies(Workload):
             if turn.role == "Judgement" and turn.index == 0 and self.replan:
                 return Reply(structured=judgement("replan", thought("judge", 0), ("s4",)))
             if turn.role == "Replanning" and turn.index == 0 and self.replan:
+                # Keep the slow lookup only if it is still running (a slow model may
+                # replan after it finished); the plan digest shows its state.
+                running = re.search(r"^s1 \[(pending|retry)\]", turn.transcript, re.M)
+                keep = ["s1"] if running else []
                 return Reply(
-                    structured={"reasoning": thought("replan", 0), "keep": ["s1"], "steps": fix}
+                    structured={"reasoning": thought("replan", 0), "keep": keep, "steps": fix}
                 )
             if turn.role == "Synthesis":
                 for sid, text in evidence(turn):
