@@ -130,22 +130,31 @@ def planning_json_schema(
     ordered: bool = False,
     first_id: int = 1,
     known: list[str] | None = None,
+    unfinished: list[str] | None = None,
 ) -> dict[str, Any]:
     """The schema the model sees for a first plan (with triage folded in) or a replan.
 
     ``ordered`` suits grammar-constrained backends: the plan is a DAG by
-    construction (``first_id`` numbers new steps; ``known`` are finished steps).
+    construction (``first_id`` numbers new steps; ``known`` are finished steps)
+    and a replan can keep only ``unfinished`` steps.
     """
     steps = _steps_schema(toolset, max_steps, ordered, first_id, list(known or []))
     reasoning = {"type": "string", "maxLength": 1000}  # llama.cpp grammars cap repetition
     if replan:
+        keep: dict[str, Any] = {"type": "array", "items": {"type": "string", "pattern": STEP_ID}}
+        if ordered:
+            keep = (
+                {"type": "array", "items": {"type": "string", "enum": unfinished}}
+                if unfinished
+                else {"type": "array", "items": {"type": "string"}, "maxItems": 0}
+            )
         return {
             "title": "Replanning",
             "description": Replanning.__doc__,
             "type": "object",
             "properties": {
                 "reasoning": reasoning,
-                "keep": {"type": "array", "items": {"type": "string", "pattern": STEP_ID}},
+                "keep": keep,
                 "steps": steps,
             },
             "required": ["reasoning", "keep", "steps"],

@@ -243,6 +243,7 @@ async def _replan(
         ordered=grammar_constrained(deps.model),
         first_id=1 + max((int(i[1:]) for i in taken_ids), default=0),
         known=sorted(done),
+        unfinished=[s.id for s in unfinished],
     )
     messages = render_prompt(
         "replan",
