@@ -9,7 +9,8 @@ Spec forms::
     openai:MODEL          OpenAI, or any OpenAI-compatible server given ``base_url``
                           (then `ChatOpenAICompatible`, which tolerates off-spec streams;
                           a MODEL ending in ``.gguf``, as llama.cpp's servers name theirs,
-                          marks forced tool calls as grammar-constrained)
+                          marks forced tool calls as grammar-constrained and samples at
+                          ChatLlamaCpp's temperature)
     anthropic:MODEL       Anthropic
     ollama:MODEL          a local Ollama server
 
@@ -191,9 +192,12 @@ def _openai(
         return chat
     from agent.models.openai_compat import ChatOpenAICompatible
 
-    # A GGUF is served by llama.cpp (llama-server, llama_cpp.server, LocalAI), whose
-    # forced tool calls follow a grammar from the schema: plans can be DAGs by construction.
-    settings.setdefault("constrained_tool_calls", name.lower().endswith(".gguf"))
+    if name.lower().endswith(".gguf"):
+        # A GGUF is served by llama.cpp (llama-server, llama_cpp.server, LocalAI), whose
+        # forced tool calls follow a grammar from the schema: plans can be DAGs by
+        # construction. Sample it as ChatLlamaCpp would, not at the servers' 0.8.
+        settings.setdefault("constrained_tool_calls", True)
+        settings.setdefault("temperature", ChatLlamaCpp.model_fields["temperature"].default)
     return ChatOpenAICompatible(model=name, base_url=url, api_key=SecretStr(key), **settings)
 
 
