@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from agent.models.demo import demo_gguf_path, demo_model
     from agent.models.failures import FailureKind, ModelFailure, classify_model_error
-    from agent.models.llamacpp import ChatLlamaCpp
+    from agent.models.llamacpp import ChatLlamaCpp, StructuredMethod
     from agent.models.openai_compat import ChatOpenAICompatible
     from agent.models.resolve import (
         ResolvedModel,
-        StructuredMethod,
         resolve_model,
         resolve_model_spec,
         structured_method,
@@ -42,7 +41,7 @@ _HOMES = {
     "ChatLlamaCpp": "agent.models.llamacpp",
     "ChatOpenAICompatible": "agent.models.openai_compat",
     "ResolvedModel": "agent.models.resolve",
-    "StructuredMethod": "agent.models.resolve",
+    "StructuredMethod": "agent.models.llamacpp",
     "resolve_model": "agent.models.resolve",
     "resolve_model_spec": "agent.models.resolve",
     "structured_method": "agent.models.resolve",

@@ -11,6 +11,9 @@ constrains the reply to that tool's arguments; ``any`` with several tools
 constrains it to ``{"name": ..., "arguments": ...}`` over their union; ``auto``
 lets the reply be either such a call or prose that does not start with ``{``;
 ``none`` ignores the tools. One call per reply.
+
+(A little over 400 lines: it is one LangChain chat model, and splitting its
+call planning from its streaming would separate code that changes together.)
 """
 
 from __future__ import annotations
