@@ -37,6 +37,14 @@ from bench.protocol import Zygotes, eprint
 from bench.report import goals, table, write_chart, write_json
 from bench.suite import QUICK, Plan, b1, b2, b3, b4, b5, cold_start
 
+LEGEND = """
+Frameworks: ponder = Ponder as shipped; ponder-wide = Ponder with its plan-size cap lifted
+in-process (a what-if, not a shipped setting); *-seq = ReAct scripted one tool call per turn;
+*-par = all independent calls in one turn. Each run is a fresh forked process that first
+makes a zero-latency warm-up run. Ratios are paired by repetition (same seed). B4's ratio
+is input tokens; B3 is the cost of one more no-op step at zero model latency.
+"""
+
 SECTIONS = ("b1", "b2", "b3", "b4", "b5", "cold", "real")
 OTHERS = ("demo_model", "reading", "code_runner", "corpus_recall")
 
@@ -114,7 +122,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for g in report["goals"]:
         mark = {True: "met", False: "MISSED", None: "n/a"}[g["met"]]
         print(f"  [{mark:6}] {g['goal']}: {g['measured']}")
-    print(f"\n{report['profile']}; total {report['total_s']}s")
+    print(LEGEND)
+    print(f"{report['profile']}; total {report['total_s']}s")
     if not args.no_write:
         print(f"wrote {write_json(report)}")
         chart = write_chart(report)

@@ -2,9 +2,10 @@
 
 `measure_overhead` alternates runs of K_small and K_large no-op steps with one
 checkpointer (none, in-memory or SQLite) and reports the marginal cost of one
-more step, ``(median(K_large) - median(K_small)) / (K_large - K_small)``, so
-fixed per-run costs cancel out; plus the first run's time (fresh process) and
-the marginal SQLite bytes per step. `measure_drift` runs one workload a
+more step: the median over iterations of ``(t(K_large) - t(K_small)) /
+(K_large - K_small)``, each pair run back to back, so fixed per-run costs and
+slow drifts of the machine cancel out; plus the first run's time (fresh
+process) and the marginal SQLite bytes per step. `measure_drift` runs one workload a
 thousand times and samples resident memory to show whether it leaks.
 
 Both run inside a zygote child (see `bench.zygote`).
@@ -51,6 +52,7 @@ def measure_overhead(request: dict[str, Any]) -> dict[str, Any]:
 
     async def main() -> dict[str, Any]:
         walls: dict[int, list[float]] = {small: [], large: []}
+        steps: list[float] = []
         sizes: dict[int, list[int]] = {small: [], large: []}
         first = 0.0
         async with open_checkpointer(kind) as saver:
@@ -65,6 +67,8 @@ def measure_overhead(request: dict[str, Any]) -> dict[str, Any]:
                         walls[k].append(r.wall_s)
                         if r.checkpoint_bytes is not None:
                             sizes[k].append(r.checkpoint_bytes)
+                if i >= warmup:
+                    steps.append((walls[large][-1] - walls[small][-1]) / (large - small))
         med = {k: statistics.median(v) for k, v in walls.items()}
         out: dict[str, Any] = {
             "framework": framework,
@@ -76,7 +80,7 @@ def measure_overhead(request: dict[str, Any]) -> dict[str, Any]:
             "first_run_s": first,
             "run_small_s": med[small],
             "run_large_s": med[large],
-            "per_step_us": (med[large] - med[small]) / (large - small) * 1e6,
+            "per_step_us": statistics.median(steps) * 1e6,
             "bytes_per_step": None,
         }
         if sizes[small] and sizes[large]:

@@ -68,7 +68,7 @@ def _protocol_rows(section: dict[str, Any], name: str, metric_cols: bool = True)
 
 def table(report: dict[str, Any]) -> str:
     head = ["sec", "case", "framework", "wall median (min-max)", "calls", "tokens in/out",
-            "RSS MB", "check", "ponder/this (min-max)"]  # fmt: skip
+            "RSS MB", "check", "ponder/this (min-max) | note"]  # fmt: skip
     rows: list[list[str]] = []
     for key, name in (("b1", "B1"), ("b2", "B2"), ("b4", "B4"), ("real", "B1r")):
         if key in report:
@@ -170,21 +170,24 @@ def goals(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
 
     if "b1" in report:
         rows, label = report["b1"]["summary"], "fan-out N=8"
-        p = _find(rows, label, "ponder")
-        for peer, limit in (("langchain-seq", 1 / 3), ("smolagents-seq", 1 / 3),
-                            ("langchain-par", 1.0), ("smolagents-par", 1.0)):  # fmt: skip
-            ratio = report["b1"].get("ratios", {}).get(peer, {}).get(label)
+        for mine, key in (("ponder", "ratios"), ("ponder-wide", "ratios_wide")):
+            me = _find(rows, label, mine)
+            if me is None:
+                continue
+            name = mine if mine == "ponder" else f"{mine} (what-if)"
+            for peer, limit in (("langchain-seq", 1 / 3), ("smolagents-seq", 1 / 3),
+                                ("langchain-par", 1.0), ("smolagents-par", 1.0)):  # fmt: skip
+                ratio = report["b1"].get(key, {}).get(peer, {}).get(label)
+                value = ratio["median"] if ratio else None
+                add(f"B1 N=8 wall {name}/{peer} <= {limit:.2f}", value, limit)
+            calls = _median(me, "model_calls")
+            theirs = _median(_find(rows, label, "langchain-par"), "model_calls")
             add(
-                f"B1 N=8 wall ponder/{peer} <= {limit:.2f}",
-                ratio["median"] if ratio else None,
-                limit,
+                f"B1 N=8 model calls {name} <= ReAct's ({theirs or 0:.0f})",
+                calls,
+                theirs or 0,
+                "{:.0f}",
             )
-        for peer in ("langchain-par", "langchain-seq"):
-            calls, theirs = (
-                _median(p, "model_calls"),
-                _median(_find(rows, label, peer), "model_calls"),
-            )
-            add(f"B1 N=8 model calls ponder <= {peer} ({theirs})", calls, theirs or 0, "{:.0f}")
     if "b2" in report:
         for row in report["b2"]["summary"]:
             if row["framework"] == "ponder":
@@ -201,14 +204,18 @@ def goals(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                 )
     if "b3" in report:
         rows = [r for r in report["b3"]["overhead"] if "error" not in r]
-        none = [r for r in rows if r["checkpointer"] == "none" and r.get("chunk_tokens", 2) <= 2]
+        none = [r for r in rows if r["checkpointer"] == "none"]
         peers = [r for r in none if r["framework"] != "ponder"]
-        mine = next((r for r in none if r["framework"] == "ponder"), None)
-        if peers and mine:
-            light = min(peers, key=lambda r: r["per_step_us"])
-            add(f"B3 per-step overhead ponder <= 1.5x lightest peer ({light['framework']} "
-                f"{light['per_step_us']:,.0f} us)", mine["per_step_us"] / light["per_step_us"], 1.5,
-                "{:.1f}x")  # fmt: skip
+        light = min(peers, key=lambda r: r["per_step_us"]) if peers else {}
+        for mine in (r for r in none if r["framework"] == "ponder" and light):
+            how = "streamed" if mine.get("chunk_tokens", 2) <= 2 else "whole replies"
+            add(
+                f"B3 per-step overhead ponder ({how}) <= 1.5x lightest peer "
+                f"({light['framework']} {light['per_step_us']:,.0f} us)",
+                max(0.0, mine["per_step_us"]) / max(1.0, light["per_step_us"]),
+                1.5,
+                "{:.1f}x",
+            )
         sqlite = next(
             (r for r in rows if r["framework"] == "ponder" and r["checkpointer"] == "sqlite"), None
         )
@@ -218,6 +225,18 @@ def goals(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         for peer in ("langchain-seq", "smolagents-seq"):
             r = report["b4"].get("ratios", {}).get(peer, {}).get("token growth K=8")
             add(f"B4 K=8 input tokens ponder/{peer} <= 0.33", r["median"] if r else None, 1 / 3)
+    for key in ("b1", "b4", "real"):
+        for row in report.get(key, {}).get("summary", []):
+            if row["framework"] not in ("ponder", "ponder-wide"):
+                continue
+            score = row.get("score") or {}
+            facts, of, exact = score.get("facts"), score.get("facts_of"), score.get("exact")
+            complete = (not facts or not of or facts["min"] == of["median"]) and (
+                not exact or exact["min"] == 1
+            )
+            if not complete or row["label"] in ("fan-out N=8", "token growth K=8"):
+                goal = f"{key.upper()} {row['label']}: {row['framework']} answer complete and exact"
+                out.append((goal, _check(row), complete))
     if "cold" in report:
         add("cold ponder --help <= 0.3 s", report["cold"]["help_s"]["median"], 0.3, "{:.3f} s")
         add(

@@ -36,7 +36,7 @@ class Plan:
     fanout: tuple[int, ...] = (1, 2, 4, 8, 16)
     seq_reps_at_16: int = 3  # 33 turns each, nearly all of it injected sleep
     real_reps: int = 5
-    overhead_iterations: int = 10
+    overhead_iterations: int = 25
     drift_runs: int = 1000
     token_ks: tuple[int, ...] = (2, 4, 8)
     cold_runs: int = 10
