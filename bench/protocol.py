@@ -97,6 +97,8 @@ def run_cells(
             except RuntimeError as exc:
                 out = _failed(cell, rep, str(exc))
             out["section"] = cell.section
+            if not out.get("error"):
+                out["answer"] = out.get("answer", "")[:200]  # keeps peers.json small
             results.append(out)
             if out.get("error") and log:
                 log(f"  ! {cell.framework} {cell.workload.label} rep {rep}: {out['error']}")
