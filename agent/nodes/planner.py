@@ -9,8 +9,10 @@ is finished; if the final plan drops or changes such a step, it is cancelled.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 from pydantic import ValidationError
@@ -150,7 +152,6 @@ async def _first_plan(
     early = _EarlyStarter(
         _context(state, runtime, config, deps, settings, version), deps, frozenset()
     )
-    stream = settings.stream_planning and not settings.approve_plan
 
     def rules(p: Planning) -> str | None:
         if p.mode == "direct" and allow_direct:
@@ -160,19 +161,7 @@ async def _first_plan(
             limit = min(DEPTHS[p.depth].max_plan_steps, max_steps)
         return check_plan(p.steps, deps.toolset, max_steps=limit)
 
-    reply = await call_structured(
-        deps.model,
-        messages,
-        Planning,
-        gate=gate,
-        retries=settings.plan_retries,
-        json_schema=js,
-        validate=rules,
-        on_partial=early if stream else None,
-        config=config,
-        error=PlanningError,
-    )
-    planning = reply.value
+    planning = await _request(deps, settings, gate, config, messages, Planning, js, rules, early)
     run_id = state["run_id"]
     update: dict[str, Any] = {}
     if ask_triage:
@@ -205,10 +194,7 @@ async def _first_plan(
         reason="rejected plan revised with feedback" if rejected else "first plan",
         origin="revised" if rejected else "planner",
     )
-    new_plan = new_plan.model_copy(update={"diff": new_plan.diff_from(rejected)})
-    _keep_only(run_id, steps, state)
-    emit(runtime.stream_writer, _plan_event(run_id, new_plan))
-    return {**update, "plans": [new_plan]}
+    return {**update, "plans": [_publish(new_plan, rejected, state, runtime)]}
 
 
 async def _replan(
@@ -271,11 +257,42 @@ async def _replan(
             kept=frozenset(r.keep) | done,
         )
 
+    replanning = await _request(
+        deps, settings, gate, config, messages, Replanning, js, rules, early
+    )
+    keep = set(replanning.keep)
+    carried = tuple(s for s in previous.steps if s.id in done or s.id in keep)
+    steps = carried + to_plan_steps(replanning.steps)
+    new_plan = Plan(
+        version=version,
+        reasoning=replanning.reasoning,
+        steps=steps,
+        reason=reason,
+        origin="replan",
+    )
+    return {"plans": [_publish(new_plan, previous, state, runtime)]}
+
+
+T = TypeVar("T", Planning, Replanning)
+
+
+async def _request(
+    deps: NodeDeps,
+    settings: Settings,
+    gate: BudgetGate,
+    config: RunnableConfig,
+    messages: list[BaseMessage],
+    schema: type[T],
+    js: dict[str, Any],
+    rules: Callable[[T], str | None],
+    early: _EarlyStarter,
+) -> T:
+    """One planning call: validated, repaired by re-asking, streamed into early starts."""
     stream = settings.stream_planning and not settings.approve_plan
     reply = await call_structured(
         deps.model,
         messages,
-        Replanning,
+        schema,
         gate=gate,
         retries=settings.plan_retries,
         json_schema=js,
@@ -284,20 +301,17 @@ async def _replan(
         config=config,
         error=PlanningError,
     )
-    keep = set(reply.value.keep)
-    carried = tuple(s for s in previous.steps if s.id in done or s.id in keep)
-    steps = carried + to_plan_steps(reply.value.steps)
-    new_plan = Plan(
-        version=version,
-        reasoning=reply.value.reasoning,
-        steps=steps,
-        reason=reason,
-        origin="replan",
-    )
-    new_plan = new_plan.model_copy(update={"diff": new_plan.diff_from(previous)})
-    _keep_only(run_id, steps, state)
-    emit(runtime.stream_writer, _plan_event(run_id, new_plan))
-    return {"plans": [new_plan]}
+    return reply.value
+
+
+def _publish(
+    plan: Plan, previous: Plan | None, state: ResearchState, runtime: Runtime[Any]
+) -> Plan:
+    """Stamp the diff, cancel running steps the plan dropped, and announce it."""
+    plan = plan.model_copy(update={"diff": plan.diff_from(previous)})
+    _keep_only(state["run_id"], plan.steps, state)
+    emit(runtime.stream_writer, _plan_event(state["run_id"], plan))
+    return plan
 
 
 def _keep_only(run_id: str, steps: tuple[PlanStep, ...], state: ResearchState) -> None:
