@@ -13,6 +13,7 @@ import re
 import uuid
 from typing import Any
 
+from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
@@ -43,6 +44,9 @@ _TRIVIAL = [
         "bare arithmetic",
     ),
 ]
+
+
+_EMPTY_REPLY = "That reply was empty. Answer the task in plain text."
 
 
 def rules_triage(task: str) -> str | None:
@@ -98,14 +102,16 @@ async def triage(
         ),
     )
     gate = BudgetGate(state, settings.budgets, node="triage")
+    messages = render_prompt("direct", task=task)
     try:
-        text = await call_text(
-            deps.model, render_prompt("direct", task=task), gate=gate, config=config
-        )
-        status, stop = "done", "answered directly"
+        text = await call_text(deps.model, messages, gate=gate, config=config)
+        if not text:  # an empty reply is bad output: ask again once, saying so
+            retry = [*messages, AIMessage(content=""), HumanMessage(content=_EMPTY_REPLY)]
+            text = await call_text(deps.model, retry, gate=gate, config=config)
+        status, stop = ("done", "answered directly") if text else ("failed", "the reply was empty")
     except BudgetExhausted as exc:
         text, status, stop = "", "budget_exhausted", str(exc)
-    answer = Answer(markdown=text or "(no answer: the budget ran out)")
+    answer = Answer(markdown=text or f"(no answer: {stop})")
     emit(runtime.stream_writer, AnswerEvent(run_id=run_id, status=status, markdown=answer.markdown))
     return {
         **update,
