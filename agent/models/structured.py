@@ -31,6 +31,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import LLMResult
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import merge_configs
+from langchain_core.utils.json import parse_json_markdown
 from pydantic import BaseModel, ValidationError
 
 from agent.budget import BudgetGate
@@ -64,11 +65,15 @@ class _UsageCounter(AsyncCallbackHandler):
         self.input_tokens = 0
         self.output_tokens = 0
         self.seen = False
+        self.reply: BaseMessage | None = None
 
     async def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
         for generations in response.generations:
             for gen in generations:
-                usage = getattr(getattr(gen, "message", None), "usage_metadata", None)
+                message = getattr(gen, "message", None)
+                if isinstance(message, BaseMessage):
+                    self.reply = message
+                usage = getattr(message, "usage_metadata", None)
                 if usage:
                     self.seen = True
                     self.input_tokens += int(usage.get("input_tokens", 0))
@@ -133,7 +138,33 @@ async def _attempt(
             on_partial(part)
     if last is not None and not isinstance(last, dict):
         raise OutputParserException(f"expected a JSON object, got {type(last).__name__}")
+    cut = _unfinished_json(counter.reply) if last is not None else None
+    if cut is not None:
+        raise OutputParserException("the reply's JSON is incomplete (cut off?)", llm_output=cut)
     return last
+
+
+def _unfinished_json(reply: BaseMessage | None) -> str | None:
+    """The reply's JSON text if it does not parse whole, else None.
+
+    Streamed structured output is parsed as partial JSON, so a reply cut off
+    mid-object (a max-tokens stop, a dropped stream) would otherwise pass for
+    a complete answer: a plan missing its last steps, a synthesis missing claims.
+    """
+    if reply is None:
+        return None
+    chunks = getattr(reply, "tool_call_chunks", None) or []
+    texts = [str(c.get("args") or "") for c in chunks]
+    if not chunks and isinstance(reply.content, str):
+        texts = [reply.content]
+    for text in texts:
+        if not text.strip():
+            continue
+        try:
+            parse_json_markdown(text, parser=json.loads)
+        except ValueError:
+            return text
+    return None
 
 
 async def call_structured(
@@ -165,7 +196,9 @@ async def call_structured(
         )
         try:
             if raw.parsed is None:
-                raise OutputParserException("the reply held no JSON object (empty reply?)")
+                raise OutputParserException(
+                    raw.problem or "the reply held no JSON object (empty reply?)"
+                )
             value = schema.model_validate(raw.parsed)
             problem = validate(value) or "" if validate else ""
         except OutputParserException as exc:
@@ -192,6 +225,7 @@ async def call_structured(
 class _Raw:
     parsed: dict[str, Any] | None
     text: str
+    problem: str = ""
 
 
 async def _call_with_transient_retries(
@@ -224,7 +258,7 @@ async def _call_with_transient_retries(
         except OutputParserException as exc:
             text = getattr(exc, "llm_output", None) or json.dumps(last_partial)
             _record(gate, counter, messages, text or "")
-            return _Raw(None, text or "")
+            return _Raw(None, text or "", str(exc).splitlines()[0][:300])
         except TimeoutError as exc:
             if transient == _TRANSIENT_TRIES or gate.remaining_s() <= 0:
                 raise ModelCallError(
