@@ -5,8 +5,8 @@ Runs in its own process (``python -m bench.first_plan``): loads SmolLM2-135M
 fetch tools (no latency), streams a two-place question and stops at the first
 ``plan`` event. Effort is "medium": with "auto" the planner may also answer
 directly, and the 135M model tends to pick that with an empty answer. Prints
-one JSON object: load time, time to the first started step (the streaming
-planner), time to the plan, the plan's size, or the error.
+one JSON object: load time, time to the first token, to the first started
+step (the streaming planner) and to the plan, the plan's size, or the error.
 """
 
 from __future__ import annotations
@@ -44,11 +44,19 @@ async def _first_plan(timeout_s: float, effort: str) -> dict[str, Any]:
     )
     config: RunnableConfig = {"configurable": {"thread_id": uuid.uuid4().hex}}
     began = time.perf_counter()
+    out["streamed_chunks"] = 0
     try:
         async with asyncio.timeout(timeout_s):
-            async for chunk in graph.astream({"task": TASK}, config, stream_mode="custom"):
-                event = parse_event(chunk)
+            modes: Any = ["custom", "messages"]
+            async for mode, chunk in graph.astream({"task": TASK}, config, stream_mode=modes):
                 now = time.perf_counter() - began
+                if mode == "messages":  # the model's tokens as they arrive
+                    out.setdefault("first_token_s", now)
+                    out["streamed_chunks"] += 1
+                    continue
+                if not isinstance(chunk, dict):  # custom events are dicts
+                    continue
+                event = parse_event(chunk)
                 if event.type == "step_started" and "first_step_s" not in out:
                     out["first_step_s"] = now
                 if event.type == "plan":

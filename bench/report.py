@@ -117,10 +117,12 @@ def table(report: dict[str, Any]) -> str:
     if "b5" in report:
         fp = report["b5"].get("first_plan") or {}
         demo = report["b5"].get("demo_model") or {}
+        first = f"1st token {fp['first_token_s']:.1f}s, " if "first_token_s" in fp else ""
         text = (
-            f"plan {fp['first_plan_s']:.1f}s, 1st step {fp.get('first_step_s', float('nan')):.1f}s"
+            f"{first}1st step {fp.get('first_step_s', float('nan')):.1f}s, "
+            f"plan {fp['first_plan_s']:.1f}s"
             if "first_plan_s" in fp
-            else f"no plan: {fp.get('error', '?')[:40]}"
+            else f"{first}no plan after {fp.get('failed_after_s', 0):.0f}s"
         )
         speeds = ""
         if demo:

@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 __all__ = ["Zygote"]
 
@@ -120,6 +120,12 @@ def serve(engine: str) -> None:
         print(json.dumps(answer), flush=True)
 
 
+def _pipes(proc: subprocess.Popen[str]) -> tuple[IO[str], IO[str]]:
+    if proc.stdin is None or proc.stdout is None:
+        raise RuntimeError("the zygote was started without pipes")
+    return proc.stdin, proc.stdout
+
+
 class Zygote:
     """The parent's handle on one fork server."""
 
@@ -134,26 +140,24 @@ class Zygote:
             stdout=subprocess.PIPE,
             text=True,
         )
-        assert self.proc.stdout is not None and self.proc.stdin is not None
-        hello = json.loads(self.proc.stdout.readline() or "{}")
+        self._stdin, self._stdout = _pipes(self.proc)
+        hello = json.loads(self._stdout.readline() or "{}")
         if hello.get("ready") != engine:
             raise RuntimeError(f"the {engine} zygote did not start")
         self.import_s = float(hello["import_s"])
 
     def call(self, job: dict[str, Any], *, kind: str = "run", timeout_s: float = 300.0) -> Any:
         """Run one job in a fresh child; the payload, or raise with the child's error."""
-        assert self.proc.stdin is not None and self.proc.stdout is not None
         request = {"job": job, "kind": kind, "timeout_s": timeout_s}
-        self.proc.stdin.write(json.dumps(request) + "\n")
-        self.proc.stdin.flush()
-        answer = json.loads(self.proc.stdout.readline() or '{"error": "the zygote died"}')
+        self._stdin.write(json.dumps(request) + "\n")
+        self._stdin.flush()
+        answer = json.loads(self._stdout.readline() or '{"error": "the zygote died"}')
         if "error" in answer:
             raise RuntimeError(f"{self.engine}: {answer['error']}")
         return answer["ok"]
 
     def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
+        self._stdin.close()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

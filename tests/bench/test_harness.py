@@ -12,6 +12,11 @@ from pathlib import Path
 
 import pytest
 
+# The peers and the chart are benchmark-only dependencies.
+pytest.importorskip("langchain.agents")
+pytest.importorskip("smolagents")
+pytest.importorskip("matplotlib")
+
 from bench.meter import ModelMeter, Reply, ToolCall
 from bench.profiles import PROFILES, LatencyProfile
 from bench.protocol import paired_ratios, summarize
