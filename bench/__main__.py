@@ -34,7 +34,7 @@ from dataclasses import replace
 from typing import Any
 
 from bench.protocol import Zygotes, eprint
-from bench.report import goals, table, write_chart, write_json
+from bench.report import RESULTS_DIR, goals, table, write_chart, write_json
 from bench.suite import QUICK, Plan, b1, b2, b3, b4, b5, cold_start
 
 LEGEND = """
@@ -61,6 +61,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--frameworks", help="only these, e.g. ponder,ponder-wide,langchain-par")
     p.add_argument("--others", action="store_true", help="also run the other bench scripts")
     p.add_argument("--no-write", action="store_true", help="print only; keep results files")
+    p.add_argument("--out", default="peers", help="results name: bench/results/NAME.json/.png")
     return p.parse_args(argv)
 
 
@@ -125,8 +126,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(LEGEND)
     print(f"{report['profile']}; total {report['total_s']}s")
     if not args.no_write:
-        print(f"wrote {write_json(report)}")
-        chart = write_chart(report)
+        print(f"wrote {write_json(report, RESULTS_DIR / f'{args.out}.json')}")
+        chart = write_chart(report, RESULTS_DIR / f"{args.out}.png")
         if chart:
             print(f"wrote {chart}")
     if args.others:
