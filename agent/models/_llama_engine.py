@@ -22,7 +22,7 @@ import sys
 import tempfile
 import threading
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -153,10 +153,10 @@ class LlamaEngine:
         *,
         grammar: str | None = None,
         cancel: threading.Event | None = None,
-    ) -> Iterator[str | Finish]:
+    ) -> Generator[str | Finish, None, None]:
         """Yield text pieces as they decode, then one `Finish`.
 
-        Holds the engine lock until the iterator is exhausted or closed.
+        Holds the engine lock until the generator is exhausted or closed: close it.
         """
         with self.lock:
             yield from self._generate(messages, sampling, grammar, cancel)

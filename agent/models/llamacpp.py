@@ -264,40 +264,45 @@ class ChatLlamaCpp(BaseChatModel):
         ident = call_id()
         constrained: list[str] = []  # JSON text, checked for completeness at the end
         pending: list[str] = []  # a whole {"name", "arguments"} reply, parsed at the end
-        for event in events:
-            if isinstance(event, Finish):
-                whole = "".join(constrained)
-                cut_off = event.reason == "length" and bool(constrained) and not _is_json(whole)
-                if pending and not cut_off:
-                    call_chunk = _parse_call(whole, ident)
-                    yield _chunk(AIMessageChunk(content="", tool_call_chunks=[call_chunk]))
-                yield self._last_chunk(event, called=call.mode == "tool" or bool(pending))
-                if cut_off:
-                    raise OutputParserException(
-                        f"the reply reached max_tokens={call.sampling.max_tokens} before its "
-                        "JSON was complete",
-                        llm_output=whole,
-                    )
-                return
-            first = not constrained and call.mode != "text"
-            if call.mode == "text" or (call.mode == "auto" and not pending and not (
-                first and event.startswith("{")
-            )):
-                call = replace(call, mode="text") if call.mode == "auto" else call
-                yield _chunk(AIMessageChunk(content=event))
-                continue
-            constrained.append(event)
-            if call.mode == "json":
-                yield _chunk(AIMessageChunk(content=event))
-            elif call.mode == "tool":
-                yield _chunk(AIMessageChunk(content="", tool_call_chunks=[ToolCallChunk(
-                    name=call.tool if first else None,
-                    args=event,
-                    id=ident if first else None,
-                    index=0,
-                )]))
-            else:
-                pending.append(event)
+        # The engine holds its lock until `events` ends: close it here, not when a kept
+        # exception's traceback (which references this frame) is finally freed.
+        try:
+            for event in events:
+                if isinstance(event, Finish):
+                    whole = "".join(constrained)
+                    cut_off = event.reason == "length" and bool(constrained) and not _is_json(whole)
+                    if pending and not cut_off:
+                        call_chunk = _parse_call(whole, ident)
+                        yield _chunk(AIMessageChunk(content="", tool_call_chunks=[call_chunk]))
+                    yield self._last_chunk(event, called=call.mode == "tool" or bool(pending))
+                    if cut_off:
+                        raise OutputParserException(
+                            f"the reply reached max_tokens={call.sampling.max_tokens} before its "
+                            "JSON was complete",
+                            llm_output=whole,
+                        )
+                    return
+                first = not constrained and call.mode != "text"
+                if call.mode == "text" or (call.mode == "auto" and not pending and not (
+                    first and event.startswith("{")
+                )):
+                    call = replace(call, mode="text") if call.mode == "auto" else call
+                    yield _chunk(AIMessageChunk(content=event))
+                    continue
+                constrained.append(event)
+                if call.mode == "json":
+                    yield _chunk(AIMessageChunk(content=event))
+                elif call.mode == "tool":
+                    yield _chunk(AIMessageChunk(content="", tool_call_chunks=[ToolCallChunk(
+                        name=call.tool if first else None,
+                        args=event,
+                        id=ident if first else None,
+                        index=0,
+                    )]))
+                else:
+                    pending.append(event)
+        finally:
+            events.close()
 
     def _last_chunk(self, finish: Finish, *, called: bool) -> ChatGenerationChunk:
         reason = "tool_calls" if called and finish.reason == "stop" else finish.reason
