@@ -22,16 +22,16 @@ import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.outputs import LLMResult
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableSequence
 from langchain_core.runnables.config import merge_configs
-from langchain_core.utils.json import parse_json_markdown
+from langchain_core.utils.json import parse_json_markdown, parse_partial_json
 from pydantic import BaseModel, ValidationError
 
 from agent.budget import BudgetGate
@@ -129,8 +129,50 @@ async def _attempt(
     on_partial: Callable[[dict[str, Any]], None] | None,
     counter: _UsageCounter,
 ) -> dict[str, Any] | None:
+    """Stream one reply and parse it: partially when an object closes, whole at the end.
+
+    LangChain's structured-output parsers re-parse the whole partial JSON on
+    every streamed token, which is quadratic in the plan's length; here the
+    backend's bound model is streamed directly and the partial JSON is parsed
+    only when a chunk closes an object (a plan step may be complete).
+    """
     runnable = model.with_structured_output(js, method=method)
     run_config = merge_configs(config, {"callbacks": [counter]})
+    if not isinstance(runnable, RunnableSequence) or len(runnable.steps) != 2:
+        return await _attempt_with_parser(runnable, messages, run_config, on_partial, counter)
+    bound, parser = runnable.first, runnable.last
+    reply: AIMessageChunk | None = None
+    async for chunk in bound.astream(list(messages), config=run_config):
+        if not isinstance(chunk, AIMessageChunk):
+            continue
+        reply = chunk if reply is None else reply + chunk
+        if on_partial is not None and "}" in _raw_json(chunk):
+            partial = _parse_partial(_raw_json(reply))
+            if partial is not None:
+                on_partial(partial)
+    if reply is None:
+        return None
+    cut = _unfinished_json(reply)
+    if cut is not None:
+        raise OutputParserException("the reply's JSON is incomplete (cut off?)", llm_output=cut)
+    # Parsed in place: a parser's ainvoke would wait for a worker thread, and
+    # blocked sync tools can hold every thread of the default executor.
+    last: Any = parser.invoke(reply, config=config)
+    if last is not None and not isinstance(last, dict):
+        raise OutputParserException(f"expected a JSON object, got {type(last).__name__}")
+    if last is not None and on_partial is not None:
+        on_partial(last)
+    return cast(dict[str, Any] | None, last)
+
+
+async def _attempt_with_parser(
+    runnable: Runnable[Any, Any],
+    messages: Sequence[BaseMessage],
+    run_config: RunnableConfig,
+    on_partial: Callable[[dict[str, Any]], None] | None,
+    counter: _UsageCounter,
+) -> dict[str, Any] | None:
+    """For an adapter whose structured output is not ``model | parser``: LangChain streams."""
     last: Any = None
     async for part in runnable.astream(list(messages), config=run_config):
         last = part
@@ -142,6 +184,22 @@ async def _attempt(
     if cut is not None:
         raise OutputParserException("the reply's JSON is incomplete (cut off?)", llm_output=cut)
     return last
+
+
+def _raw_json(message: AIMessageChunk) -> str:
+    """The JSON text of a reply so far: its tool-call arguments, or its content."""
+    chunks = message.tool_call_chunks
+    if chunks:
+        return str(chunks[0].get("args") or "")
+    return message.content if isinstance(message.content, str) else ""
+
+
+def _parse_partial(text: str) -> dict[str, Any] | None:
+    try:
+        parsed = parse_json_markdown(text, parser=parse_partial_json)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 def _unfinished_json(reply: BaseMessage | None) -> str | None:
@@ -158,8 +216,8 @@ def _unfinished_json(reply: BaseMessage | None) -> str | None:
     if not chunks and isinstance(reply.content, str):
         texts = [reply.content]
     for text in texts:
-        if not text.strip():
-            continue
+        if not text.strip().startswith(("{", "[", "`")):
+            continue  # prose, not JSON: the parser reports "no JSON object"
         try:
             parse_json_markdown(text, parser=json.loads)
         except ValueError:
