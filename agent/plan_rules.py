@@ -10,10 +10,11 @@ and a violation goes back to the model word for word.
 
 from __future__ import annotations
 
+import re
 from graphlib import CycleError, TopologicalSorter
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, JsonValue
+from pydantic import BaseModel, Field, JsonValue, model_validator
 
 from agent.plan import STEP_ID, PlanStep, placeholder_refs
 from agent.toolset import Toolset
@@ -39,6 +40,14 @@ class StepDraft(BaseModel):
     input: dict[str, JsonValue] = Field(default_factory=dict)
     depends_on: list[str] = Field(default_factory=list)
     expected: str = Field(default="", description="the evidence that would satisfy the goal")
+
+    @model_validator(mode="after")
+    def _placeholders_are_dependencies(self) -> StepDraft:
+        """A step that uses ``{{s1}}`` depends on s1, whether or not it says so."""
+        for ref, _field, _how in placeholder_refs(self.input):
+            if ref != self.id and ref not in self.depends_on:
+                self.depends_on.append(ref)
+        return self
 
 
 class Planning(BaseModel):
@@ -85,6 +94,7 @@ def _step_variants(
     ident = (
         {"type": "string", "const": step_id} if step_id else {"type": "string", "pattern": STEP_ID}
     )
+    ordered = prior is not None
     variants = [
         {
             "type": "object",
@@ -92,15 +102,41 @@ def _step_variants(
                 "id": ident,
                 "goal": {"type": "string", "maxLength": 300},
                 "tool": {"type": "string", "const": name},
-                "input": toolset.parameters(name),
+                "input": _refs_only_to(toolset.parameters(name), prior)
+                if ordered
+                else toolset.parameters(name),
                 "depends_on": deps,
                 "expected": {"type": "string", "maxLength": 200},
             },
-            "required": ["id", "goal", "tool", "input", "depends_on"],
+            # Free-form plans may leave depends_on out: placeholders imply it.
+            "required": ["id", "goal", "tool", "input", *(["depends_on"] if ordered else [])],
         }
         for name in toolset.names
     ]
     return variants[0] if len(variants) == 1 else {"anyOf": variants}
+
+
+def _refs_only_to(params: dict[str, Any], prior: list[str] | None) -> dict[str, Any]:
+    """A tool's input schema whose text fields may hold placeholders only to ``prior`` steps.
+
+    Under a grammar this keeps a step from using its own or a later step's
+    result: text may hold single braces (code does) but ``{{`` only as the
+    start of a placeholder naming an earlier step.
+    """
+    refs = "|".join(re.escape(p) for p in prior or [])
+    placeholder = (
+        rf"|[{{][{{] *({refs})([.][A-Za-z_][A-Za-z0-9_]*)? *([|][^}}]*)?[}}][}}]" if refs else ""
+    )
+    pattern = rf"^([^{{]|[{{][^{{]{placeholder})*[{{]?$"
+    props = {
+        name: (
+            {**spec, "pattern": pattern}
+            if spec.get("type") == "string" and not {"enum", "const", "pattern"} & spec.keys()
+            else spec
+        )
+        for name, spec in params.get("properties", {}).items()
+    }
+    return {**params, "properties": props}
 
 
 def _steps_schema(
@@ -217,8 +253,8 @@ def check_plan(
             if dep == d.id:
                 return f"step {d.id} depends on itself"
         for ref, _field, _how in placeholder_refs(d.input):
-            if ref not in d.depends_on:
-                return f"step {d.id} uses {{{{{ref}}}}} but does not list {ref} in depends_on"
+            if ref == d.id:
+                return f"step {d.id} uses its own result {{{{{ref}}}}}, which does not exist yet"
         graph[d.id] = {dep for dep in d.depends_on if dep in seen}
     try:
         tuple(TopologicalSorter(graph).static_order())

@@ -42,9 +42,11 @@ class Depth(BaseModel):
 
 
 DEPTHS: dict[DepthName, Depth] = {
-    "low": Depth(name="low", max_plan_steps=3, max_replans=0, reflect_every_step=False),
-    "medium": Depth(name="medium", max_plan_steps=6, max_replans=1, reflect_every_step=False),
-    "high": Depth(name="high", max_plan_steps=12, max_replans=3, reflect_every_step=True),
+    # Plan sizes are caps, not targets: a fan-out of 8 lookups that each need a
+    # search and a read is 16 steps, and should be one plan, not three rounds.
+    "low": Depth(name="low", max_plan_steps=4, max_replans=0, reflect_every_step=False),
+    "medium": Depth(name="medium", max_plan_steps=16, max_replans=1, reflect_every_step=False),
+    "high": Depth(name="high", max_plan_steps=32, max_replans=3, reflect_every_step=True),
 }
 
 
@@ -53,7 +55,7 @@ class Budgets(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    max_steps: PositiveInt = 16
+    max_steps: PositiveInt = 48
     max_replans: int = Field(default=3, ge=0)
     max_model_calls: PositiveInt = 24
     max_tokens: PositiveInt = 400_000

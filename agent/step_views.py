@@ -8,12 +8,14 @@ from dataclasses import dataclass
 
 from agent.observation import Observation, Passage, fence
 from agent.plan import Plan
-from agent.progress import step_state
+from agent.progress import current_plan, step_state
 from agent.state import ResearchState, StepRecord
 
 __all__ = ["EvidenceItem", "evidence_digest", "gather_evidence", "plan_digest", "record_digest"]
 
 _WORD = re.compile(r"[a-z0-9]{3,}")
+_MIN_SHARE = 300
+_MAX_SHOWN = 800
 
 
 def record_digest(record: StepRecord, *, limit: int = 600) -> str:
@@ -63,6 +65,7 @@ class EvidenceItem:
     id: str
     passage: Passage
     record: StepRecord
+    shown: int = 800  # characters of the passage the model is shown
 
     def source_text(self) -> str:
         return (
@@ -87,36 +90,52 @@ def _passages(obs: Observation, step_id: str) -> tuple[Passage, ...]:
     )
 
 
+def _step_order(state: ResearchState) -> list[StepRecord]:
+    """Successful steps, leaves of the plan first: they hold what the chain found last."""
+    records = [r for r in (state.get("steps") or {}).values() if r.ok]
+    plan = current_plan(state)
+    needed = {d for s in (plan.steps if plan else ()) for d in s.depends_on}
+    return sorted(records, key=lambda r: (r.step_id in needed, int(r.step_id[1:])))
+
+
 def gather_evidence(state: ResearchState, *, task: str, limit_chars: int) -> list[EvidenceItem]:
-    """The most relevant passages of every successful step, fairly shared, within a size cap."""
+    """The most relevant passages of every successful step, fairly shared.
+
+    Every step gets its best passage, however many steps there are (a chain's
+    answer may sit in any of them); further passages are added round by round
+    while they fit in ``limit_chars``, which grows with the number of steps.
+    """
     terms = set(_WORD.findall(task.lower()))
     per_step: list[list[EvidenceItem]] = []
-    for record in sorted((state.get("steps") or {}).values(), key=lambda r: r.step_id):
-        if not record.ok:
-            continue
-        goal_terms = terms | set(_WORD.findall(record.input.__repr__().lower()))
+    for record in _step_order(state):
+        goal_terms = terms | set(_WORD.findall(repr(record.input).lower()))
         items = [
             EvidenceItem(f"{record.step_id}.{i}", p, record)
             for i, p in enumerate(_passages(record.observation, record.step_id), start=1)
         ]
         items.sort(key=lambda it: -len(goal_terms & set(_WORD.findall(it.passage.text.lower()))))
         per_step.append(items)
+    if not per_step:
+        return []
+    limit = max(limit_chars, _MIN_SHARE * len(per_step))
+    width = max(_MIN_SHARE, min(_MAX_SHOWN, limit // len(per_step)))
     chosen: list[EvidenceItem] = []
     seen: set[tuple[str, str]] = set()  # steps that fetched the same passage share it
     used = 0
     rank = 0
     while any(rank < len(items) for items in per_step):
         for items in per_step:
-            if rank < len(items):
-                item = items[rank]
-                key = (item.passage.ref, item.passage.text)
-                if key in seen:
-                    continue
-                seen.add(key)
-                size = min(len(item.passage.text), 800)
-                if used + size > limit_chars and chosen:
-                    return chosen
-                chosen.append(item)
-                used += size
+            if rank >= len(items):
+                continue
+            item = items[rank]
+            key = (item.passage.ref, item.passage.text)
+            if key in seen:
+                continue
+            size = min(len(item.passage.text), width)
+            if rank > 0 and used + size > limit:
+                return chosen
+            seen.add(key)
+            chosen.append(EvidenceItem(item.id, item.passage, item.record, shown=width))
+            used += size
         rank += 1
     return chosen

@@ -27,6 +27,7 @@ retries would multiply attempts. Pass ``max_retries=`` to change it.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,7 +242,9 @@ def _require(module: str, extra: str) -> Any:
 
 
 def _optional(module: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
+    """The provider package if it is already imported; a model of its class implies it is.
+
+    Importing the SDKs just for an isinstance check cost over a second and
+    60 MB on a run's first model call.
+    """
+    return sys.modules.get(module)

@@ -128,7 +128,8 @@ async def _first_plan(
     ask_triage = triage is None or triage.decided_by != "rules"
     allow_direct = settings.effort == "auto" and rejected is None
     depth = depth_of(state, settings)
-    max_steps = min(depth.max_plan_steps if triage else 12, settings.budgets.max_steps)
+    cap = depth.max_plan_steps if triage else DEPTHS["high"].max_plan_steps
+    max_steps = min(cap, settings.budgets.max_steps)
     version = (rejected.version + 1) if rejected else 1
     js = planning_json_schema(
         deps.toolset,

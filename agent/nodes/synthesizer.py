@@ -193,7 +193,7 @@ def _evidence_block(evidence: list[EvidenceItem]) -> str:
     blocks = []
     for item in evidence:
         text = item.passage.text.strip()
-        text = text if len(text) <= 800 else text[:800] + " …"
+        text = text if len(text) <= item.shown else text[: item.shown] + " …"
         text = text.replace("</untrusted_data", "&lt;/untrusted_data")
         blocks.append(
             f'<untrusted_data id="{item.id}" source="{html.escape(item.passage.ref, quote=True)}">'

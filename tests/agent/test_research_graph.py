@@ -250,3 +250,33 @@ def test_explicit_effort_does_not_offer_a_direct_answer() -> None:
     schema = model.calls_for("Planning")[0].schema
     assert "direct" not in schema["properties"]["mode"]["enum"]
     assert state["triage"].depth == "low"
+
+
+def test_a_placeholder_makes_its_step_a_dependency() -> None:
+    tool, log = recording_tool(answer=lambda q: f"<{q}>")
+    uses_s1 = {
+        "id": "s2",
+        "goal": "follow up",
+        "tool": "lookup",
+        "input": {"query": "after {{s1}}"},
+    }  # no depends_on given
+    model = ScriptedChatModel(
+        script={"Planning": [planning(step("s1", "x"), uses_s1)], "Synthesis": [synthesis("s2.1")]}
+    )
+    state, _ = run_research(model, [tool])
+    assert state["plans"][0].step("s2").depends_on == ("s1",)
+    assert log.count("after <x>") == 1
+
+
+def test_a_step_using_its_own_result_is_sent_back() -> None:
+    tool, _ = recording_tool()
+    selfish = {**step("s1", "x"), "input": {"query": "about {{s1}}"}}
+    model = ScriptedChatModel(
+        script={
+            "Planning": [planning(selfish), planning(step("s1", "x"))],
+            "Synthesis": [synthesis("s1.1")],
+        }
+    )
+    state, _ = run_research(model, [tool])
+    assert "uses its own result" in model.calls_for("Planning")[1].prompt
+    assert state["status"] == "done"
