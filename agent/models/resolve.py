@@ -10,7 +10,7 @@ Spec forms::
                           (then `ChatOpenAICompatible`, which tolerates off-spec streams;
                           a MODEL ending in ``.gguf``, as llama.cpp's servers name theirs,
                           marks forced tool calls as grammar-constrained and samples at
-                          ChatLlamaCpp's temperature)
+                          ChatLlamaCpp's temperature and max_tokens)
     anthropic:MODEL       Anthropic
     ollama:MODEL          a local Ollama server
 
@@ -196,9 +196,11 @@ def _openai(
     if name.lower().endswith(".gguf"):
         # A GGUF is served by llama.cpp (llama-server, llama_cpp.server, LocalAI), whose
         # forced tool calls follow a grammar from the schema: plans can be DAGs by
-        # construction. Sample it as ChatLlamaCpp would, not at the servers' 0.8.
+        # construction. Sample it as ChatLlamaCpp would: not at the servers' 0.8, and
+        # not until the context is full (a small model can loop inside a JSON string).
         settings.setdefault("constrained_tool_calls", True)
-        settings.setdefault("temperature", ChatLlamaCpp.model_fields["temperature"].default)
+        for option in ("temperature", "max_tokens"):
+            settings.setdefault(option, ChatLlamaCpp.model_fields[option].default)
     return ChatOpenAICompatible(model=name, base_url=url, api_key=SecretStr(key), **settings)
 
 
