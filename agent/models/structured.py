@@ -219,7 +219,8 @@ def _unfinished_json(reply: BaseMessage | None) -> str | None:
         if not text.strip().startswith(("{", "[", "`")):
             continue  # prose, not JSON: the parser reports "no JSON object"
         try:
-            parse_json_markdown(text, parser=json.loads)
+            # strict=False: raw control characters in strings pass, as LangChain's parser allows
+            parse_json_markdown(text, parser=lambda t: json.loads(t, strict=False))
         except ValueError:
             return text
     return None
