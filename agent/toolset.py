@@ -6,17 +6,28 @@ through here, so every outcome becomes an `Observation`: a Ponder tool's own
 artifact, or another tool's text wrapped into one. A tool that raises, hangs
 past its timeout or floods its output yields an error or truncated
 observation, never a crashed run.
+
+A tool with only a sync implementation runs on a daemon thread of its own:
+LangGraph's timeouts are cooperative and cannot stop a blocked sync call, so
+after its timeout the call is abandoned and its thread runs on until the call
+returns. On the loop's shared default executor a few such calls would take
+every worker and stall all else that uses it (sync callbacks, DNS lookups,
+other tools); on its own daemon thread it leaks only itself and never holds up
+interpreter exit. Only a subprocess could truly stop it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import json
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, StructuredTool
 from langchain_core.tools import tool as as_tool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, JsonValue, ValidationError
@@ -111,7 +122,7 @@ class Toolset:
             return Observation.failure(name, "invalid_input", problem)
         call = {"name": name, "args": dict(args), "id": call_id, "type": "tool_call"}
         try:
-            message = await asyncio.wait_for(self._tools[name].ainvoke(call, config), timeout_s)
+            message = await asyncio.wait_for(_invoke(self._tools[name], call, config), timeout_s)
         except TimeoutError:
             return Observation.failure(
                 name, "timeout", f"{name} did not finish within {timeout_s:g}s", retryable=True
@@ -141,6 +152,42 @@ class Toolset:
                 value=text.strip()[:4000],
             )
         )
+
+
+def _sync_only(tool: BaseTool) -> bool:
+    """No async implementation: LangChain would run it on the loop's shared executor."""
+    if isinstance(tool, StructuredTool):
+        return tool.coroutine is None
+    return type(tool)._arun is BaseTool._arun
+
+
+async def _invoke(tool: BaseTool, call: dict[str, Any], config: RunnableConfig | None) -> Any:
+    if not _sync_only(tool):
+        return await tool.ainvoke(call, config)
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(value: Any, error: BaseException | None) -> None:
+        if done.done():  # abandoned after its timeout
+            return
+        if error is None:
+            done.set_result(value)
+        else:
+            done.set_exception(error)
+
+    def work() -> None:
+        value: Any = None
+        error: BaseException | None = None
+        try:
+            value = context.run(tool.invoke, call, config)
+        except Exception as exc:  # the tool's failure, re-raised to the awaiting caller
+            error = RuntimeError(repr(exc)) if isinstance(exc, StopIteration) else exc
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(settle, value, error)
+
+    threading.Thread(target=work, name=f"ponder-tool-{tool.name}", daemon=True).start()
+    return await done
 
 
 def _as_text(content: Any) -> str:
