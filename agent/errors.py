@@ -11,7 +11,8 @@
         ├── ModelCallError         the provider failed (HTTP status, network, timeout)
         ├── ModelOutputError       the model's output stayed unusable after repairs
         │   └── PlanningError      no valid plan after the allowed re-asks
-        └── ApprovalRequiredError  a plan needs approval but nobody can give it
+        ├── ApprovalRequiredError  a plan needs approval but nobody can give it
+        └── CheckpointError        a stored checkpoint is unreadable or names a refused type
 
 A tool failing is not in this tree: it becomes an error observation that the
 reflector reads. A budget running out is not an error either: the run ends with
@@ -26,6 +27,7 @@ from __future__ import annotations
 __all__ = [
     "AgentRunError",
     "ApprovalRequiredError",
+    "CheckpointError",
     "ConfigError",
     "CorpusError",
     "MissingDependencyError",
@@ -122,3 +124,10 @@ class PlanningError(ModelOutputError):
 class ApprovalRequiredError(AgentRunError):
     code = "approval-required"
     hint = "run on a terminal to approve the plan, or drop --approve-plan"
+
+
+class CheckpointError(AgentRunError):
+    """A checkpoint could not be read back safely, so nothing of it was used."""
+
+    code = "checkpoint"
+    hint = "the run store was changed outside Ponder or is damaged; start the run again"
