@@ -20,6 +20,7 @@ __all__ = [
     "Passage",
     "ToolError",
     "fence",
+    "fence_text",
     "normalize_text",
 ]
 
@@ -109,10 +110,19 @@ def fence(obs: Observation, *, limit: int = 20_000) -> str:
     text = obs.content if len(obs.content) <= limit else obs.content[:limit] + "\n[…truncated]"
     if not obs.untrusted:
         return text
-    # The closing tag cannot be forged from inside the data.
-    body = text.replace("</untrusted_data", "&lt;/untrusted_data")
-    source = html.escape(obs.passages[0].ref if obs.passages else obs.tool, quote=True)
-    return f'<untrusted_data source="{source}">\n{body}\n</untrusted_data>'
+    return fence_text(text, obs.passages[0].ref if obs.passages else obs.tool)
+
+
+# A closing tag in any spelling a model might honour: any case, space after "</".
+_CLOSING_TAG = re.compile(r"<(?=/\s*untrusted_data)", re.IGNORECASE)
+
+
+def fence_text(text: str, source: str, *, ident: str | None = None) -> str:
+    """``text`` fenced as untrusted data; the fence cannot be closed from inside it."""
+    body = _CLOSING_TAG.sub("&lt;", text)
+    attrs = f'id="{html.escape(ident, quote=True)}" ' if ident is not None else ""
+    attrs += f'source="{html.escape(source, quote=True)}"'
+    return f"<untrusted_data {attrs}>\n{body}\n</untrusted_data>"
 
 
 _SPACE = re.compile(r"\s+")

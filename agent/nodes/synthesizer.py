@@ -9,7 +9,6 @@ run always ends with the best cited answer its evidence allows.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -23,6 +22,7 @@ from agent.errors import ModelOutputError
 from agent.events import AnswerEvent, CitationCheckEvent, UsageEvent, emit
 from agent.models.structured import call_structured, grammar_constrained, json_schema_for
 from agent.nodes._deps import NodeDeps
+from agent.observation import fence_text
 from agent.progress import current_plan
 from agent.prompts import render_prompt
 from agent.state import Answer, ResearchState, Usage, add_usage
@@ -194,9 +194,5 @@ def _evidence_block(evidence: list[EvidenceItem]) -> str:
     for item in evidence:
         text = item.passage.text.strip()
         text = text if len(text) <= item.shown else text[: item.shown] + " …"
-        text = text.replace("</untrusted_data", "&lt;/untrusted_data")
-        blocks.append(
-            f'<untrusted_data id="{item.id}" source="{html.escape(item.passage.ref, quote=True)}">'
-            f"\n{text}\n</untrusted_data>"
-        )
+        blocks.append(fence_text(text, item.passage.ref, ident=item.id))
     return "\n".join(blocks)
