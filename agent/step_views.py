@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from agent.observation import Observation, Passage, fence
+from agent.observation import Observation, Passage, fence, fence_text
 from agent.plan import Plan
 from agent.progress import current_plan, step_state
 from agent.state import ResearchState, StepRecord
@@ -41,7 +41,11 @@ def plan_digest(state: ResearchState, plan: Plan | None) -> str:
         )
         record = records.get(step.id)
         if record is not None:
-            lines.append(f"    result: {record_digest(record, limit=300)}")
+            result = record_digest(record, limit=300)
+            obs = record.observation
+            if obs.untrusted:  # a page's first words are data here too, never instructions
+                result = fence_text(result, obs.passages[0].ref if obs.passages else obs.tool)
+            lines.append(f"    result: {result}")
     return "\n".join(lines)
 
 
