@@ -5,6 +5,10 @@ llama-cpp-python's server repeats both in every delta; LangChain concatenates
 the repeats ("VerdictVerdictVerdict..."), so a streamed forced tool call, and
 with it streamed structured output, comes back empty. This subclass drops the
 repeats before LangChain merges them; a conformant stream is left unchanged.
+
+It also sends a reply's token cap as ``max_tokens``, the name every compatible
+server knows, not OpenAI's newer ``max_completion_tokens``, which llama-cpp-python
+ignores.
 """
 
 from __future__ import annotations
@@ -33,6 +37,16 @@ class ChatOpenAICompatible(ChatOpenAI):
     )
     _seen: OrderedDict[str, None] = PrivateAttr(default_factory=OrderedDict)
     _seen_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def _get_request_payload(
+        self, input_: Any, *, stop: list[str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = super()._get_request_payload(input_, stop=stop, **kwargs)
+        # langchain-openai sends OpenAI's newer max_completion_tokens; llama-cpp-python's
+        # server knows only max_tokens and would otherwise write until the context is full.
+        if "max_completion_tokens" in payload and "max_tokens" not in payload:
+            payload["max_tokens"] = payload.pop("max_completion_tokens")
+        return payload
 
     def _convert_chunk_to_generation_chunk(
         self,
