@@ -38,8 +38,7 @@ from bench.report import RESULTS_DIR, goals, table, write_chart, write_json
 from bench.suite import QUICK, Plan, b1, b2, b3, b4, b5, cold_start
 
 LEGEND = """
-Frameworks: ponder = Ponder as shipped; ponder-wide = Ponder with its plan-size cap lifted
-in-process (a what-if, not a shipped setting); *-seq = ReAct scripted one tool call per turn;
+Frameworks: ponder = Ponder as shipped; *-seq = ReAct scripted one tool call per turn;
 *-par = all independent calls in one turn. Each run is a fresh forked process that first
 makes a zero-latency warm-up run. Ratios are paired by repetition (same seed). B4's ratio
 is input tokens; B3 is the cost of one more no-op step at zero model latency.
@@ -58,7 +57,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", choices=("api", "cpu-small"), default="api")
     p.add_argument("--serialize", action="store_true", help="one model call at a time")
     p.add_argument("--fanout", help="B1 sizes, e.g. 1,2,4,8,16")
-    p.add_argument("--frameworks", help="only these, e.g. ponder,ponder-wide,langchain-par")
+    p.add_argument("--frameworks", help="only these, e.g. ponder,langchain-par")
     p.add_argument("--others", action="store_true", help="also run the other bench scripts")
     p.add_argument("--no-write", action="store_true", help="print only; keep results files")
     p.add_argument("--out", default="peers", help="results name: bench/results/NAME.json/.png")

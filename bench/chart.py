@@ -14,7 +14,6 @@ __all__ = ["draw"]
 
 COLORS = {
     "ponder": "#d62728",
-    "ponder-wide": "#ff9896",
     "langchain-seq": "#1f77b4",
     "langchain-par": "#aec7e8",
     "smolagents-seq": "#2ca02c",

@@ -172,20 +172,17 @@ def goals(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
 
     if "b1" in report:
         rows, label = report["b1"]["summary"], "fan-out N=8"
-        for mine, key in (("ponder", "ratios"), ("ponder-wide", "ratios_wide")):
-            me = _find(rows, label, mine)
-            if me is None:
-                continue
-            name = mine if mine == "ponder" else f"{mine} (what-if)"
+        me = _find(rows, label, "ponder")
+        if me is not None:
             for peer, limit in (("langchain-seq", 1 / 3), ("smolagents-seq", 1 / 3),
                                 ("langchain-par", 1.0), ("smolagents-par", 1.0)):  # fmt: skip
-                ratio = report["b1"].get(key, {}).get(peer, {}).get(label)
+                ratio = report["b1"].get("ratios", {}).get(peer, {}).get(label)
                 value = ratio["median"] if ratio else None
-                add(f"B1 N=8 wall {name}/{peer} <= {limit:.2f}", value, limit)
+                add(f"B1 N=8 wall ponder/{peer} <= {limit:.2f}", value, limit)
             calls = _median(me, "model_calls")
             theirs = _median(_find(rows, label, "langchain-par"), "model_calls")
             add(
-                f"B1 N=8 model calls {name} <= ReAct's ({theirs or 0:.0f})",
+                f"B1 N=8 model calls ponder <= ReAct's ({theirs or 0:.0f})",
                 calls,
                 theirs or 0,
                 "{:.0f}",
@@ -229,7 +226,7 @@ def goals(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
             add(f"B4 K=8 input tokens ponder/{peer} <= 0.33", r["median"] if r else None, 1 / 3)
     for key in ("b1", "b4", "real"):
         for row in report.get(key, {}).get("summary", []):
-            if row["framework"] not in ("ponder", "ponder-wide"):
+            if row["framework"] != "ponder":
                 continue
             score = row.get("score") or {}
             facts, of, exact = score.get("facts"), score.get("facts_of"), score.get("exact")

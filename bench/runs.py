@@ -50,7 +50,6 @@ __all__ = [
 # framework label -> (engine module, flavor)
 FRAMEWORKS: dict[str, tuple[str, Flavor]] = {
     "ponder": ("ponder", "ponder"),
-    "ponder-wide": ("ponder", "ponder-wide"),
     "langchain-seq": ("langchain", "seq"),
     "langchain-par": ("langchain", "par"),
     "smolagents-seq": ("smolagents", "seq"),

@@ -77,16 +77,11 @@ def b1(z: Zygotes, plan: Plan, log: Any) -> dict[str, Any]:
     cells = []
     for n in plan.fanout:
         w = FanOut(n)
-        for fw in chosen(plan, (*ALL, "ponder-wide") if n >= 4 else ALL):
+        for fw in chosen(plan, ALL):
             reps = plan.seq_reps_at_16 if n >= 16 and fw.endswith("-seq") else plan.reps
             cells.append(Cell("b1", fw, w, reps, timeout_s=600.0))
     results = run_cells(z, cells, plan.latency(), log=log)
-    return {
-        "results": results,
-        "summary": summarize(results),
-        "ratios": ratios(results),
-        "ratios_wide": ratios(results, "ponder-wide"),
-    }
+    return {"results": results, "summary": summarize(results), "ratios": ratios(results)}
 
 
 def b2(z: Zygotes, plan: Plan, log: Any) -> dict[str, Any]:

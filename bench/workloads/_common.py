@@ -20,9 +20,9 @@ __all__ = [
     "synthesis",
 ]
 
-# How a framework is scripted: Ponder's plan (shipped limits, or with the plan
-# cap lifted in-process), one tool call per turn, or all independent calls at once.
-Flavor = Literal["ponder", "ponder-wide", "seq", "par"]
+# How a framework is scripted: Ponder's plan (within its shipped limits), one
+# tool call per turn, or all independent calls at once.
+Flavor = Literal["ponder", "seq", "par"]
 
 _EVIDENCE = re.compile(
     r'<untrusted_data id="(s\d+\.\d+)" source="[^"]*">\n(.*?)\n</untrusted_data>', re.S

@@ -5,11 +5,10 @@ Scripts:
 - ``seq``: one tool call per turn (search 1, fetch 1, search 2, ...), then the answer;
 - ``par``: all N searches in one turn, all N fetches in the next, then the answer;
 - ``ponder``: one plan (searches first, then fetches filling ``{{sK}}`` with the
-  top URL), then the cited answer. Within Ponder's shipped limits: depth
-  "medium" plans at most 6 steps and "high" at most 12 (and judges the
-  finished plan once), so a larger fan-out is planned in batches of 6
-  sub-questions, a replan per batch;
-- ``ponder-wide``: the same run with the plan cap lifted in-process (what-if).
+  top URL), then the cited answer. Within Ponder's shipped plan caps
+  (`agent.settings.DEPTHS`): a fan-out that fits depth "medium" is one plan;
+  one that fits only "high" is one plan judged once when it finishes; a larger
+  one is planned in batches, a replan per batch.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from agent.settings import DEPTHS
 from bench.meter import ModelTurn, Reply, Script, ToolCall
 from bench.workloads._common import (
     Flavor,
@@ -33,8 +33,6 @@ from bench.workloads._common import (
 from bench.world import PLACES, World, thought
 
 __all__ = ["FanOut"]
-
-_SHIPPED_CAP = {"medium": 6, "high": 12}
 
 
 def _sentence(place: str, population: str) -> str:
@@ -113,7 +111,7 @@ class FanOut(Workload):
     def script(self, flavor: Flavor, world: World) -> Script:
         if flavor in ("seq", "par"):
             return self._react(flavor, world)
-        return self._ponder(world, wide=flavor == "ponder-wide")
+        return self._ponder(world)
 
     # -- ReAct peers ---------------------------------------------------------------
     def _answer(self, facts: dict[str, str], text: str) -> str:
@@ -162,18 +160,19 @@ class FanOut(Workload):
         return seq if flavor == "seq" else par
 
     # -- Ponder --------------------------------------------------------------------
-    def _batches(self, wide: bool) -> tuple[str, list[list[str]]]:
+    def _batches(self) -> tuple[str, list[list[str]]]:
         places = list(self.places)
         extra = 1 if self.real else 0
-        if wide or 2 * len(places) + extra <= _SHIPPED_CAP["medium"]:
+        medium, high = DEPTHS["medium"].max_plan_steps, DEPTHS["high"].max_plan_steps
+        if 2 * len(places) + extra <= medium:
             return "medium", [places]
-        if 2 * len(places) + extra <= _SHIPPED_CAP["high"]:
+        if 2 * len(places) + extra <= high:
             return "high", [places]
-        size = _SHIPPED_CAP["high"] // 2
+        size = (high - extra) // 2
         return "high", [places[i : i + size] for i in range(0, len(places), size)]
 
-    def _ponder(self, world: World, *, wide: bool) -> Script:
-        depth, batches = self._batches(wide)
+    def _ponder(self, world: World) -> Script:
+        depth, batches = self._batches()
         places = self.places
 
         def steps(batch_no: int) -> list[dict[str, Any]]:

@@ -33,6 +33,11 @@ from bench.world import World, thought
 __all__ = ["Overhead", "TokenGrowth"]
 
 
+def _last_key(passage: tuple[str, str]) -> int:
+    keys = re.findall(r"Next key: k(\d+)", passage[1])
+    return max((int(k) for k in keys), default=-1)
+
+
 def _ponder_replies(
     steps: list[dict[str, object]], depth: str, answer: Callable[[str], str]
 ) -> Script:
@@ -44,7 +49,9 @@ def _ponder_replies(
         if turn.role == "Synthesis":
             found = evidence(turn)
             if found:
-                return synthesis([(answer(found[-1][1]), found[-1][0])])
+                # Cite the passage that goes furthest, wherever the prompt puts it.
+                best = max(found, key=_last_key)
+                return synthesis([(answer(best[1]), best[0])])
         return unexpected(turn)
 
     return reply
