@@ -60,12 +60,27 @@ def _store(path: Path | None) -> RunStore:
     return RunStore(path or default_store_path(os.environ))
 
 
+_MAX_TASK_CHARS = 20_000
+_MAX_BATCH_BYTES = 10_000_000
+
+
+def _read_capped(path: Path, limit: int) -> bytes:
+    """At most `limit` bytes of `path`: /dev/zero or a huge file must not fill memory."""
+    from agent.errors import ConfigError
+
+    with path.open("rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ConfigError(f"{path} is larger than the limit of {limit} bytes")
+    return data
+
+
 def _read_task(task: str | None, task_file: Path | None) -> str:
     from agent.errors import ConfigError
 
     if task_file is not None:
         try:
-            text = task_file.read_bytes().decode("utf-8")
+            text = _read_capped(task_file, 4 * _MAX_TASK_CHARS).decode("utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot read the task file {task_file}: {exc.strerror}") from exc
         except UnicodeDecodeError as exc:
@@ -75,8 +90,8 @@ def _read_task(task: str | None, task_file: Path | None) -> str:
     text = "".join(ch for ch in text if ch.isprintable() or ch in "\n\t").strip()
     if not text:
         raise ConfigError("the task is empty", hint="give the question as TASK or --task-file")
-    if len(text) > 20_000:
-        raise ConfigError(f"the task is {len(text)} characters; the limit is 20000")
+    if len(text) > _MAX_TASK_CHARS:
+        raise ConfigError(f"the task is {len(text)} characters; the limit is {_MAX_TASK_CHARS}")
     return text
 
 
@@ -269,7 +284,7 @@ def batch(
 
     try:
         try:
-            lines = file.read_text(encoding="utf-8").splitlines()
+            lines = _read_capped(file, _MAX_BATCH_BYTES).decode("utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read tasks from {file}: {exc}") from exc
         tasks = [t.strip() for t in lines if t.strip() and not t.lstrip().startswith("#")]
