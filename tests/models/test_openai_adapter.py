@@ -187,3 +187,40 @@ async def test_streamed_tool_call_gives_partial_dicts(fake: FakeProvider, repeat
     assert len(parts) > 1
     assert parts[-1] == {"supported": True, "kind": "fact"}
     assert all(set(p) <= {"supported", "kind"} for p in parts)
+
+
+def _served(fake: FakeProvider, name: str) -> Any:
+    sync, async_ = fake.httpx2_clients("http://127.0.0.1:8000/v1")
+    return resolve_model(
+        f"openai:{name}",
+        base_url="http://127.0.0.1:8000/v1",
+        env={},
+        http_client=sync,
+        http_async_client=async_,
+    )
+
+
+def test_a_grammar_server_gets_tool_schemas_its_converter_enforces(fake: FakeProvider) -> None:
+    # A text field that may not open "{{": the raw pattern's [^{] would let an
+    # unescaped quote end the JSON string early, and llama.cpp's stock converter
+    # takes it as it is. The prepared schema keeps strings JSON-safe.
+    schema = {
+        "title": "Step",
+        "description": "One step.",
+        "type": "object",
+        "properties": {"query": {"type": "string", "pattern": "^([^{]|[{][^{])*[{]?$"}},
+        "required": ["query"],
+    }
+    call = {"id": "c1", "type": "function",
+            "function": {"name": "Step", "arguments": json.dumps({"query": "gather"})}}  # fmt: skip
+    for name in ("SmolLM2.Q4_1.gguf", "llama3.1-70b"):
+        fake.queue(completion({"content": None, "tool_calls": [call]}, "tool_calls"))
+        model = _served(fake, name).with_structured_output(schema, method="function_calling")
+        assert model.invoke("plan") == {"query": "gather"}
+    from agent.models._grammar import prepare_schema
+
+    served, other = (body["tools"][0]["function"]["parameters"] for _, body in fake.requests)
+    prepared = prepare_schema(schema)["properties"]
+    assert served["properties"] == prepared != schema["properties"]
+    assert '"' in served["properties"]["query"]["pattern"]  # the quote is excluded explicitly
+    assert other["properties"] == schema["properties"]
