@@ -8,7 +8,8 @@ finish steps in any order, so merging records must not depend on order.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import json
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from typing_extensions import TypedDict  # pydantic builds JSON schemas from it on 3.11
@@ -179,20 +180,37 @@ def add_usage(left: Usage | None, right: Usage | None) -> Usage:
 
 
 _STATUS_RANK = {"skipped": 0, "failed": 1, "done": 2}
+_Written = TypeVar("_Written", bound=BaseModel)
+
+
+def _either_order(old: _Written, new: _Written) -> _Written:
+    """Of two writes under one key, the one kept whichever came first: a replay is kept
+    once, and two different writes are ordered by their content."""
+    if old == new:
+        return old
+    return new if _canonical(new) > _canonical(old) else old
+
+
+def _canonical(model: BaseModel) -> str:
+    return json.dumps(model.model_dump(mode="json"), sort_keys=True)
+
+
+def _rank(record: StepRecord) -> tuple[int, int, float]:
+    return (record.attempt, _STATUS_RANK[record.status], record.finished_at)
 
 
 def merge_step_records(
     left: dict[str, StepRecord] | None, right: dict[str, StepRecord] | None
 ) -> dict[str, StepRecord]:
-    """Keep, per step, the latest attempt (a finished one beats a skipped one)."""
+    """Keep, per step, the latest attempt (a finished one beats a skipped one, then the
+    later finish), so records merge the same in any order."""
     merged = dict(left or {})
     for step_id, record in (right or {}).items():
         old = merged.get(step_id)
-        if old is None or (record.attempt, _STATUS_RANK[record.status]) > (
-            old.attempt,
-            _STATUS_RANK[old.status],
-        ):
+        if old is None or _rank(record) > _rank(old):
             merged[step_id] = record
+        elif _rank(record) == _rank(old):
+            merged[step_id] = _either_order(old, record)
     return merged
 
 
@@ -200,16 +218,19 @@ def append_plans(left: list[Plan] | None, right: list[Plan] | None) -> list[Plan
     """Plan versions are unique; a version seen twice (a replayed write) is kept once."""
     by_version = {p.version: p for p in (left or [])}
     for plan in right or []:
-        by_version.setdefault(plan.version, plan)
+        old = by_version.get(plan.version)
+        by_version[plan.version] = plan if old is None else _either_order(old, plan)
     return [by_version[v] for v in sorted(by_version)]
 
 
 def append_reflections(
     left: list[Reflection] | None, right: list[Reflection] | None
 ) -> list[Reflection]:
+    """Reflection indexes are unique; an index seen twice is kept once, as for plans."""
     by_index = {r.index: r for r in (left or [])}
     for reflection in right or []:
-        by_index.setdefault(reflection.index, reflection)
+        old = by_index.get(reflection.index)
+        by_index[reflection.index] = reflection if old is None else _either_order(old, reflection)
     return [by_index[i] for i in sorted(by_index)]
 
 
