@@ -1,106 +1,44 @@
-"""Every budget stops a run that would go on forever, with a partial cited answer."""
+"""Every budget stops a run that would go on forever, with a partial cited answer.
+
+The cases live in `tests.reliability.budget_suite`, which the reliability report runs too.
+"""
 
 from __future__ import annotations
 
-import itertools
-from typing import Any
+from dataclasses import replace
 
+import pytest
+
+from agent.state import NodeUsage, Usage
 from agent.testing import ScriptedChatModel
 from tests.agent.graph_run import run_research, settings
 from tests.conftest import planning, recording_tool, step, synthesis
+from tests.reliability import budget_suite as bs
 
 
-def _endless_replanner(query: str = "more") -> Any:
-    """A replanner that always proposes a fresh step (so only budgets can stop it)."""
-    ids = itertools.count(10)
-
-    def reply(messages: list[Any]) -> dict[str, Any]:
-        n = next(ids)
-        q = query if query == "broken" else f"{query}{n}"
-        return {"reasoning": "try again", "keep": [], "steps": [step(f"s{n}", q)]}
-
-    return reply
+@pytest.mark.parametrize("case", bs.BUDGET_CASES, ids=lambda c: c.name)
+def test_budget_stops_an_endless_run(case: bs.BudgetCase) -> None:
+    outcome = bs.run_budget_case(case)
+    assert outcome.respected, outcome.problems
 
 
-def _looping_model(**extra: Any) -> ScriptedChatModel:
-    return ScriptedChatModel(
-        repeat_last=True,
-        script={
-            "Planning": [planning(step("s1", "good"), step("s2", "broken"), depth="high")],
-            "Judgement": [{"verdicts": [], "decision": "replan", "reason": "still missing"}],
-            "Replanning": [_endless_replanner()],
-            "Synthesis": [synthesis("s1.1")],
-            **extra,
-        },
-    )
+def test_a_run_its_budget_did_not_stop_is_not_counted() -> None:
+    """With the step budget loosened, the depth's cap on replans ends the run as done."""
+    case = bs.BUDGET_CASES[0]
+    outcome = bs.run_budget_case(replace(case, limits={**case.limits, "max_steps": 48}))
+    assert not outcome.respected
+    assert any("not 'budget_exhausted'" in p for p in outcome.problems), outcome.problems
 
 
-def _assert_partial_cited(state: dict[str, Any]) -> None:
-    answer = state["answer"]
-    assert state["status"] == "budget_exhausted"
-    assert answer.citations, "the partial answer cites nothing"
-    assert answer.citations[0].source == "lookup:s1"
-
-
-def test_step_budget() -> None:
-    """The plan fits the budget, but a retry would be a third tool execution."""
-    tool, _log = recording_tool(delays={"slow": 5.0})
-    model = ScriptedChatModel(
-        script={
-            "Planning": [planning(step("s1", "good"), step("s2", "slow"))],
-            "Synthesis": [synthesis("s1.1")],
-        }
-    )
-    state, _ = run_research(model, [tool], config=settings(max_steps=2, step_timeout_s=0.2))
-    assert state["reflections"][0].decision == "retry"
-    assert [r.attempt for r in state["steps"].values()] == [1, 1]
-    assert "steps budget" in state["stop_reason"]
-    _assert_partial_cited(state)
-
-
-def test_replan_budget() -> None:
-    tool, _log = recording_tool(fail={"broken"})
-    model = _looping_model()
-    state, _ = run_research(model, [tool], config=settings(max_replans=2, max_model_calls=100))
-    assert len(model.calls_for("Replanning")) == 2
-    assert "replans budget" in state["stop_reason"]
-    _assert_partial_cited(state)
-
-
-def test_model_call_budget_overshoots_by_no_call() -> None:
-    tool, _ = recording_tool(fail={"broken"})
-    model = _looping_model()
-    state, _ = run_research(model, [tool], config=settings(max_model_calls=4, max_replans=50))
-    assert len(model.calls) == 4
-    assert "model_calls" in state["stop_reason"]
-    _assert_partial_cited(state)
-
-
-def test_token_budget() -> None:
-    tool, _ = recording_tool(fail={"broken"})
-    model = _looping_model()
-    state, _ = run_research(
-        model, [tool], config=settings(max_tokens=2500, max_replans=50, max_model_calls=100)
-    )
-    assert "tokens" in state["stop_reason"]
-    used = state["usage"].tokens
-    last_call = max(c.input_tokens + c.output_tokens for c in state["usage"].by_node.values())
-    assert used < 2500 + last_call, "more than one call past the token budget"
-    _assert_partial_cited(state)
-
-
-def test_wall_time_budget() -> None:
-    tool, _log = recording_tool(delays={"slow": 30.0})
-    model = ScriptedChatModel(
-        script={
-            "Planning": [planning(step("s1", "good"), step("s2", "slow"))],
-            "Synthesis": [synthesis("s1.1")],
-        }
-    )
-    state, _ = run_research(model, [tool], config=settings(timeout_s=1.0, step_timeout_s=60))
-    assert "wall_time" in state["stop_reason"]
-    assert state["usage"].wall_s < 5
-    _assert_partial_cited(state)
+def test_more_than_one_call_past_the_token_budget_is_an_overshoot() -> None:
+    usage = Usage(by_node={"planner": NodeUsage(model_calls=3, input_tokens=3000)})
+    tool_log = recording_tool()[1]
+    run = bs.BudgetRun({"usage": usage}, bs.looping_model(), tool_log, bs.CallTokens(),
+                       {"max_tokens": 1500}, 0.0)  # fmt: skip
+    run.tokens.calls = [1000, 1000, 1000]
+    assert bs._tokens(run) == ["2000 tokens before the last call, budget 1500"]
+    run.tokens.calls = [1000, 400, 1600]  # the last call started under the budget
+    assert bs._tokens(run) == []
 
 
 def test_stalled_loop_stops_on_its_own() -> None:
@@ -114,7 +52,7 @@ def test_stalled_loop_stops_on_its_own() -> None:
                 {"verdicts": [], "decision": "retry", "retry": ["s2"], "reason": "again"},
                 {"verdicts": [], "decision": "replan", "reason": "still missing"},
             ],
-            "Replanning": [_endless_replanner("broken")],
+            "Replanning": [bs.endless_replanner("broken")],
             "Synthesis": [synthesis("s1.1")],
         },
     )
