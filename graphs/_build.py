@@ -76,8 +76,9 @@ def build_graph(
     g.add_conditional_edges("reflect", route_after_reflect, ["execute", "plan", "synthesize"])
     g.add_edge("synthesize", END)
     if isinstance(checkpointer, BaseCheckpointSaver):
-        # Register Ponder's state types, so strict msgpack accepts them and
-        # permissive mode does not warn about them.
+        # Register Ponder's state types, so a strict saver accepts them. LangGraph
+        # leaves a permissive saver as it is (it warns once per type it revives);
+        # `checkpoint_serde()` is the quiet and strict choice.
         checkpointer = checkpointer.with_allowlist(checkpoint_allowlist())
     compiled = g.compile(checkpointer=checkpointer, name=name)
     return compiled.with_config(recursion_limit=settings.recursion_limit())

@@ -80,6 +80,10 @@ class GuardProxy:
             await self._handle(reader, writer)
         except (ConnectionError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass  # the browser or the server hung up; nothing to report
+        except asyncio.CancelledError:
+            # aclose() ending an open connection. The task finishes here either way;
+            # a cancellation let out is logged as an error by Python 3.11's streams.
+            pass
         finally:
             if task is not None:
                 self._tasks.discard(task)

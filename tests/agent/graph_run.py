@@ -10,6 +10,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.memory import InMemorySaver
 
+from agent.checkpointing import checkpoint_serde
 from agent.events import Event, parse_event
 from agent.settings import Budgets, Settings
 from agent.state import ResearchState
@@ -29,7 +30,10 @@ def run_research(
     config: Settings | None = None,
 ) -> tuple[ResearchState, list[Event]]:
     graph = build_research_graph(
-        model, tools, checkpointer=InMemorySaver(), settings=config or Settings()
+        model,
+        tools,
+        checkpointer=InMemorySaver(serde=checkpoint_serde()),
+        settings=config or Settings(),
     )
     thread = {"configurable": {"thread_id": uuid.uuid4().hex}}
     events: list[Event] = []
