@@ -72,22 +72,28 @@ class Toolset:
         return params
 
     def describe(self) -> str:
-        """One block per tool, as the planner sees them."""
+        """One block per tool, as the planner sees them: a signature, then each argument.
+
+        Prose, not a JSON-schema dump: small models copy schema syntax into
+        their plans (a query of ``{'type': 'string'}``), and larger ones need no
+        more than this. The exact schema still constrains the reply.
+        """
         blocks = []
         for name, tool in self._tools.items():
             params = self.parameters(name)
-            args = {
-                arg: {
-                    k: v for k, v in spec.items() if k in ("type", "description", "enum", "default")
-                }
-                for arg, spec in params.get("properties", {}).items()
-            }
-            required = params.get("required", [])
-            blocks.append(
-                f"- {name}: {tool.description.strip()}\n"
-                f"  input: {json.dumps(args, ensure_ascii=False)}"
-                + (f"\n  required: {', '.join(required)}" if required else "")
+            props: dict[str, Any] = params.get("properties", {})
+            required = set(params.get("required", []))
+            signature = ", ".join(
+                arg if arg in required else f"{arg}={json.dumps(spec.get('default'))}"
+                for arg, spec in props.items()
             )
+            lines = [f"- {name}({signature}): {tool.description.strip()}"]
+            for arg, spec in props.items():
+                facts = [_kind(spec)] + (["required"] if arg in required else [])
+                choices = spec.get("enum")
+                tail = f"; one of: {', '.join(map(str, choices))}" if choices else ""
+                lines.append(f"    {arg} ({', '.join(facts)}): {spec.get('description', '')}{tail}")
+            blocks.append("\n".join(lines))
         return "\n".join(blocks)
 
     def validate_input(self, name: str, args: Mapping[str, JsonValue]) -> str | None:
@@ -152,6 +158,14 @@ class Toolset:
                 value=text.strip()[:4000],
             )
         )
+
+
+def _kind(spec: Mapping[str, Any]) -> str:
+    """An argument's JSON type in words; an optional one (``X | None``) reads as X."""
+    words = {"string": "text", "array": "list", "object": "object", "null": "null"}
+    types = [spec.get("type")] if "type" in spec else [v.get("type") for v in spec.get("anyOf", [])]
+    named = [words.get(str(t), str(t)) for t in types if t and t != "null"]
+    return " or ".join(named) or "any value"
 
 
 def _sync_only(tool: BaseTool) -> bool:

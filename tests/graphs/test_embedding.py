@@ -124,6 +124,5 @@ def test_plan_execute_graph_runs_any_tool_function() -> None:
     assert "The sum is 42. [1]" in out["answer"].markdown
     assert out["answer"].citations[0].quote == "42"
     planner_prompt = model.calls_for("Planning")[0].prompt
-    assert (
-        "add: Add two integers." in planner_prompt and '"a": {"type": "integer"' in planner_prompt
-    )
+    assert "- add(a, b): Add two integers." in planner_prompt
+    assert "    a (integer, required): " in planner_prompt
