@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
@@ -28,6 +29,7 @@ from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.messages.ai import add_ai_message_chunks
 from langchain_core.outputs import LLMResult
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSequence
 from langchain_core.runnables.config import merge_configs
@@ -107,11 +109,12 @@ def grammar_constrained(model: BaseChatModel) -> bool:
     else:
         if isinstance(model, ChatLlamaCpp):
             return True
-    try:
-        from agent.models.openai_compat import ChatOpenAICompatible
-    except ImportError:  # langchain-openai is optional
+    # Only a model built by that module can be one of its class; importing it to
+    # find out would import langchain-openai (about 1 s) into every run.
+    compat = sys.modules.get("agent.models.openai_compat")
+    if compat is None:
         return False
-    return isinstance(model, ChatOpenAICompatible) and model.constrained_tool_calls
+    return isinstance(model, compat.ChatOpenAICompatible) and model.constrained_tool_calls
 
 
 def _failure(exc: BaseException) -> Any:
@@ -141,17 +144,22 @@ async def _attempt(
     if not isinstance(runnable, RunnableSequence) or len(runnable.steps) != 2:
         return await _attempt_with_parser(runnable, messages, run_config, on_partial, counter)
     bound, parser = runnable.first, runnable.last
-    reply: AIMessageChunk | None = None
+    chunks: list[AIMessageChunk] = []
+    text = _StreamedJson()
     async for chunk in bound.astream(list(messages), config=run_config):
         if not isinstance(chunk, AIMessageChunk):
             continue
-        reply = chunk if reply is None else reply + chunk
-        if on_partial is not None and "}" in _raw_json(chunk):
-            partial = _parse_partial(_raw_json(reply))
+        chunks.append(chunk)
+        closed = text.add(chunk)
+        if on_partial is not None and closed:
+            partial = _parse_partial(text.value)
             if partial is not None:
                 on_partial(partial)
-    if reply is None:
+    if not chunks:
         return None
+    # Merged once: adding chunks one by one re-parses the tool call's partial
+    # JSON at every step, quadratic in the reply (10 ms per plan step here).
+    reply = add_ai_message_chunks(chunks[0], *chunks[1:])
     cut = _unfinished_json(reply)
     if cut is not None:
         raise OutputParserException("the reply's JSON is incomplete (cut off?)", llm_output=cut)
@@ -186,12 +194,61 @@ async def _attempt_with_parser(
     return last
 
 
-def _raw_json(message: AIMessageChunk) -> str:
-    """The JSON text of a reply so far: its tool-call arguments, or its content."""
-    chunks = message.tool_call_chunks
-    if chunks:
-        return str(chunks[0].get("args") or "")
-    return message.content if isinstance(message.content, str) else ""
+class _StreamedJson:
+    """The JSON text of a streamed reply so far: its first tool call's arguments, or its
+    content, grown chunk by chunk as merging the chunks would give it.
+
+    It also follows the JSON's nesting, so the reply is re-parsed only when an
+    element of a top-level array (a plan step) or the whole object closes, not
+    at every brace: each parse reads the whole text so far.
+    """
+
+    def __init__(self) -> None:
+        self._call: list[str] = []
+        self._content: list[str] = []
+        self._index: int | None = None
+        self._seen_call = False
+        self._depth = 0
+        self._in_string = False
+        self._escaped = False
+
+    def add(self, chunk: AIMessageChunk) -> bool:
+        """Take one chunk; whether it closed an object worth parsing the reply for."""
+        added = []
+        for call in chunk.tool_call_chunks:
+            if not self._seen_call:
+                self._seen_call, self._index = True, call.get("index")
+            if call.get("index") == self._index and call.get("args"):
+                added.append(str(call["args"]))
+        self._call.extend(added)
+        if isinstance(chunk.content, str) and chunk.content:
+            self._content.append(chunk.content)
+            if not self._seen_call:
+                added = [chunk.content]
+        return any(self._scan(piece) for piece in added)
+
+    def _scan(self, text: str) -> bool:
+        closed = False
+        for ch in text:
+            if self._in_string:
+                if self._escaped:
+                    self._escaped = False
+                elif ch == "\\":
+                    self._escaped = True
+                elif ch == '"':
+                    self._in_string = False
+            elif ch == '"':
+                self._in_string = True
+            elif ch in "{[":
+                self._depth += 1
+            elif ch in "}]":
+                self._depth -= 1
+                closed = closed or (ch == "}" and self._depth <= 2)
+        return closed
+
+    @property
+    def value(self) -> str:
+        return "".join(self._call) if self._seen_call else "".join(self._content)
 
 
 def _parse_partial(text: str) -> dict[str, Any] | None:
