@@ -221,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
                                 description=__doc__.splitlines()[0])  # fmt: skip
     p.add_argument("--only", default=",".join(AREAS), help=f"areas: {','.join(AREAS)}")
     p.add_argument("--quick", action="store_true", help="4 kill trials, fewer concurrent runs")
-    p.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
+    p.add_argument("--out", type=Path, help=f"where to write the JSON (default: {RESULTS.name}, "
+                   "written only by a full run)")
     args = p.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     if unknown := sorted(set(names) - set(AREAS)):
@@ -236,9 +237,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ntotal wall time {wall}s{' (quick)' if args.quick else ''}")
     report = {"quick": args.quick, "wall_s": wall, "rows": [r._asdict() for r in rows],
               "areas": results}  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1, default=_json_default) + "\n")
-    print(f"wrote {args.out}")
+    out = args.out
+    if out is None and not args.quick and set(names) == set(AREAS):
+        out = RESULTS  # a partial or quick run must not replace the full results
+    if out is None:
+        print("not written (a partial or quick run); --out PATH writes it")
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=1, default=_json_default) + "\n")
+        print(f"wrote {out}")
     return 1 if any(r.failures for r in rows) else 0
 
 

@@ -147,7 +147,9 @@ def table(report: dict[str, Any]) -> str:
         c = report["cold"]
         for key, label in (("help_s", "ponder --help"), ("run_help_s", "ponder run --help"),
                            ("first_call_s", "1st model call imports")):  # fmt: skip
-            rows.append(["cold", label, "ponder", _s(c[key], "s", 3), "", "", "", "", ""])
+            cpu = c.get(key.replace("_s", "_cpu_s"))
+            note = f"CPU {cpu['median']:.3f}s" if cpu else ""
+            rows.append(["cold", label, "ponder", _s(c[key], "s", 3), "", "", "", "", note])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
