@@ -40,3 +40,30 @@ def events(stdout: str) -> list[dict[str, Any]]:
 def write_script(path: Path, script: dict[str, Any], **options: Any) -> Path:
     path.write_text(json.dumps({"script": script, **options}), encoding="utf-8")
     return path
+
+
+def check_corpus_run(
+    done: subprocess.CompletedProcess[str], tools: tuple[str, ...]
+) -> dict[str, Any]:
+    """The ``--json`` report of a finished corpus run, once its plans and citations hold up.
+
+    Every plan version is a DAG over `tools` (ids unique, dependencies only on
+    earlier steps) and every citation quotes a file of the example corpus.
+    """
+    assert done.returncode in (0, 3), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    assert report["status"] in ("done", "budget_exhausted")
+    assert report["plans"] and report["plans"][0]["steps"], "no plan steps"
+    for plan in report["plans"]:
+        ids = [s["id"] for s in plan["steps"]]
+        assert len(set(ids)) == len(ids)
+        for s in plan["steps"]:
+            assert s["tool"] in tools
+            assert set(s["depends_on"]) <= set(ids[: ids.index(s["id"])])
+    assert report["citations"], "the answer cites nothing"
+    files = {p.name for p in CORPUS.iterdir()}
+    for c in report["citations"]:
+        assert c["source"].split("#")[0] in files, c["source"]
+        assert c["quote"].strip()
+    return report

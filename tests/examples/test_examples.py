@@ -43,8 +43,9 @@ def cited_documents(stdout: str) -> list[str]:
 
 
 def source_files(stdout: str) -> list[str]:
-    """The files named by the answer's ``**Sources**`` list, e.g. ``[1] Title — file.md#anchor``."""
-    return re.findall(r"^\[\d+\] .* — ([^#\s]+)#", stdout, flags=re.MULTILINE)
+    """The files named by the answer's ``**Sources**`` list: ``[1] Title — file.md#anchor``, or
+    ``— file.md`` for a whole document."""
+    return re.findall(r"^\[\d+\] .* — ([^#\s]+)(?:#\S*)?$", stdout, flags=re.MULTILINE)
 
 
 def test_every_example_has_a_test() -> None:
@@ -57,8 +58,11 @@ def test_custom_tool_plans_with_your_tools_and_chains_their_results(tmp_path: Pa
     # The planner saw each tool's argument description and docstring.
     assert "  order_customer(order_id: an order number such as A-1001)" in out
     assert "  customer_contact(customer_id: a customer id such as cus_42)" in out
-    assert "order_customer: Look up which customer placed an order; returns the customer id." in out
-    assert "customer_contact: The name and email address of a customer." in out
+    assert (
+        "- order_customer(order_id): Look up which customer placed an order; "
+        "returns the customer id." in out
+    )
+    assert "- customer_contact(customer_id): The name and email address of a customer." in out
     # s2's input was {{s1}}: it only finds Ada if s1's result reached it.
     assert "  s1 order_customer: done: cus_42\n" in out
     assert "  s2 customer_contact: done: Ada Lovelace <ada@example.com>\n" in out
