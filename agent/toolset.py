@@ -162,7 +162,7 @@ class Toolset:
 
 def _kind(spec: Mapping[str, Any]) -> str:
     """An argument's JSON type in words; an optional one (``X | None``) reads as X."""
-    words = {"string": "text", "array": "list", "object": "object", "null": "null"}
+    words = {"string": "text", "array": "list"}
     types = [spec.get("type")] if "type" in spec else [v.get("type") for v in spec.get("anyOf", [])]
     named = [words.get(str(t), str(t)) for t in types if t and t != "null"]
     return " or ".join(named) or "any value"

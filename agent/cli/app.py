@@ -60,41 +60,6 @@ def _store(path: Path | None) -> RunStore:
     return RunStore(path or default_store_path(os.environ))
 
 
-_MAX_TASK_CHARS = 20_000
-_MAX_BATCH_BYTES = 10_000_000
-
-
-def _read_capped(path: Path, limit: int) -> bytes:
-    """At most `limit` bytes of `path`: /dev/zero or a huge file must not fill memory."""
-    from agent.errors import ConfigError
-
-    with path.open("rb") as f:
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise ConfigError(f"{path} is larger than the limit of {limit} bytes")
-    return data
-
-
-def _read_task(task: str | None, task_file: Path | None) -> str:
-    from agent.errors import ConfigError
-
-    if task_file is not None:
-        try:
-            text = _read_capped(task_file, 4 * _MAX_TASK_CHARS).decode("utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read the task file {task_file}: {exc.strerror}") from exc
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"the task file {task_file} is not UTF-8 text") from exc
-    else:
-        text = task or ""
-    text = "".join(ch for ch in text if ch.isprintable() or ch in "\n\t").strip()
-    if not text:
-        raise ConfigError("the task is empty", hint="give the question as TASK or --task-file")
-    if len(text) > _MAX_TASK_CHARS:
-        raise ConfigError(f"the task is {len(text)} characters; the limit is {_MAX_TASK_CHARS}")
-    return text
-
-
 def _run(work: Any) -> RunReport:
     """Run a CLI coroutine; turn every outcome into one line and an exit code."""
     import asyncio
@@ -207,7 +172,9 @@ def run(
     from agent.errors import ConfigError, UserError
 
     try:
-        text = _read_task(task, task_file)
+        from agent.cli.task_input import read_task
+
+        text = read_task(task, task_file)
         if corpus is not None and not corpus.is_dir():
             raise ConfigError(f"corpus folder {corpus} does not exist or is not a folder")
         chosen = (search or (Search.corpus if corpus else Search.web)).value
@@ -283,13 +250,9 @@ def batch(
     from agent.errors import ConfigError, UserError
 
     try:
-        try:
-            lines = _read_capped(file, _MAX_BATCH_BYTES).decode("utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read tasks from {file}: {exc}") from exc
-        tasks = [t.strip() for t in lines if t.strip() and not t.lstrip().startswith("#")]
-        if not tasks:
-            raise ConfigError(f"{file} holds no tasks")
+        from agent.cli.task_input import read_batch
+
+        tasks = read_batch(file)
         if corpus is not None and not corpus.is_dir():
             raise ConfigError(f"corpus folder {corpus} does not exist or is not a folder")
         from agent.cli.session import RunOptions

@@ -10,7 +10,7 @@ from langchain_core.messages import AIMessageChunk
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.utils.json import parse_partial_json
 
-from agent.models.structured import _StreamedJson
+from agent.models._streamed_json import StreamedJson
 
 PLAN = {
     "reasoning": 'braces in text: {"x": 1} and a quote \\" and }',
@@ -25,8 +25,8 @@ def _pieces(text: str, size: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
-def _follow(chunks: list[AIMessageChunk]) -> tuple[_StreamedJson, list[str]]:
-    text, parsed_at = _StreamedJson(), []
+def _follow(chunks: list[AIMessageChunk]) -> tuple[StreamedJson, list[str]]:
+    text, parsed_at = StreamedJson(), []
     for chunk in chunks:
         if text.add(chunk):
             parsed_at.append(text.value)
