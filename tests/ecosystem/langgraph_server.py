@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from tests.ecosystem.process_group import stop_group
 
 REPO = Path(__file__).resolve().parents[2]
 LANGGRAPH = Path(sys.executable).with_name("langgraph")
@@ -74,7 +75,7 @@ def langgraph_dev(workdir: Path) -> Iterator[str]:
         try:
             yield _wait_ready(proc, log_path)
         finally:
-            _stop(proc)
+            stop_group(proc, grace_s=15)
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], log_path: Path) -> str:
@@ -94,17 +95,6 @@ def _wait_ready(proc: subprocess.Popen[bytes], log_path: Path) -> str:
                 pass
         time.sleep(0.2)
     raise RuntimeError(f"langgraph dev not ready in {READY_TIMEOUT_S}s:\n{log_tail(log_path)}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the whole group, then SIGKILL whatever of it is left."""
-    with suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    with suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=15)
-    with suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
 
 
 def log_tail(log_path: Path, chars: int = 3000) -> str:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import importlib.util
-import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from tests.ecosystem.process_group import stop_group
 
 SERVER_MODULES = (
     "llama_cpp",
@@ -55,13 +55,7 @@ def llama_server(log_path: Path) -> Iterator[tuple[str, str]]:
         try:
             yield url, _wait_ready(proc, url, log_path)
         finally:
-            with suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            with suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=10)
-            with suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+            stop_group(proc)
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], url: str, log_path: Path) -> str:
