@@ -221,8 +221,11 @@ def main(argv: list[str] | None = None) -> int:
                                 description=__doc__.splitlines()[0])  # fmt: skip
     p.add_argument("--only", default=",".join(AREAS), help=f"areas: {','.join(AREAS)}")
     p.add_argument("--quick", action="store_true", help="4 kill trials, fewer concurrent runs")
-    p.add_argument("--out", type=Path, help=f"where to write the JSON (default: {RESULTS.name}, "
-                   "written only by a full run)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help=f"where to write the JSON (default: {RESULTS.name}, written only by a full run)",
+    )
     args = p.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     if unknown := sorted(set(names) - set(AREAS)):

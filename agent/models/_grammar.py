@@ -46,8 +46,21 @@ _ANY_VALUE: dict[str, Any] = {
 }
 # Keywords that give a schema node a shape; a node with none of them is "any value".
 _SHAPING = frozenset(
-    {"type", "enum", "const", "anyOf", "oneOf", "allOf", "$ref", "properties",
-     "additionalProperties", "items", "prefixItems", "pattern", "format"}
+    {
+        "type",
+        "enum",
+        "const",
+        "anyOf",
+        "oneOf",
+        "allOf",
+        "$ref",
+        "properties",
+        "additionalProperties",
+        "items",
+        "prefixItems",
+        "pattern",
+        "format",
+    }
 )
 _MAX_ENUM_RANGE = 256
 # A JSON string character that needs no escaping: no quote, backslash or control char.
@@ -95,9 +108,7 @@ def json_object_gbnf() -> str:
     return schema_gbnf({"type": "object"})
 
 
-def tool_call_gbnf(
-    tools: Sequence[tuple[str, Mapping[str, Any]]], *, allow_text: bool
-) -> str:
+def tool_call_gbnf(tools: Sequence[tuple[str, Mapping[str, Any]]], *, allow_text: bool) -> str:
     """Grammar for ``{"name": <one tool>, "arguments": <its args>}``, or free text.
 
     With `allow_text`, the reply is either such a call or prose that does not
@@ -127,9 +138,7 @@ def _strict_chars(gbnf: str) -> str:
     return gbnf.replace('char ::= [^"\\\\] |', f"char ::= {_SAFE_CHAR} |", 1)
 
 
-def _inline(
-    node: Any, defs: Mapping[str, Any], stack: tuple[str, ...], recursive: set[str]
-) -> Any:
+def _inline(node: Any, defs: Mapping[str, Any], stack: tuple[str, ...], recursive: set[str]) -> Any:
     if isinstance(node, list):
         return [_inline(item, defs, stack, recursive) for item in node]
     if not isinstance(node, Mapping):

@@ -31,8 +31,10 @@ _MAX_MESSAGE = 300
 _SECRETS = [
     re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_\-]{6,}"),  # OpenAI / Anthropic style keys
     re.compile(r"(?i)\b(bearer|token|basic)\s+[A-Za-z0-9._~+/=\-]{8,}"),
-    re.compile(r"(?i)\b(api[_-]?key|x-api-key|authorization|password|secret)\b([\"']?\s*[:=]\s*)"
-               r"[\"']?[^\s\"',;}]+"),
+    re.compile(
+        r"(?i)\b(api[_-]?key|x-api-key|authorization|password|secret)\b([\"']?\s*[:=]\s*)"
+        r"[\"']?[^\s\"',;}]+"
+    ),
     re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"),  # user:password@ in URLs
 ]
 

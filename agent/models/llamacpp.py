@@ -283,9 +283,9 @@ class ChatLlamaCpp(BaseChatModel):
                         )
                     return
                 first = not constrained and call.mode != "text"
-                if call.mode == "text" or (call.mode == "auto" and not pending and not (
-                    first and event.startswith("{")
-                )):
+                if call.mode == "text" or (
+                    call.mode == "auto" and not pending and not (first and event.startswith("{"))
+                ):
                     call = replace(call, mode="text") if call.mode == "auto" else call
                     yield _chunk(AIMessageChunk(content=event))
                     continue
@@ -293,12 +293,19 @@ class ChatLlamaCpp(BaseChatModel):
                 if call.mode == "json":
                     yield _chunk(AIMessageChunk(content=event))
                 elif call.mode == "tool":
-                    yield _chunk(AIMessageChunk(content="", tool_call_chunks=[ToolCallChunk(
-                        name=call.tool if first else None,
-                        args=event,
-                        id=ident if first else None,
-                        index=0,
-                    )]))
+                    yield _chunk(
+                        AIMessageChunk(
+                            content="",
+                            tool_call_chunks=[
+                                ToolCallChunk(
+                                    name=call.tool if first else None,
+                                    args=event,
+                                    id=ident if first else None,
+                                    index=0,
+                                )
+                            ],
+                        )
+                    )
                 else:
                     pending.append(event)
         finally:
@@ -371,8 +378,10 @@ class ChatLlamaCpp(BaseChatModel):
             )
         elif method in ("json_schema", "json_mode"):
             response_format: dict[str, Any] = (
-                {"type": "json_schema",
-                 "json_schema": {"name": spec.name, "schema": dict(spec.parameters)}}
+                {
+                    "type": "json_schema",
+                    "json_schema": {"name": spec.name, "schema": dict(spec.parameters)},
+                }
                 if method == "json_schema"
                 else {"type": "json_object"}
             )

@@ -110,9 +110,7 @@ def resolve_model_spec(
     if provider == "openai" and name:
         return ResolvedModel(_openai(name, base_url, api_key, env, options), f"openai:{name}")
     if provider == "anthropic" and name:
-        return ResolvedModel(
-            _anthropic(name, base_url, api_key, env, options), f"anthropic:{name}"
-        )
+        return ResolvedModel(_anthropic(name, base_url, api_key, env, options), f"anthropic:{name}")
     if provider == "script" and name:
         from agent.testing import scripted_model_from_file
 

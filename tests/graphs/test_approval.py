@@ -15,8 +15,9 @@ from tests.conftest import planning, recording_tool, step, synthesis
 
 
 def _graph(model: ScriptedChatModel, tools: list[Any], **flags: bool) -> Any:
-    return build_research_graph(model, tools, checkpointer=InMemorySaver(),
-                                settings=Settings(**flags))
+    return build_research_graph(
+        model, tools, checkpointer=InMemorySaver(), settings=Settings(**flags)
+    )
 
 
 def _pause(graph: Any, feed: Any, config: dict[str, Any]) -> dict[str, Any] | None:
@@ -27,8 +28,9 @@ def _pause(graph: Any, feed: Any, config: dict[str, Any]) -> dict[str, Any] | No
 
 def test_plan_waits_for_approval_then_runs() -> None:
     tool, log = recording_tool()
-    model = ScriptedChatModel(script={"Planning": [planning(step("s1", "a"))],
-                                      "Synthesis": [synthesis("s1.1")]})
+    model = ScriptedChatModel(
+        script={"Planning": [planning(step("s1", "a"))], "Synthesis": [synthesis("s1.1")]}
+    )
     graph = _graph(model, [tool], approve_plan=True)
     config = {"configurable": {"thread_id": "t-approve"}}
     request = _pause(graph, {"task": "What is a?"}, config)
@@ -42,8 +44,9 @@ def test_plan_waits_for_approval_then_runs() -> None:
 
 def test_edited_plan_is_validated_and_replaces_the_plan() -> None:
     tool, log = recording_tool()
-    model = ScriptedChatModel(script={"Planning": [planning(step("s1", "a"))],
-                                      "Synthesis": [synthesis("s2.1")]})
+    model = ScriptedChatModel(
+        script={"Planning": [planning(step("s1", "a"))], "Synthesis": [synthesis("s2.1")]}
+    )
     graph = _graph(model, [tool], approve_plan=True)
     config = {"configurable": {"thread_id": "t-edit"}}
     _pause(graph, {"task": "What is a?"}, config)
@@ -59,14 +62,20 @@ def test_edited_plan_is_validated_and_replaces_the_plan() -> None:
 
 def test_rejection_feedback_reaches_the_planner() -> None:
     tool, log = recording_tool()
-    model = ScriptedChatModel(script={
-        "Planning": [planning(step("s1", "a")), planning(step("s1", "better"))],
-        "Synthesis": [synthesis("s1.1")]})
+    model = ScriptedChatModel(
+        script={
+            "Planning": [planning(step("s1", "a")), planning(step("s1", "better"))],
+            "Synthesis": [synthesis("s1.1")],
+        }
+    )
     graph = _graph(model, [tool], approve_plan=True)
     config = {"configurable": {"thread_id": "t-reject"}}
     _pause(graph, {"task": "What is a?"}, config)
-    second = _pause(graph, Command(resume={"decision": "reject",
-                                           "feedback": "search for 'better' instead"}), config)
+    second = _pause(
+        graph,
+        Command(resume={"decision": "reject", "feedback": "search for 'better' instead"}),
+        config,
+    )
     assert second is not None and second["version"] == 2
     assert "search for 'better' instead" in model.calls_for("Planning")[1].prompt
     _pause(graph, Command(resume={"decision": "approve"}), config)
@@ -82,17 +91,27 @@ def test_code_step_needs_approval_and_a_refusal_is_an_observation() -> None:
         ran.append(code)
         return "ok"
 
-    code_tool = StructuredTool.from_function(python, name="python",
-                                             description="Run Python code.",
-                                             metadata={"ponder_runs_code": True})
+    code_tool = StructuredTool.from_function(
+        python, name="python", description="Run Python code.", metadata={"ponder_runs_code": True}
+    )
     tool, log = recording_tool()
-    plan = planning(step("s1", "a"),
-                    {"id": "s2", "goal": "compute", "tool": "python",
-                     "input": {"code": "print(1)"}, "depends_on": []})
-    model = ScriptedChatModel(script={
-        "Planning": [plan],
-        "Judgement": [{"verdicts": [], "decision": "continue", "reason": "fine without"}],
-        "Synthesis": [synthesis("s1.1")]})
+    plan = planning(
+        step("s1", "a"),
+        {
+            "id": "s2",
+            "goal": "compute",
+            "tool": "python",
+            "input": {"code": "print(1)"},
+            "depends_on": [],
+        },
+    )
+    model = ScriptedChatModel(
+        script={
+            "Planning": [plan],
+            "Judgement": [{"verdicts": [], "decision": "continue", "reason": "fine without"}],
+            "Synthesis": [synthesis("s1.1")],
+        }
+    )
     graph = _graph(model, [tool, code_tool], approve_code=True)
     config = {"configurable": {"thread_id": "t-code"}}
     request = _pause(graph, {"task": "compute"}, config)

@@ -28,8 +28,13 @@ VERDICT = {
 
 def message(content: list[dict[str, Any]], stop: str = "end_turn") -> dict[str, Any]:
     return {
-        "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
-        "content": content, "stop_reason": stop, "stop_sequence": None,
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-haiku-4-5",
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": None,
         "usage": {"input_tokens": 12, "output_tokens": 4},
     }
 
@@ -41,16 +46,17 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
     def clients(*, base_url: str | None, **_: Any) -> Any:
         return provider.httpx2_clients(base_url or "https://api.anthropic.com")
 
-    monkeypatch.setattr(anthropic_chat, "_get_default_httpx_client",
-                        lambda **kw: clients(**kw)[0])
-    monkeypatch.setattr(anthropic_chat, "_get_default_async_httpx_client",
-                        lambda **kw: clients(**kw)[1])
+    monkeypatch.setattr(anthropic_chat, "_get_default_httpx_client", lambda **kw: clients(**kw)[0])
+    monkeypatch.setattr(
+        anthropic_chat, "_get_default_async_httpx_client", lambda **kw: clients(**kw)[1]
+    )
     return provider
 
 
 def model() -> Any:
-    return resolve_model("anthropic:claude-haiku-4-5", env={"ANTHROPIC_API_KEY": KEY},
-                         max_tokens=256)
+    return resolve_model(
+        "anthropic:claude-haiku-4-5", env={"ANTHROPIC_API_KEY": KEY}, max_tokens=256
+    )
 
 
 def test_plain_chat_request_and_reply(fake: FakeProvider) -> None:
@@ -68,15 +74,19 @@ def test_plain_chat_request_and_reply(fake: FakeProvider) -> None:
 
 async def test_streaming_reports_usage(fake: FakeProvider) -> None:
     events = [
-        {"type": "message_start", "message": {**message([]), "usage": {"input_tokens": 9,
-                                                                       "output_tokens": 1}}},
+        {
+            "type": "message_start",
+            "message": {**message([]), "usage": {"input_tokens": 9, "output_tokens": 1}},
+        },
         {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-        {"type": "content_block_delta", "index": 0,
-         "delta": {"type": "text_delta", "text": "Hel"}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hel"}},
         {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "lo"}},
         {"type": "content_block_stop", "index": 0},
-        {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-         "usage": {"input_tokens": 9, "output_tokens": 3}},  # the final, cumulative usage
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"input_tokens": 9, "output_tokens": 3},
+        },  # the final, cumulative usage
         {"type": "message_stop"},
     ]
     fake.queue(anthropic_sse(*events), content_type="text/event-stream")
@@ -93,8 +103,19 @@ async def test_streaming_reports_usage(fake: FakeProvider) -> None:
 def test_function_calling_structured_output(fake: FakeProvider) -> None:
     chat = model()
     assert structured_method(chat) == "function_calling"
-    fake.queue(message([{"type": "tool_use", "id": "toolu_1", "name": "Verdict",
-                         "input": {"supported": True, "kind": "fact"}}], stop="tool_use"))
+    fake.queue(
+        message(
+            [
+                {
+                    "type": "tool_use",
+                    "id": "toolu_1",
+                    "name": "Verdict",
+                    "input": {"supported": True, "kind": "fact"},
+                }
+            ],
+            stop="tool_use",
+        )
+    )
     value = chat.with_structured_output(VERDICT, method="function_calling").invoke("Water is wet.")
     body = fake.last
     assert body["tools"][0]["name"] == "Verdict"
@@ -105,12 +126,20 @@ def test_function_calling_structured_output(fake: FakeProvider) -> None:
 
 @pytest.mark.parametrize(
     ("status", "kind", "retryable"),
-    [(429, "rate_limited", True), (529, "server_error", True), (500, "server_error", True),
-     (401, "auth", False), (400, "bad_request", False)],
+    [
+        (429, "rate_limited", True),
+        (529, "server_error", True),
+        (500, "server_error", True),
+        (401, "auth", False),
+        (400, "bad_request", False),
+    ],
 )
 def test_error_statuses(fake: FakeProvider, status: int, kind: str, retryable: bool) -> None:
-    fake.queue({"type": "error", "error": {"type": "overloaded_error", "message": "busy"}},
-               status=status, retry_after="3")
+    fake.queue(
+        {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}},
+        status=status,
+        retry_after="3",
+    )
     with pytest.raises(anthropic.APIStatusError) as caught:
         model().invoke("hi")
     failure = classify_model_error(caught.value)
@@ -120,8 +149,11 @@ def test_error_statuses(fake: FakeProvider, status: int, kind: str, retryable: b
 
 def test_429_then_200(fake: FakeProvider) -> None:
     chat = model()
-    fake.queue({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
-               status=429, retry_after_ms="1500")
+    fake.queue(
+        {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
+        status=429,
+        retry_after_ms="1500",
+    )
     fake.queue(message([{"type": "text", "text": "ok"}]))
     with pytest.raises(anthropic.RateLimitError) as caught:
         chat.invoke("hi")

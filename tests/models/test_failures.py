@@ -21,9 +21,12 @@ from agent.models.failures import ModelFailure, classify_model_error
 def openai_status(status: int, **headers: str) -> openai.APIStatusError:
     request = httpx2.Request("POST", "https://api.openai.com/v1/chat/completions")
     response = httpx2.Response(status, request=request, headers=headers)
-    cls = {429: openai.RateLimitError, 500: openai.InternalServerError,
-           401: openai.AuthenticationError, 400: openai.BadRequestError}.get(
-        status, openai.APIStatusError)
+    cls = {
+        429: openai.RateLimitError,
+        500: openai.InternalServerError,
+        401: openai.AuthenticationError,
+        400: openai.BadRequestError,
+    }.get(status, openai.APIStatusError)
     return cls(f"Error code: {status}", response=response, body=None)
 
 
@@ -37,9 +40,17 @@ def test_openai_timeout_and_connection() -> None:
 
 @pytest.mark.parametrize(
     ("status", "kind", "retryable"),
-    [(429, "rate_limited", True), (500, "server_error", True), (502, "server_error", True),
-     (408, "timeout", True), (409, "server_error", True), (401, "auth", False),
-     (403, "auth", False), (400, "bad_request", False), (422, "bad_request", False)],
+    [
+        (429, "rate_limited", True),
+        (500, "server_error", True),
+        (502, "server_error", True),
+        (408, "timeout", True),
+        (409, "server_error", True),
+        (401, "auth", False),
+        (403, "auth", False),
+        (400, "bad_request", False),
+        (422, "bad_request", False),
+    ],
 )
 def test_status_codes(status: int, kind: str, retryable: bool) -> None:
     failure = classify_model_error(openai_status(status))
@@ -48,9 +59,13 @@ def test_status_codes(status: int, kind: str, retryable: bool) -> None:
 
 @pytest.mark.parametrize(
     ("headers", "expected"),
-    [({"retry-after": "12"}, 12.0), ({"retry-after-ms": "250"}, 0.25),
-     ({"retry-after-ms": "250", "retry-after": "9"}, 0.25), ({"retry-after": "soon"}, None),
-     ({}, None)],
+    [
+        ({"retry-after": "12"}, 12.0),
+        ({"retry-after-ms": "250"}, 0.25),
+        ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
 )
 def test_retry_after_headers(headers: dict[str, str], expected: float | None) -> None:
     assert classify_model_error(openai_status(429, **headers)).retry_after == expected
@@ -69,7 +84,11 @@ def test_anthropic_overloaded() -> None:
         anthropic.InternalServerError("Overloaded", response=response, body=None)
     )
     assert (failure.kind, failure.status, failure.retry_after, failure.retryable) == (
-        "server_error", 529, 4.0, True)
+        "server_error",
+        529,
+        4.0,
+        True,
+    )
 
 
 def test_httpx_and_asyncio_errors() -> None:
@@ -115,17 +134,24 @@ def test_unrecognised_errors_are_unknown_and_not_retried() -> None:
 
 @pytest.mark.parametrize(
     "secret",
-    ["Incorrect API key provided: sk-proj-AbCdEf0123456789xyz.",
-     "header Authorization: Bearer abcdefghijklmnop0123",
-     "bad x-api-key=sk-ant-api03-zzzzzzzzzzzz",
-     "failed for https://user:hunter2pass@proxy.local/v1",
-     'body {"api_key": "plainsecretvalue99"}'],
+    [
+        "Incorrect API key provided: sk-proj-AbCdEf0123456789xyz.",
+        "header Authorization: Bearer abcdefghijklmnop0123",
+        "bad x-api-key=sk-ant-api03-zzzzzzzzzzzz",
+        "failed for https://user:hunter2pass@proxy.local/v1",
+        'body {"api_key": "plainsecretvalue99"}',
+    ],
 )
 def test_messages_are_one_line_and_mask_credentials(secret: str) -> None:
     failure = classify_model_error(RuntimeError(f"first line\n{secret}\n"))
     assert "\n" not in failure.message
-    for leaked in ("AbCdEf0123456789", "abcdefghijklmnop0123", "zzzzzzzzzzzz", "hunter2pass",
-                   "plainsecretvalue99"):
+    for leaked in (
+        "AbCdEf0123456789",
+        "abcdefghijklmnop0123",
+        "zzzzzzzzzzzz",
+        "hunter2pass",
+        "plainsecretvalue99",
+    ):
         assert leaked not in failure.message
 
 

@@ -70,12 +70,21 @@ def test_non_local_ref_is_a_config_error() -> None:
 
 def test_untyped_nodes_become_any_json_value() -> None:
     out = prepare_schema(
-        {"type": "object", "properties": {"x": {"description": "anything"}, "y": True,
-                                          "z": {"type": "object", "additionalProperties": {}}}}
+        {
+            "type": "object",
+            "properties": {
+                "x": {"description": "anything"},
+                "y": True,
+                "z": {"type": "object", "additionalProperties": {}},
+            },
+        }
     )
     kinds = {"string", "number", "boolean", "null", "array", "object"}
-    for node in (out["properties"]["x"], out["properties"]["y"],
-                 out["properties"]["z"]["additionalProperties"]):
+    for node in (
+        out["properties"]["x"],
+        out["properties"]["y"],
+        out["properties"]["z"]["additionalProperties"],
+    ):
         assert {alt["type"] for alt in node["anyOf"]} == kinds
     assert out["properties"]["x"]["description"] == "anything"
 
@@ -98,8 +107,18 @@ def test_small_integer_ranges_become_enums(field: dict[str, Any], expected: list
 
 @pytest.mark.parametrize(
     "pattern",
-    ["^s[0-9]{1,3}$", r"^\d+\.\d+$", "abc", "^a.b", "[^x]+", r"\w+@\w+\.com$",
-     r"^[\w\-]+$", r"^(yes|no)$", r"^\s?x$", "^[A-Z]{2}-[0-9]{3}$"],
+    [
+        "^s[0-9]{1,3}$",
+        r"^\d+\.\d+$",
+        "abc",
+        "^a.b",
+        "[^x]+",
+        r"\w+@\w+\.com$",
+        r"^[\w\-]+$",
+        r"^(yes|no)$",
+        r"^\s?x$",
+        "^[A-Z]{2}-[0-9]{3}$",
+    ],
 )
 def test_rewritten_patterns_only_allow_json_safe_matches_of_the_original(pattern: str) -> None:
     rewritten = _json_safe_pattern(pattern)

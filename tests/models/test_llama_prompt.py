@@ -20,8 +20,9 @@ from agent.models._llama_prompt import (
 )
 from tests.models.conftest import needs_llama
 
-SAMPLING = Sampling(temperature=0.2, top_p=0.95, top_k=40, min_p=0.05, repeat_penalty=1.1,
-                    max_tokens=64, seed=None)
+SAMPLING = Sampling(
+    temperature=0.2, top_p=0.95, top_k=40, min_p=0.05, repeat_penalty=1.1, max_tokens=64, seed=None
+)
 
 
 class Book(BaseModel):
@@ -32,13 +33,15 @@ class Book(BaseModel):
 
 
 def test_roles_alternate_and_tool_turns_become_text() -> None:
-    turns = chat_messages([
-        SystemMessage("Be terse."),
-        HumanMessage("What is 2+2?"),
-        HumanMessage("Quickly."),
-        AIMessage("", tool_calls=[{"name": "calc", "args": {"x": "2+2"}, "id": "c1"}]),
-        ToolMessage("4", tool_call_id="c1", name="calc"),
-    ])
+    turns = chat_messages(
+        [
+            SystemMessage("Be terse."),
+            HumanMessage("What is 2+2?"),
+            HumanMessage("Quickly."),
+            AIMessage("", tool_calls=[{"name": "calc", "args": {"x": "2+2"}, "id": "c1"}]),
+            ToolMessage("4", tool_call_id="c1", name="calc"),
+        ]
+    )
     assert [t["role"] for t in turns] == ["system", "user", "assistant", "user"]
     assert turns[1]["content"] == "What is 2+2?\n\nQuickly."
     assert json.loads(turns[2]["content"]) == {"name": "calc", "arguments": {"x": "2+2"}}
@@ -71,11 +74,17 @@ def test_compact_schema_drops_nested_titles_but_not_a_field_named_title() -> Non
 @needs_llama
 @pytest.mark.parametrize(("hint_chars", "shown"), [(2000, True), (40, False), (0, False)])
 def test_schema_hint_only_when_short_enough(hint_chars: int, shown: bool) -> None:
-    plan = plan_call([HumanMessage("Name a book.")], SAMPLING,
-                     response_format={"type": "json_schema",
-                                      "json_schema": {"name": "Book",
-                                                      "schema": Book.model_json_schema()}},
-                     tools=[], tool_choice=None, hint_chars=hint_chars)
+    plan = plan_call(
+        [HumanMessage("Name a book.")],
+        SAMPLING,
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "Book", "schema": Book.model_json_schema()},
+        },
+        tools=[],
+        tool_choice=None,
+        hint_chars=hint_chars,
+    )
     assert plan.mode == "json" and plan.grammar
     has_hint = plan.turns[0]["role"] == "system" and "JSON schema" in plan.turns[0]["content"]
     assert has_hint is shown
@@ -113,6 +122,8 @@ def test_tool_spec_sources() -> None:
 
     assert tool_spec(Titled).name == "Renamed"
     assert tool_spec({"title": "T", "type": "object", "properties": {}}).name == "T"
-    openai_style = {"type": "function", "function": {"name": "f", "description": "d",
-                                                     "parameters": {"type": "object"}}}
+    openai_style = {
+        "type": "function",
+        "function": {"name": "f", "description": "d", "parameters": {"type": "object"}},
+    }
     assert tool_spec(openai_style) == ToolSpec("f", "d", {"type": "object"})

@@ -38,8 +38,9 @@ VERDICT = {
     "properties": {
         "supported": {"type": "boolean"},
         "kind": {"enum": ["fact", "opinion", "unknown"]},
-        "confidence": {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 10},
-                                 {"type": "null"}]},
+        "confidence": {
+            "anyOf": [{"type": "integer", "minimum": 0, "maximum": 10}, {"type": "null"}]
+        },
         "reason": {"anyOf": [{"type": "string", "maxLength": 80}, {"type": "null"}]},
         "tags": {"type": "array", "items": {"type": "string", "maxLength": 20}, "maxItems": 3},
     },
@@ -105,7 +106,10 @@ def test_usage_matches_llama_cpp_own_count(demo: ChatLlamaCpp) -> None:
         engine.llama.reset()
         theirs = engine.llama.create_chat_completion(
             messages=[{"role": "user", "content": question}],
-            temperature=0.0, max_tokens=16, repeat_penalty=1.0, seed=3,
+            temperature=0.0,
+            max_tokens=16,
+            repeat_penalty=1.0,
+            seed=3,
         )
     assert reply.content == theirs["choices"][0]["message"]["content"]
     assert reply.usage_metadata is not None
@@ -156,8 +160,10 @@ def test_concurrent_calls_are_serialised_not_corrupted(demo: ChatLlamaCpp) -> No
 
 
 def test_seed_makes_replies_repeatable(demo: ChatLlamaCpp) -> None:
-    prompt = [SystemMessage("You write short, vivid sentences."),
-              HumanMessage("Write one sentence about rain.")]
+    prompt = [
+        SystemMessage("You write short, vivid sentences."),
+        HumanMessage("Write one sentence about rain."),
+    ]
     first = demo.invoke(prompt, seed=42, temperature=1.0, max_tokens=20).content
     # Same prompt again (its prefix is now cached), then after a different prompt.
     assert demo.invoke(prompt, seed=42, temperature=1.0, max_tokens=20).content == first
@@ -172,8 +178,11 @@ def test_seed_makes_replies_repeatable(demo: ChatLlamaCpp) -> None:
 def test_system_and_history_reach_the_prompt(demo: ChatLlamaCpp) -> None:
     short = demo.get_num_tokens_from_messages([HumanMessage("hi")])
     longer = demo.get_num_tokens_from_messages(
-        [SystemMessage("You are terse."), HumanMessage("hi"),
-         AIMessage("", tool_calls=[{"name": "web_search", "args": {"query": "x"}, "id": "c1"}])]
+        [
+            SystemMessage("You are terse."),
+            HumanMessage("hi"),
+            AIMessage("", tool_calls=[{"name": "web_search", "args": {"query": "x"}, "id": "c1"}]),
+        ]
     )
     assert longer > short > 0
     assert demo.get_num_tokens("hello world") >= 2
@@ -229,8 +238,10 @@ def test_dict_schema_streams_growing_partial_dicts(demo: ChatLlamaCpp, method: s
 
 
 def test_json_mode_gives_some_json_object(demo: ChatLlamaCpp) -> None:
-    prompt = [SystemMessage('Reply with a JSON object like {"animal": "dog", "legs": 4}.'),
-              HumanMessage("A cat.")]
+    prompt = [
+        SystemMessage('Reply with a JSON object like {"animal": "dog", "legs": 4}.'),
+        HumanMessage("A cat."),
+    ]
     value = demo.with_structured_output(VERDICT, method="json_mode").invoke(prompt, max_tokens=100)
     assert isinstance(value, dict) and value
 
@@ -313,8 +324,9 @@ def test_tool_history_round_trip(demo: ChatLlamaCpp) -> None:
 
     history = [
         HumanMessage("What is 2+2?"),
-        AIMessage("", tool_calls=[{"name": "calculator", "args": {"expression": "2+2"},
-                                   "id": "call_1"}]),
+        AIMessage(
+            "", tool_calls=[{"name": "calculator", "args": {"expression": "2+2"}, "id": "call_1"}]
+        ),
         ToolMessage("4", tool_call_id="call_1", name="calculator"),
     ]
     reply = demo.invoke(history, max_tokens=16)

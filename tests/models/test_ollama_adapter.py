@@ -26,8 +26,12 @@ VERDICT = {
 
 
 def line(content: str, *, done: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {"model": "llama3", "created_at": "2026-01-01T00:00:00Z",
-                           "message": {"role": "assistant", "content": content}, "done": done}
+    out: dict[str, Any] = {
+        "model": "llama3",
+        "created_at": "2026-01-01T00:00:00Z",
+        "message": {"role": "assistant", "content": content},
+        "done": done,
+    }
     if done:
         out.update(done_reason="stop", prompt_eval_count=11, eval_count=5)
     return out
@@ -40,19 +44,25 @@ def fake() -> FakeProvider:
 
 def model(fake: FakeProvider) -> Any:
     transport = httpx.MockTransport(fake.httpx_handler())
-    return resolve_model("ollama:llama3", env={"OLLAMA_HOST": "gpu-box:11434"},
-                         client_kwargs={"transport": transport})
+    return resolve_model(
+        "ollama:llama3",
+        env={"OLLAMA_HOST": "gpu-box:11434"},
+        client_kwargs={"transport": transport},
+    )
 
 
 def test_chat_request_stream_and_usage(fake: FakeProvider) -> None:
-    fake.queue(ndjson(line("Par"), line("is."), line("", done=True)),
-               content_type="application/x-ndjson")
+    fake.queue(
+        ndjson(line("Par"), line("is."), line("", done=True)), content_type="application/x-ndjson"
+    )
     reply = model(fake).invoke([("system", "Be brief."), ("human", "Capital of France?")])
     path, body = fake.requests[0]
     assert path == "/api/chat"
     assert body["model"] == "llama3"
     assert [(m["role"], m["content"]) for m in body["messages"]] == [
-        ("system", "Be brief."), ("user", "Capital of France?")]
+        ("system", "Be brief."),
+        ("user", "Capital of France?"),
+    ]
     assert reply.content == "Paris."
     assert reply.usage_metadata["input_tokens"] == 11
     assert reply.usage_metadata["output_tokens"] == 5
@@ -61,8 +71,10 @@ def test_chat_request_stream_and_usage(fake: FakeProvider) -> None:
 def test_json_schema_goes_to_the_format_field(fake: FakeProvider) -> None:
     chat = model(fake)
     assert structured_method(chat) == "json_schema"
-    fake.queue(ndjson(line('{"supported": false, '), line('"kind": "opinion"}'),
-                      line("", done=True)), content_type="application/x-ndjson")
+    fake.queue(
+        ndjson(line('{"supported": false, '), line('"kind": "opinion"}'), line("", done=True)),
+        content_type="application/x-ndjson",
+    )
     value = chat.with_structured_output(VERDICT, method="json_schema").invoke("Cats rule.")
     assert fake.last["format"]["properties"] == VERDICT["properties"]
     assert value == {"supported": False, "kind": "opinion"}

@@ -29,16 +29,21 @@ def completion(message: dict[str, Any], finish: str = "stop") -> dict[str, Any]:
         "object": "chat.completion",
         "created": 1,
         "model": "gpt-4o-mini-2024-07-18",
-        "choices": [{"index": 0, "message": {"role": "assistant", **message},
-                     "finish_reason": finish}],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish}
+        ],
         "usage": {"prompt_tokens": 21, "completion_tokens": 7, "total_tokens": 28},
     }
 
 
 def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-    return {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
-            "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": delta,
-                                                 "finish_reason": finish}]}
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
 
 
 @pytest.fixture
@@ -73,11 +78,23 @@ def test_plain_chat_request_and_reply(fake: FakeProvider) -> None:
 
 
 async def test_streaming_asks_for_and_reports_usage(fake: FakeProvider) -> None:
-    usage = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
-             "model": "gpt-4o-mini", "choices": [],
-             "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}}
-    fake.queue(sse(chunk({"role": "assistant", "content": "Hel"}), chunk({"content": "lo"}),
-                   chunk({}, "stop"), usage), content_type="text/event-stream")
+    usage = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "gpt-4o-mini",
+        "choices": [],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+    }
+    fake.queue(
+        sse(
+            chunk({"role": "assistant", "content": "Hel"}),
+            chunk({"content": "lo"}),
+            chunk({}, "stop"),
+            usage,
+        ),
+        content_type="text/event-stream",
+    )
     parts = [c async for c in model_for(fake).astream("hi")]
     assert fake.last["stream"] is True
     assert fake.last["stream_options"] == {"include_usage": True}
@@ -104,8 +121,11 @@ def test_json_schema_structured_output(fake: FakeProvider) -> None:
 def test_function_calling_against_a_compatible_server(fake: FakeProvider) -> None:
     model = model_for(fake, base_url="http://127.0.0.1:8080/v1")
     assert structured_method(model) == "function_calling"
-    call = {"id": "call_1", "type": "function",
-            "function": {"name": "Verdict", "arguments": '{"supported": true, "kind": "fact"}'}}
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "Verdict", "arguments": '{"supported": true, "kind": "fact"}'},
+    }
     fake.queue(completion({"content": None, "tool_calls": [call]}, finish="tool_calls"))
     value = model.with_structured_output(VERDICT, method="function_calling").invoke("Water is wet.")
     path, body = fake.requests[0]
@@ -118,22 +138,34 @@ def test_function_calling_against_a_compatible_server(fake: FakeProvider) -> Non
 
 def test_429_then_200_is_classified_retryable_with_the_server_wait(fake: FakeProvider) -> None:
     model = model_for(fake)
-    fake.queue({"error": {"message": "Rate limit reached", "type": "requests"}}, status=429,
-               retry_after="7")
+    fake.queue(
+        {"error": {"message": "Rate limit reached", "type": "requests"}},
+        status=429,
+        retry_after="7",
+    )
     fake.queue(completion({"content": "ok"}))
     with pytest.raises(openai.RateLimitError) as caught:
         model.invoke("hi")
     failure = classify_model_error(caught.value)
     assert (failure.kind, failure.status, failure.retry_after, failure.retryable) == (
-        "rate_limited", 429, 7.0, True)
+        "rate_limited",
+        429,
+        7.0,
+        True,
+    )
     assert model.invoke("hi").content == "ok"  # SDK retries are off: our layer decides
     assert len(fake.requests) == 2
 
 
 @pytest.mark.parametrize(
     ("status", "kind", "retryable"),
-    [(500, "server_error", True), (503, "server_error", True), (401, "auth", False),
-     (400, "bad_request", False), (404, "bad_request", False)],
+    [
+        (500, "server_error", True),
+        (503, "server_error", True),
+        (401, "auth", False),
+        (400, "bad_request", False),
+        (404, "bad_request", False),
+    ],
 )
 def test_error_statuses(fake: FakeProvider, status: int, kind: str, retryable: bool) -> None:
     fake.queue({"error": {"message": f"failed with key {KEY}"}}, status=status)
@@ -151,7 +183,8 @@ def test_dropped_connection_is_retryable(fake: FakeProvider) -> None:
         raise httpx2.ConnectError("connection refused", request=request)
 
     model = resolve_model(
-        "openai:gpt-4o-mini", env={"OPENAI_API_KEY": KEY},
+        "openai:gpt-4o-mini",
+        env={"OPENAI_API_KEY": KEY},
         http_client=httpx2.Client(transport=httpx2.MockTransport(refuse)),
     )
     with pytest.raises(openai.APIConnectionError) as caught:
@@ -175,12 +208,17 @@ async def test_streamed_tool_call_gives_partial_dicts(fake: FakeProvider, repeat
     """llama-cpp-python's server repeats id and name in every delta; both shapes must work."""
     pieces = ['{"supp', 'orted": tr', 'ue, "kind"', ': "fact"}']
     deltas = [
-        tool_delta(p, ident="call_9" if repeats or i == 0 else None,
-                   name="Verdict" if repeats or i == 0 else None)
+        tool_delta(
+            p,
+            ident="call_9" if repeats or i == 0 else None,
+            name="Verdict" if repeats or i == 0 else None,
+        )
         for i, p in enumerate(pieces)
     ]
-    fake.queue(sse(chunk({"role": "assistant", "content": None}), *deltas,
-                   chunk({}, "tool_calls")), content_type="text/event-stream")
+    fake.queue(
+        sse(chunk({"role": "assistant", "content": None}), *deltas, chunk({}, "tool_calls")),
+        content_type="text/event-stream",
+    )
     model = model_for(fake, base_url="http://127.0.0.1:8080/v1")
     structured = model.with_structured_output(VERDICT, method="function_calling")
     parts = [p async for p in structured.astream("Water is wet.")]

@@ -96,8 +96,11 @@ def test_ollama_spec(env: dict[str, str], base_url: str | None, expected: str) -
 @pytest.mark.parametrize(
     ("env", "spec", "kind"),
     [
-        ({"OPENAI_API_KEY": KEY, "ANTHROPIC_API_KEY": KEY}, f"openai:{DEFAULT_OPENAI_MODEL}",
-         ChatOpenAI),
+        (
+            {"OPENAI_API_KEY": KEY, "ANTHROPIC_API_KEY": KEY},
+            f"openai:{DEFAULT_OPENAI_MODEL}",
+            ChatOpenAI,
+        ),
         ({"ANTHROPIC_API_KEY": KEY}, f"anthropic:{DEFAULT_ANTHROPIC_MODEL}", ChatAnthropic),
     ],
 )
