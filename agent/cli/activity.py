@@ -66,7 +66,7 @@ class ModelActivity(BaseCallbackHandler):
 
     def on_llm_new_token(
         self,
-        token: str,
+        token: str | list[str | dict[str, Any]],
         *,
         chunk: GenerationChunk | ChatGenerationChunk | None = None,
         run_id: UUID,
@@ -102,12 +102,16 @@ class ModelActivity(BaseCallbackHandler):
         return ModelCall(node=node, started=started, tokens=tokens, reasoning=_reasoning(text))
 
 
-def _text_of(token: str, chunk: GenerationChunk | ChatGenerationChunk | None) -> str:
+def _text_of(
+    token: str | list[str | dict[str, Any]], chunk: GenerationChunk | ChatGenerationChunk | None
+) -> str:
     """The reply text a chunk adds: its content, or a tool call's argument JSON."""
+    if isinstance(token, list):  # content blocks
+        token = "".join(b if isinstance(b, str) else str(b.get("text") or "") for b in token)
     message = getattr(chunk, "message", None)
     calls = getattr(message, "tool_call_chunks", None) or []
     args = "".join(str(c.get("args") or "") for c in calls)
-    return (token or "") + args
+    return token + args
 
 
 def _reasoning(text: str) -> str:

@@ -118,6 +118,9 @@ class LiveView(BaseView):
         self.live.stop()
         try:
             yield
+        except BaseException:
+            self.console.line()  # the unanswered question's line stays readable
+            raise
         finally:
             # A fresh Live: the old one would erase as many lines as it last drew,
             # which are now the question and its answer.
@@ -217,7 +220,7 @@ class LiveView(BaseView):
                 status = "stopped" if seen != "pending" else "pending"
             else:
                 status = "cancelled" if seen != "pending" else "not_run"
-            return status, _ENDED.get(status, "not started")
+            return status, _ENDED.get(status, "")
         detail = self.states.get(sid, ("", ""))[1] if seen == status else ""
         return status, detail or summary
 

@@ -214,7 +214,9 @@ async def _guarded(
             hint=f"finished steps are saved: `ponder resume {run_id}`",
         ) from exc
     except (asyncio.CancelledError, KeyboardInterrupt):
-        store.set_status(run_id, "interrupted")
+        # From a thread: a checkpoint write still in flight on this loop may hold the
+        # database's write lock, and blocking the loop would keep it from finishing.
+        await asyncio.to_thread(store.set_status, run_id, "interrupted")
         await _show_where_it_stopped(run_id, store, view)
         raise
     except BaseException:

@@ -9,7 +9,6 @@ the escape-laden byte stream.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable

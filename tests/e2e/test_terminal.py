@@ -90,7 +90,7 @@ class _SlowPages(BaseHTTPRequestHandler):
 
     delay_s = 0.0
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         if self.path.startswith("/missing"):
             self.send_error(404)
             return
@@ -186,6 +186,23 @@ def test_plan_approval_prompt_is_on_screen_and_each_answer_does_what_it_says(
         assert ran == {"s3": "done"}
         assert "plan v1: reject: search for how TaskGroup cancels its siblings" in screen
         assert "✔ s3 corpus_search: find TaskGroup cancels siblings" in screen
+
+
+def test_ctrl_c_at_the_plan_question_stops_the_run(
+    tmp_path: Path, terminals: list[Terminal]
+) -> None:
+    replies = {"Planning": [planning(_search("s1", "gather"))], "Synthesis": [synthesis("s1.1")]}
+    script = write_script(tmp_path / "model.json", replies)
+    term = Terminal(*_run_args(script, "--approve-plan"), home=tmp_path)
+    terminals.append(term)
+    term.wait_for(r"Run this plan\?", timeout=60)
+    pressed = term.interrupt()
+    code = term.wait_exit(10)
+    took = time.monotonic() - pressed
+    screen = term.show(f"after Ctrl-C at the question ({took:.2f}s)")
+    assert code == 130 and took < 2.0, (code, took)
+    assert "continue it with: ponder resume tty1" in screen
+    assert re.search(r"tty1\s+interrupted", ponder("runs", home=tmp_path, timeout=60).stdout)
 
 
 @pytest.mark.sandbox
@@ -312,6 +329,7 @@ def test_ctrl_c_while_writing_the_answer_redoes_no_step(
     term = Terminal(*_run_args(script), home=tmp_path)
     terminals.append(term)
     term.wait_for("✎ writing the answer", timeout=60)
+    _wait_until_checkpointed(tmp_path, "s2")
     screen, resumed = _interrupt_and_resume(term, tmp_path, script, replies)
     assert "✔ s1 corpus_search" in screen and "✔ s2 corpus_search" in screen
     assert not [e for e in resumed if e["type"] == "step_started"]
@@ -427,3 +445,53 @@ def _tree_rows(screen: str) -> dict[str, str]:
         else:
             current = ""
     return {sid: " ".join(parts) for sid, parts in rows.items()}
+
+
+# -- the same with the real demo model (llama.cpp in-process) -----------------------
+
+
+@pytest.mark.demo_model
+def test_demo_model_run_moves_asks_and_stops_on_ctrl_c(
+    tmp_path: Path, terminals: list[Terminal]
+) -> None:
+    """Planning in llama.cpp keeps the view moving, the plan is asked about on screen,
+    a rejection with feedback plans again, and Ctrl-C inside that generation stops
+    the run within 2 s."""
+    term = Terminal(
+        "run",
+        "How does asyncio.gather handle exceptions?",
+        "--model",
+        "demo",
+        "--corpus",
+        str(CORPUS),
+        "--tools",
+        "corpus_search",
+        "--approve-plan",
+        "--run-id",
+        "tty1",
+        home=tmp_path,
+    )
+    terminals.append(term)
+    term.wait_for("✎ planning", timeout=120)
+    first = term.show("planning in llama.cpp")
+    time.sleep(3.0)
+    second = term.show("three seconds later")
+    clock = [float(m) for m in re.findall(r"✎ planning · ([\d.]+)s", first + second)]
+    assert len(clock) == 2 and clock[1] >= clock[0] + 2.0, clock
+    term.wait_for(r"Run this plan\? \[a\]pprove", timeout=300)
+    asked = term.show("the question")
+    assert re.search(r"s1 corpus_search", asked)
+    term.send("r\r")
+    term.wait_for(r"What should change\?")
+    term.send("search for return_exceptions\r")
+    # The revised plan is a second llama.cpp generation; stop it once tokens stream.
+    term.wait_for(r"plan v1: reject: search for return_exceptions", timeout=60)
+    term.wait_for(r"✎ planning · [\d.]+s · \d+ tokens? so far", timeout=300)
+    pressed = term.interrupt()
+    code = term.wait_exit(10)
+    took = time.monotonic() - pressed
+    screen = term.show(f"after Ctrl-C ({took:.2f}s)")
+    assert code == 130
+    assert took < 2.0, f"Ctrl-C inside llama.cpp took {took:.2f}s"
+    assert "continue it with: ponder resume tty1" in screen
+    assert re.search(r"tty1\s+interrupted", ponder("runs", home=tmp_path, timeout=60).stdout)
