@@ -7,8 +7,9 @@ The format is the one Claude Desktop, Cursor and VS Code share::
         "issues": {"url": "https://mcp.example.com/mcp", "headers": {"Authorization": "…"}}
     }}
 
-plus Ponder's own optional keys per server: ``timeout`` (seconds per call),
-``maxOutputChars``, ``sideEffects`` (``true`` for every tool of the server, or a
+plus Ponder's own optional keys per server: ``timeout`` (seconds per call,
+a stdio server's start included), ``startupTimeout`` (seconds to list its
+tools), ``maxOutputChars``, ``sideEffects`` (``true`` for every tool of the server, or a
 list of tool names: those wait for approval) and ``disabled``.
 
 A server command comes only from this file, which the user names (``--mcp``);
@@ -48,6 +49,7 @@ class McpServer(BaseModel):
     url: str | None = None
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     timeout_s: PositiveFloat = Field(default=30.0, alias="timeout")
+    startup_timeout_s: PositiveFloat = Field(default=30.0, alias="startupTimeout")
     max_output_chars: int = Field(default=20_000, alias="maxOutputChars", ge=100)
     side_effects: bool | tuple[str, ...] = Field(default=False, alias="sideEffects")
     disabled: bool = False

@@ -157,10 +157,11 @@ async def _server_tools(name: str, server: McpServer, policy: NetworkPolicy) -> 
     connection = connection_for(server, policy)
     try:
         listed = await asyncio.wait_for(
-            adapter_tools(None, connection=connection, server_name=name), server.timeout_s
+            adapter_tools(None, connection=connection, server_name=name),
+            server.startup_timeout_s,
         )
     except TimeoutError:
-        return f"it did not list its tools within {server.timeout_s:g}s"
+        return f"it did not list its tools within {server.startup_timeout_s:g}s"
     except Exception as exc:  # a server that will not start or speak MCP
         return f"it did not start or speak MCP ({reason(exc)})"
     secrets = server.secrets()
