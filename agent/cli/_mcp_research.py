@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import anyio
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
@@ -121,11 +123,21 @@ def run_options(
     )
 
 
+class _ClientWentAway(logging.Filter):
+    """The SDK logs a client closing its event stream as an error with a traceback
+    (modelcontextprotocol/python-sdk#2064 and kin); for a server it is routine."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, anyio.ClosedResourceError | anyio.BrokenResourceError)
+
+
 def build_mcp_server(
     options: ServeOptions, store: RunStore, *, host: str = "127.0.0.1", port: int = 8000
 ) -> FastMCP:  # type: ignore[type-arg]
     """The server; ``.run("stdio")`` or ``.run("streamable-http")`` serves it."""
     server = FastMCP("ponder", instructions=INSTRUCTIONS, host=host, port=port, log_level="WARNING")
+    logging.getLogger("mcp.server.streamable_http").addFilter(_ClientWentAway())
 
     @server.tool()
     async def research(
