@@ -39,9 +39,9 @@ class McpServer(BaseModel):
 
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
-    type: Literal["stdio", "http", "streamable-http", "streamable_http", "streamableHttp"] | None = (
-        Field(default=None, alias="type")
-    )
+    type: (
+        Literal["stdio", "http", "streamable-http", "streamable_http", "streamableHttp"] | None
+    ) = Field(default=None, alias="type")
     command: str | None = None
     args: tuple[str, ...] = ()
     env: dict[str, SecretStr] = Field(default_factory=dict)

@@ -81,7 +81,9 @@ class McpTool(ObservingTool):
             return Observation.failure(
                 self.name,
                 "unavailable",
-                self._scrub(f"MCP server {self.server} failed on {self.remote_name}: {reason(exc)}"),
+                self._scrub(
+                    f"MCP server {self.server} failed on {self.remote_name}: {reason(exc)}"
+                ),
                 via="mcp",
             )
         text = self._scrub(_text_of(getattr(message, "content", ""), message))
@@ -148,7 +150,9 @@ def load_mcp_tools(config: McpConfig, *, policy: NetworkPolicy | None = None) ->
     return io_loop().run(aload_mcp_tools(config, policy=policy))
 
 
-async def _server_tools(name: str, server: McpServer, policy: NetworkPolicy) -> list[BaseTool] | str:
+async def _server_tools(
+    name: str, server: McpServer, policy: NetworkPolicy
+) -> list[BaseTool] | str:
     from langchain_mcp_adapters.tools import load_mcp_tools as adapter_tools
 
     refusal = await vet_server_url(server, policy)

@@ -191,10 +191,14 @@ def build_mcp_server(
         """The runs in this server's store, newest first."""
         return json.dumps(
             [
-                {"run_id": r.run_id, "status": r.status, "task": r.task[:200],
-                 "uri": f"ponder://runs/{r.run_id}"}
+                {
+                    "run_id": r.run_id,
+                    "status": r.status,
+                    "task": r.task[:200],
+                    "uri": f"ponder://runs/{r.run_id}",
+                }
                 for r in store.list(100)
-            ]  # fmt: skip
+            ]
         )
 
     @server.resource("ponder://runs/{run_id}", mime_type="text/markdown")

@@ -77,7 +77,9 @@ def mcp_command(
     server = build(options, run_store, host=host, port=port)
     if http:
         if host not in ("127.0.0.1", "localhost", "::1"):
-            typer.echo(f"note: serving on {host}: anyone who can reach it can run research", err=True)
+            typer.echo(
+                f"note: serving on {host}: anyone who can reach it can run research", err=True
+            )
         typer.echo(f"ponder mcp: serving on http://{http}/mcp", err=True)
         server.run("streamable-http")
     else:

@@ -19,13 +19,17 @@ def tools_command(
     mcp: Annotated[Path | None, typer.Option(help="MCP servers config (mcpServers JSON).")] = None,
     corpus: Annotated[Path | None, typer.Option(help="Folder of documents to research.")] = None,
     search: Annotated[
-        str | None, typer.Option(help="web, corpus or none (default: corpus if --corpus, else web).")
+        str | None,
+        typer.Option(help="web, corpus or none (default: corpus if --corpus, else web)."),
     ] = None,
     tools: Annotated[str | None, typer.Option(help="Only these tools, comma-separated.")] = None,
     allow_host: Annotated[
-        list[str] | None, typer.Option(help="Let web tools (and HTTP MCP servers) reach host[:port].")
+        list[str] | None,
+        typer.Option(help="Let web tools (and HTTP MCP servers) reach host[:port]."),
     ] = None,
-    store: Annotated[Path | None, typer.Option(help="Run store file (for the corpus index).")] = None,
+    store: Annotated[
+        Path | None, typer.Option(help="Run store file (for the corpus index).")
+    ] = None,
 ) -> None:
     """List every tool a run would plan with, with its signature and description."""
     import os

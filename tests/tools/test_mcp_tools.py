@@ -56,7 +56,10 @@ def notes(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str,
         }
         config = McpConfig.from_mapping({"mcpServers": {"notes": entry}})
         host = urlsplit(url).netloc
-        yield "http", asyncio.run(aload_mcp_tools(config, policy=NetworkPolicy(allow_hosts=(host,))))
+        yield (
+            "http",
+            asyncio.run(aload_mcp_tools(config, policy=NetworkPolicy(allow_hosts=(host,)))),
+        )
 
 
 def test_tools_are_listed_prefixed_and_described_to_the_planner(
@@ -233,8 +236,6 @@ async def test_an_http_server_that_went_away_is_an_error_observation(tmp_path: P
         found = await aload_mcp_tools(config, policy=policy)
     toolset = Toolset(found.tools)  # the server is stopped now
     started = time.monotonic()
-    obs = await toolset.run(
-        "remote_search_notes", {"query": "gather"}, call_id="c1", timeout_s=30
-    )
+    obs = await toolset.run("remote_search_notes", {"query": "gather"}, call_id="c1", timeout_s=30)
     assert obs.error is not None and obs.error.kind == "unavailable", obs.content
     assert time.monotonic() - started < 10
