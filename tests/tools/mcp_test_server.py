@@ -7,7 +7,8 @@
 
 Tools: ``search_notes`` (citable text), ``crash`` (the process dies mid-call),
 ``hang`` (never answers), ``big`` (an oversized result), ``write_note`` (a side
-effect, recorded in ``$NOTES_FILE``) and ``whoami`` (echoes the secret it was
+effect, recorded in ``$NOTES_FILE``), ``forget`` (annotated destructive by the
+server) and ``whoami`` (echoes the secret it was
 given, which Ponder must scrub).
 """
 
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 from mcp.server.fastmcp import Context, FastMCP
+from mcp.types import ToolAnnotations
 
 NOTES = {
     "gather": "Note 7: asyncio.gather with return_exceptions=True returns exceptions as results.",
@@ -60,6 +62,11 @@ def build(host: str = "127.0.0.1", port: int = 8000) -> FastMCP:
         with path.open("a", encoding="utf-8") as f:
             f.write(f"{time.time():.3f} {title}: {text}\n")
         return f"saved note {title!r}"
+
+    @server.tool(annotations=ToolAnnotations(destructiveHint=True))
+    def forget(title: str) -> str:
+        """Forget a note (the server itself says this destroys data)."""
+        return f"forgot {title!r}"
 
     @server.tool()
     def whoami(ctx: Context) -> str:  # type: ignore[type-arg]

@@ -28,7 +28,7 @@ from tools.netguard import NetworkPolicy
 
 pytestmark = pytest.mark.mcp
 
-NAMES = {"search_notes", "crash", "hang", "big", "write_note", "whoami"}
+NAMES = {"search_notes", "crash", "hang", "big", "write_note", "forget", "whoami"}
 
 
 def _step(sid: str, tool: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -72,7 +72,8 @@ def test_tools_are_listed_prefixed_and_described_to_the_planner(
     assert "- notes_search_notes(query): Search the team's notes about asyncio" in described
     assert "- notes_big(chars=200000): Return a very long text." in described
     approval = {t.name for t in found.tools if (t.metadata or {}).get("needs_approval")}
-    assert approval == {"notes_write_note"}
+    # write_note because the config says so; forget because the server annotates it destructive.
+    assert approval == {"notes_write_note", "notes_forget"}
 
 
 async def test_a_planned_mcp_step_is_called_fenced_and_cited(notes: tuple[str, McpTools]) -> None:
