@@ -44,10 +44,16 @@ __all__ = ["plan"]
 
 
 class _EarlyStarter:
-    """Starts complete, self-contained steps while the plan streams in."""
+    """Starts complete, self-contained steps while the plan streams in.
 
-    def __init__(self, ctx: StepContext, deps: NodeDeps, done: frozenset[str]) -> None:
-        self.ctx, self.deps, self.done = ctx, deps, done
+    Every start goes through `start_step`, so an early start passes the same
+    approval and budget gates as the executor's. At most ``limit`` steps of
+    one reply start (a longer plan is invalid anyway), and when a reply is
+    rejected every step it started is cancelled before the model is re-asked.
+    """
+
+    def __init__(self, ctx: StepContext, deps: NodeDeps, done: frozenset[str], limit: int) -> None:
+        self.ctx, self.deps, self.done, self.limit = ctx, deps, done, limit
         self.started: dict[str, StepKey] = {}
         self.direct = False
 
@@ -57,7 +63,7 @@ class _EarlyStarter:
         if self.direct:
             return
         drafts = partial.get("steps") or []
-        for raw in drafts[:-1]:  # the last one may still be streaming
+        for raw in drafts[: min(len(drafts) - 1, self.limit)]:  # the last may still stream
             try:
                 draft = StepDraft.model_validate(raw)
             except ValidationError:
@@ -70,8 +76,16 @@ class _EarlyStarter:
                 continue
             if self.deps.toolset.validate_input(draft.tool, draft.input):
                 continue
-            step = to_plan_steps([draft])[0]
-            self.started[draft.id] = start_step(self.ctx, step, 1)
+            started = start_step(self.ctx, to_plan_steps([draft])[0], 1)
+            if started.blocked is None:
+                self.started[draft.id] = started.key
+
+    def rejected(self) -> None:
+        """The reply was refused: nothing it started may run on or be counted."""
+        if self.started:
+            step_pool().cancel_keys(self.started.values())
+        self.started.clear()
+        self.direct = False
 
 
 async def plan(
@@ -88,6 +102,7 @@ async def plan(
         else:
             update = await _replan(state, runtime, config, deps, settings, gate, previous)
     except BudgetExhausted as exc:
+        step_pool().cancel(run_id)  # no plan came, so nothing started for it may run on
         return {"status": "budget_exhausted", "stop_reason": str(exc), "usage": gate.usage_update()}
     except PlanningError:
         step_pool().cancel(run_id)
@@ -151,7 +166,7 @@ async def _first_plan(
         feedback=state.get("feedback") or "",
     )
     early = _EarlyStarter(
-        _context(state, runtime, config, deps, settings, version), deps, frozenset()
+        _context(state, runtime, config, deps, settings, version), deps, frozenset(), max_steps
     )
 
     def rules(p: Planning) -> str | None:
@@ -243,7 +258,9 @@ async def _replan(
         unfinished=[s.id for s in unfinished],
     )
     version = previous.version + 1
-    early = _EarlyStarter(_context(state, runtime, config, deps, settings, version), deps, done)
+    early = _EarlyStarter(
+        _context(state, runtime, config, deps, settings, version), deps, done, max_steps
+    )
     taken = frozenset(taken_ids)
 
     def rules(r: Replanning) -> str | None:
@@ -299,6 +316,7 @@ async def _request(
         json_schema=js,
         validate=rules,
         on_partial=early if stream else None,
+        on_rejected=lambda _problem: early.rejected(),
         config=config,
         error=PlanningError,
     )
