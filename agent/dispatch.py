@@ -22,7 +22,6 @@ Dependency outputs reach a step through placeholders in its input:
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -39,6 +38,7 @@ from agent.events import EventSink, StepStartedEvent, emit
 from agent.models.structured import call_structured
 from agent.observation import Observation, fence
 from agent.plan import PLACEHOLDER, PlanStep
+from agent.plan_merge import step_signature
 from agent.progress import executed_count, step_state
 from agent.prompts import render_prompt
 from agent.settings import Settings
@@ -93,9 +93,7 @@ class PlaceholderError(ValueError):
 
 
 def step_key(run_id: str, step: PlanStep, attempt: int) -> StepKey:
-    digest = hashlib.sha256(
-        json.dumps([step.tool, step.input], sort_keys=True, default=str).encode()
-    ).hexdigest()[:16]
+    digest = hashlib.sha256(step_signature(step.tool, step.input).encode()).hexdigest()[:16]
     return StepKey(run_id=run_id, step_id=step.id, attempt=attempt, fingerprint=digest)
 
 

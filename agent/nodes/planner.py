@@ -26,6 +26,7 @@ from agent.models.structured import call_structured, grammar_constrained
 from agent.nodes._deps import NodeDeps
 from agent.nodes.synthesizer import direct_answer_update
 from agent.plan import Plan, PlanStep, TriageDecision, placeholder_refs
+from agent.plan_merge import merge_duplicates, merged_text, step_signature
 from agent.plan_rules import (
     Planning,
     Replanning,
@@ -52,10 +53,20 @@ class _EarlyStarter:
     rejected every step it started is cancelled before the model is re-asked.
     """
 
-    def __init__(self, ctx: StepContext, deps: NodeDeps, done: frozenset[str], limit: int) -> None:
+    def __init__(
+        self,
+        ctx: StepContext,
+        deps: NodeDeps,
+        done: frozenset[str],
+        limit: int,
+        known: tuple[PlanStep, ...] = (),
+    ) -> None:
         self.ctx, self.deps, self.done, self.limit = ctx, deps, done, limit
         self.started: dict[str, StepKey] = {}
         self.direct = False
+        # A step equal to one already planned will be merged into it: never start it.
+        self.known = {step_signature(s.tool, s.input) for s in known}
+        self.signatures: set[str] = set()
 
     def __call__(self, partial: dict[str, Any]) -> None:
         if partial.get("mode") == "direct":
@@ -76,15 +87,20 @@ class _EarlyStarter:
                 continue
             if self.deps.toolset.validate_input(draft.tool, draft.input):
                 continue
+            signature = step_signature(draft.tool, draft.input)
+            if signature in self.known or signature in self.signatures:
+                continue
             started = start_step(self.ctx, to_plan_steps([draft])[0], 1)
             if started.blocked is None:
                 self.started[draft.id] = started.key
+                self.signatures.add(signature)
 
     def rejected(self) -> None:
         """The reply was refused: nothing it started may run on or be counted."""
         if self.started:
             step_pool().cancel_keys(self.started.values())
         self.started.clear()
+        self.signatures.clear()
         self.direct = False
 
 
@@ -202,15 +218,16 @@ async def _first_plan(
     if planning.mode == "direct" and allow_direct:
         step_pool().cancel(run_id)
         return {**update, **direct_answer_update(run_id, planning.answer, runtime)}
-    steps = to_plan_steps(planning.steps)
+    steps, merged = merge_duplicates(to_plan_steps(planning.steps))
+    why = "rejected plan revised with feedback" if rejected else "first plan"
     new_plan = Plan(
         version=version,
         reasoning=planning.reasoning,
         steps=steps,
-        reason="rejected plan revised with feedback" if rejected else "first plan",
+        reason="; ".join(filter(None, [why, merged_text(merged)])),
         origin="revised" if rejected else "planner",
     )
-    return {**update, "plans": [_publish(new_plan, rejected, state, runtime)]}
+    return {**update, "plans": [_publish(new_plan, rejected, state, runtime, merged)]}
 
 
 async def _replan(
@@ -259,7 +276,11 @@ async def _replan(
     )
     version = previous.version + 1
     early = _EarlyStarter(
-        _context(state, runtime, config, deps, settings, version), deps, done, max_steps
+        _context(state, runtime, config, deps, settings, version),
+        deps,
+        done,
+        max_steps,
+        known=previous.steps,
     )
     taken = frozenset(taken_ids)
 
@@ -280,15 +301,17 @@ async def _replan(
     )
     keep = set(replanning.keep)
     carried = tuple(s for s in previous.steps if s.id in done or s.id in keep)
-    steps = carried + to_plan_steps(replanning.steps)
+    steps, merged = merge_duplicates(
+        carried + to_plan_steps(replanning.steps), fixed=frozenset(s.id for s in carried)
+    )
     new_plan = Plan(
         version=version,
         reasoning=replanning.reasoning,
         steps=steps,
-        reason=reason,
+        reason="; ".join(filter(None, [reason, merged_text(merged)])),
         origin="replan",
     )
-    return {"plans": [_publish(new_plan, previous, state, runtime)]}
+    return {"plans": [_publish(new_plan, previous, state, runtime, merged)]}
 
 
 T = TypeVar("T", Planning, Replanning)
@@ -324,10 +347,14 @@ async def _request(
 
 
 def _publish(
-    plan: Plan, previous: Plan | None, state: ResearchState, runtime: Runtime[Any]
+    plan: Plan,
+    previous: Plan | None,
+    state: ResearchState,
+    runtime: Runtime[Any],
+    merged: dict[str, str],
 ) -> Plan:
     """Stamp the diff, cancel running steps the plan dropped, and announce it."""
-    plan = plan.model_copy(update={"diff": plan.diff_from(previous)})
+    plan = plan.model_copy(update={"diff": plan.diff_from(previous, merged)})
     _keep_only(state["run_id"], plan.steps, state)
     emit(runtime.stream_writer, _plan_event(state["run_id"], plan))
     return plan
