@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
 
-from agent.observation import Observation, Passage
+from agent.observation import ListItem, Observation, Passage
 from tools._base import ObservingTool
 from tools._search_backends import (
     DDGSBackend,
@@ -276,6 +276,9 @@ def _observation(tool: str, query: str, results: list[SearchResult], via: str) -
             "url": results[0].url,
             "urls": "\n".join(r.url for r in results),
             "titles": "\n".join(r.title for r in results),
+        },
+        lists={
+            "results": tuple(ListItem(url=r.url, title=r.title, snippet=r.snippet) for r in results)
         },
         untrusted=True,
         via=via,
