@@ -9,7 +9,9 @@ backoff and jitter; "offline" and "no results" are not.
 
 A backend is anything with ``async def search(query, options) -> list[SearchResult]``
 that raises `SearchError` subclasses (`SearchBackend`): `DDGSBackend` is the
-default, `FallbackBackend` chains several (see `tools._search_backends`).
+default, `SearxngBackend` asks a SearXNG instance, `FallbackBackend` chains
+several (see `tools._search_backends`), and `tools.localweb.LocalSearchBackend`
+searches a folder served on loopback.
 Results are de-duplicated by canonical URL whatever the backend.
 """
 
@@ -41,6 +43,7 @@ from tools._search_backends import (
     canonical_url,
     dedupe,
 )
+from tools._searxng import SearxngBackend
 
 __all__ = [
     "DDGSBackend",
@@ -54,6 +57,7 @@ __all__ = [
     "SearchPolicy",
     "SearchResult",
     "SearchTimeoutError",
+    "SearxngBackend",
     "WebSearch",
     "WebSearchTool",
     "canonical_url",
