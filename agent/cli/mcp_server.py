@@ -72,7 +72,7 @@ def mcp_command(
                 hint="pip install 'ponder[mcp]'",
             ) from exc
     except UserError as exc:
-        typer.echo(f"ponder: error: {exc}", err=True)
+        typer.echo(f"ponder: error [{exc.code}]: {exc}", err=True)
         raise typer.Exit(2) from None
     server = build(options, run_store, host=host, port=port)
     if http:

@@ -67,6 +67,7 @@ def _tools(opts: RunOptions, store: RunStore, view: RunView) -> list[Any]:
             allow_private_network=opts.allow_private_network,
             code_sandbox=opts.code_sandbox,
             only=tuple(opts.tools),
+            web_search=opts.settings.web_search,
             mcp=Path(opts.mcp_config) if opts.mcp_config else None,
         )
     )

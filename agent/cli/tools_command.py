@@ -58,7 +58,7 @@ def tools_command(
         )
         toolset = Toolset(box.tools)
     except UserError as exc:
-        typer.echo(f"ponder: error: {exc}", err=True)
+        typer.echo(f"ponder: error [{exc.code}]: {exc}", err=True)
         raise typer.Exit(2) from None
     for notice in box.notices:
         typer.echo(f"note: {notice}", err=True)

@@ -47,7 +47,7 @@ def test_ponder_tools_lists_what_the_planner_would_see(tmp_path: Path) -> None:
 def test_ponder_tools_with_a_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
     missing = ponder("tools", "--mcp", str(tmp_path / "nope.json"), home=tmp_path)
     assert missing.returncode == 2
-    assert missing.stderr.startswith("ponder: error: cannot read the MCP config")
+    assert missing.stderr.startswith("ponder: error [config]: cannot read the MCP config")
     bad = tmp_path / "bad.json"
     bad.write_text('{"mcpServers": {"s": {}}}')
     done = ponder("run", "q", "--mcp", str(bad), "--model", "demo", home=tmp_path)
