@@ -8,7 +8,8 @@ The format is the one Claude Desktop, Cursor and VS Code share::
     }}
 
 plus Ponder's own optional keys per server: ``timeout`` (seconds per call,
-a stdio server's start included), ``startupTimeout`` (seconds to list its
+a stdio server's start included), ``toolTimeouts`` (``{tool: seconds}``
+overrides), ``startupTimeout`` (seconds to list its
 tools), ``maxOutputChars``, ``sideEffects`` (``true`` for every tool of the server, or a
 list of tool names: those wait for approval) and ``disabled``.
 
@@ -49,6 +50,7 @@ class McpServer(BaseModel):
     url: str | None = None
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     timeout_s: PositiveFloat = Field(default=30.0, alias="timeout")
+    tool_timeouts: dict[str, PositiveFloat] = Field(default_factory=dict, alias="toolTimeouts")
     startup_timeout_s: PositiveFloat = Field(default=30.0, alias="startupTimeout")
     max_output_chars: int = Field(default=20_000, alias="maxOutputChars", ge=100)
     side_effects: bool | tuple[str, ...] = Field(default=False, alias="sideEffects")
@@ -57,6 +59,10 @@ class McpServer(BaseModel):
     @property
     def transport(self) -> Literal["stdio", "http"]:
         return "stdio" if self.command is not None else "http"
+
+    def timeout_for(self, tool: str) -> float:
+        """Seconds a call of ``tool`` (its name on the server) may take."""
+        return self.tool_timeouts.get(tool, self.timeout_s)
 
     def needs_approval(self, tool: str) -> bool:
         """Whether the user marked ``tool`` (its name on the server) as side-effecting."""

@@ -184,7 +184,7 @@ def _wrap(name: str, server: McpServer, inner: BaseTool, secrets: tuple[str, ...
         server=name,
         remote_name=remote,
         inner=inner,
-        timeout_s=server.timeout_s,
+        timeout_s=server.timeout_for(remote),
         max_output_chars=server.max_output_chars,
         metadata={"mcp_server": name, "needs_approval": approval},
     ).with_secrets(secrets)

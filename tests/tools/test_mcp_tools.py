@@ -41,7 +41,9 @@ def notes(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str,
     import asyncio
 
     if request.param == "stdio":
-        entry = stdio_server(timeout=8, maxOutputChars=5000, sideEffects=["write_note"])
+        entry = stdio_server(
+            timeout=8, toolTimeouts={"hang": 4}, maxOutputChars=5000, sideEffects=["write_note"]
+        )
         entry["env"]["NOTES_FILE"] = str(tmp_path / "notes.txt")
         config = McpConfig.from_mapping({"mcpServers": {"notes": entry}})
         yield "stdio", asyncio.run(aload_mcp_tools(config))
@@ -51,6 +53,7 @@ def notes(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str,
             "url": url,
             "headers": {"Authorization": f"Bearer {HEADER}"},
             "timeout": 8,
+            "toolTimeouts": {"hang": 4},
             "maxOutputChars": 5000,
             "sideEffects": ["write_note"],
         }
@@ -131,6 +134,7 @@ async def test_a_crash_a_hang_and_a_flood_each_become_observations(
         assert steps["s1"].observation.error.kind == "unavailable"
         assert "Connection closed" in steps["s1"].observation.error.message
     assert steps["s2"].observation.error.kind == "timeout"
+    assert "did not answer hang within 4s" in steps["s2"].observation.error.message
     big = steps["s3"].observation
     assert big.ok and big.truncated and len(big.content) <= 5000 + 20
     assert elapsed < 60, f"the run took {elapsed:.1f}s"
