@@ -89,6 +89,7 @@ def main() -> None:
     fenced = [line for line in evidence.splitlines() if line.startswith("<untrusted_data")]
     print("evidence fenced as:", fenced[0] if fenced else "(not fenced)")
     print("\n" + out["answer"].markdown)
+    found.close()  # stops the server (it also stops on its own when this process exits)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,7 @@
 """How Ponder reaches one configured MCP server: a langchain-mcp-adapters connection.
 
-Each call opens its own session (langchain-mcp-adapters' default): a stdio
-server is started for the call and stopped after it, so a server that crashed
-on one call is fresh on the next, and a call cancelled at its timeout takes its
-process with it. An HTTP server is reached only through the same SSRF guard as
-``fetch_url``: the URL is vetted before the first request and every connection
+The connection is opened once and kept (see `tools._mcp_link`). An HTTP
+server is reached only through the same SSRF guard as ``fetch_url``: the URL is vetted before the first request and every connection
 goes to an address the guard vetted at connect time.
 """
 

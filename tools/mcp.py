@@ -26,17 +26,21 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.tools import BaseTool
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from agent._internal.io_loop import io_loop
 from agent.observation import Observation, Passage
 from tools._base import ObservingTool
 from tools._mcp_config import McpConfig, McpServer
 from tools._mcp_connect import connection_for, require_mcp, vet_server_url
+from tools._mcp_link import McpLink
 from tools.netguard import NetworkPolicy
+
+if TYPE_CHECKING:
+    from mcp import ClientSession
 
 __all__ = ["McpConfig", "McpServer", "McpTool", "McpTools", "aload_mcp_tools", "load_mcp_tools"]
 
@@ -56,6 +60,7 @@ class McpTool(ObservingTool):
     server: str
     remote_name: str
     inner: BaseTool
+    link: McpLink | None = Field(default=None, exclude=True, repr=False)
     timeout_s: float = 30.0
     max_output_chars: int = 20_000
     _secrets: tuple[str, ...] = PrivateAttr(default=())
@@ -69,6 +74,8 @@ class McpTool(ObservingTool):
         try:
             message = await asyncio.wait_for(self.inner.ainvoke(call), self.timeout_s)
         except TimeoutError:
+            if self.link is not None:
+                await self.link.check()
             return Observation.failure(
                 self.name,
                 "timeout",
@@ -78,12 +85,13 @@ class McpTool(ObservingTool):
                 via="mcp",
             )
         except Exception as exc:  # the server's failure: crashed, refused, unreadable
-            return Observation.failure(
+            return Observation.failure(  # retryable: the next call restarts the server
                 self.name,
                 "unavailable",
                 self._scrub(
                     f"MCP server {self.server} failed on {self.remote_name}: {reason(exc)}"
                 ),
+                retryable=True,
                 via="mcp",
             )
         text = self._scrub(_text_of(getattr(message, "content", ""), message))
@@ -122,10 +130,22 @@ class McpTool(ObservingTool):
 
 @dataclass
 class McpTools:
-    """The tools of every server that answered, and a notice for each that did not."""
+    """The tools of every server that answered, and a notice for each that did not.
+
+    Each server's session stays open (a stdio server keeps running) until
+    `aclose`, or until the process exits: a stdio server then reads the end
+    of its input and stops.
+    """
 
     tools: list[BaseTool] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    links: list[McpLink] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(link.aclose() for link in self.links))
+
+    def close(self) -> None:
+        io_loop().run(self.aclose())
 
 
 async def aload_mcp_tools(config: McpConfig, *, policy: NetworkPolicy | None = None) -> McpTools:
@@ -141,7 +161,8 @@ async def aload_mcp_tools(config: McpConfig, *, policy: NetworkPolicy | None = N
                 f"MCP server {name} is off: {_scrub_all(result, server.secrets())}"
             )
         else:
-            found.tools += result
+            found.links.append(result[0])
+            found.tools += result[1]
     return found
 
 
@@ -152,27 +173,31 @@ def load_mcp_tools(config: McpConfig, *, policy: NetworkPolicy | None = None) ->
 
 async def _server_tools(
     name: str, server: McpServer, policy: NetworkPolicy
-) -> list[BaseTool] | str:
+) -> tuple[McpLink, list[BaseTool]] | str:
     from langchain_mcp_adapters.tools import load_mcp_tools as adapter_tools
 
     refusal = await vet_server_url(server, policy)
     if refusal:
         return refusal
-    connection = connection_for(server, policy)
+    link = McpLink(connection_for(server, policy), startup_timeout_s=server.startup_timeout_s)
     try:
         listed = await asyncio.wait_for(
-            adapter_tools(None, connection=connection, server_name=name),
+            adapter_tools(cast("ClientSession", link), server_name=name),
             server.startup_timeout_s,
         )
     except TimeoutError:
+        await link.aclose()
         return f"it did not list its tools within {server.startup_timeout_s:g}s"
     except Exception as exc:  # a server that will not start or speak MCP
+        await link.aclose()
         return f"it did not start or speak MCP ({reason(exc)})"
     secrets = server.secrets()
-    return [_wrap(name, server, tool, secrets) for tool in listed]
+    return link, [_wrap(name, server, link, tool, secrets) for tool in listed]
 
 
-def _wrap(name: str, server: McpServer, inner: BaseTool, secrets: tuple[str, ...]) -> McpTool:
+def _wrap(
+    name: str, server: McpServer, link: McpLink, inner: BaseTool, secrets: tuple[str, ...]
+) -> McpTool:
     remote = inner.name
     hints = inner.metadata or {}
     approval = server.needs_approval(remote) or hints.get("destructiveHint") is True
@@ -184,6 +209,7 @@ def _wrap(name: str, server: McpServer, inner: BaseTool, secrets: tuple[str, ...
         server=name,
         remote_name=remote,
         inner=inner,
+        link=link,
         timeout_s=server.timeout_for(remote),
         max_output_chars=server.max_output_chars,
         metadata={"mcp_server": name, "needs_approval": approval},

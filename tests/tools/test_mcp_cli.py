@@ -50,7 +50,8 @@ def test_ponder_tools_with_a_bad_config_is_one_line_and_exit_2(tmp_path: Path) -
     assert missing.stderr.startswith("ponder: error [config]: cannot read the MCP config")
     bad = tmp_path / "bad.json"
     bad.write_text('{"mcpServers": {"s": {}}}')
-    done = ponder("run", "q", "--mcp", str(bad), "--model", "demo", home=tmp_path)
+    script = write_script(tmp_path / "script.json", {})
+    done = ponder("run", "q", "--mcp", str(bad), "--model", f"script:{script}", home=tmp_path)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "needs either a command (stdio) or a url" in done.stderr
 
