@@ -1,8 +1,9 @@
 """How Ponder reaches one configured MCP server: a langchain-mcp-adapters connection.
 
 The connection is opened once and kept (see `tools._mcp_link`). An HTTP
-server is reached only through the same SSRF guard as ``fetch_url``: the URL is vetted before the first request and every connection
-goes to an address the guard vetted at connect time.
+server is reached only through the same SSRF guard as ``fetch_url``: the URL
+is vetted before the first request and every connection goes to an address the
+guard vetted at connect time.
 """
 
 from __future__ import annotations

@@ -25,7 +25,11 @@ if TYPE_CHECKING:
     from mcp import ClientSession
     from mcp.types import CallToolResult, ListToolsResult
 
-__all__ = ["McpLink"]
+__all__ = ["McpLink", "ServerGone"]
+
+
+class ServerGone(ConnectionError):
+    """The server died or its transport broke during a call; the next call restarts it."""
 
 
 class McpLink:
@@ -68,16 +72,20 @@ class McpLink:
         from mcp.shared.exceptions import McpError
         from mcp.types import CONNECTION_CLOSED
 
-        session = await self._ready()
+        try:
+            session = await self._ready()
+        except Exception as exc:  # it will not start (again), or cannot be reached
+            raise ServerGone(f"it could not be reached: {_innermost(exc)}") from exc
         try:
             return await session.call_tool(name, arguments, progress_callback=progress)
         except McpError as exc:
-            if exc.error.code == CONNECTION_CLOSED:  # the server is gone; others are its answers
-                self._drop(session)
-            raise
-        except Exception:  # the transport broke: start afresh next time
+            if exc.error.code != CONNECTION_CLOSED:  # the server's own answer: it is alive
+                raise
             self._drop(session)
-            raise
+            raise ServerGone(exc.error.message) from exc
+        except Exception as exc:  # the transport broke: start afresh next time
+            self._drop(session)
+            raise ServerGone(f"{type(exc).__name__}: {exc}") from exc
 
     async def _check(self, timeout_s: float) -> None:
         session = self._session
@@ -147,3 +155,9 @@ class McpLink:
 def _consume(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def _innermost(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"[:300]

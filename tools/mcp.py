@@ -36,7 +36,7 @@ from agent.observation import Observation, Passage
 from tools._base import ObservingTool
 from tools._mcp_config import McpConfig, McpServer
 from tools._mcp_connect import connection_for, require_mcp, vet_server_url
-from tools._mcp_link import McpLink
+from tools._mcp_link import McpLink, ServerGone
 from tools.netguard import NetworkPolicy
 
 if TYPE_CHECKING:
@@ -84,14 +84,20 @@ class McpTool(ObservingTool):
                 retryable=True,
                 via="mcp",
             )
-        except Exception as exc:  # the server's failure: crashed, refused, unreadable
-            return Observation.failure(  # retryable: the next call restarts the server
+        except Exception as exc:
+            gone = _gone(exc)
+            if gone is not None:  # retryable: the next call restarts the server
+                return Observation.failure(
+                    self.name,
+                    "unavailable",
+                    self._scrub(f"MCP server {self.server} failed on {self.remote_name}: {gone}"),
+                    retryable=True,
+                    via="mcp",
+                )
+            return Observation.failure(  # an answer that could not be used: garbage, refusal
                 self.name,
-                "unavailable",
-                self._scrub(
-                    f"MCP server {self.server} failed on {self.remote_name}: {reason(exc)}"
-                ),
-                retryable=True,
+                "error",
+                self._scrub(f"MCP server {self.server} on {self.remote_name}: {reason(exc)}"),
                 via="mcp",
             )
         text = self._scrub(_text_of(getattr(message, "content", ""), message))
@@ -233,6 +239,13 @@ def _text_of(content: Any, message: Any) -> str:
     if not text.strip() and isinstance(artifact, Mapping) and artifact.get("structured_content"):
         text = json.dumps(artifact["structured_content"], ensure_ascii=False, default=str)
     return text
+
+
+def _gone(exc: BaseException) -> str | None:
+    """Why the server went away, if that is what ``exc`` (perhaps grouped) says."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return str(exc) if isinstance(exc, ServerGone) else None
 
 
 def reason(exc: BaseException) -> str:

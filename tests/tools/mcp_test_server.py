@@ -6,10 +6,10 @@
     python -m tests.tools.mcp_test_server exit        # dies before it starts
 
 Tools: ``search_notes`` (citable text), ``crash`` (the process dies mid-call),
-``hang`` (never answers), ``big`` (an oversized result), ``write_note`` (a side
-effect, recorded in ``$NOTES_FILE``), ``forget`` (annotated destructive by the
-server) and ``whoami`` (echoes the secret it was
-given, which Ponder must scrub).
+``hang`` (never answers), ``big`` (an oversized result), ``noise`` (audio, which
+Ponder cannot read), ``write_note`` (a side effect, recorded in ``$NOTES_FILE``),
+``forget`` (annotated destructive by the server) and ``whoami`` (echoes the
+secret it was given, which Ponder must scrub).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from mcp.server.fastmcp import Context, FastMCP
-from mcp.types import ToolAnnotations
+from mcp.types import AudioContent, ToolAnnotations
 
 NOTES = {
     "gather": "Note 7: asyncio.gather with return_exceptions=True returns exceptions as results.",
@@ -62,6 +62,11 @@ def build(host: str = "127.0.0.1", port: int = 8000) -> FastMCP:
         with path.open("a", encoding="utf-8") as f:
             f.write(f"{time.time():.3f} {title}: {text}\n")
         return f"saved note {title!r}"
+
+    @server.tool()
+    def noise() -> AudioContent:
+        """Return a sound (content Ponder cannot read)."""
+        return AudioContent(type="audio", data="UklGRg==", mimeType="audio/wav")
 
     @server.tool(annotations=ToolAnnotations(destructiveHint=True))
     def forget(title: str) -> str:

@@ -28,7 +28,7 @@ from tools.netguard import NetworkPolicy
 
 pytestmark = pytest.mark.mcp
 
-NAMES = {"search_notes", "crash", "hang", "big", "write_note", "forget", "whoami"}
+NAMES = {"search_notes", "crash", "hang", "big", "noise", "write_note", "forget", "whoami"}
 
 
 def _step(sid: str, tool: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -201,6 +201,19 @@ async def test_a_side_effecting_tool_waits_for_approval(
     await graph.ainvoke(Command(resume={"decision": "approve"}), config)
     assert (await graph.aget_state(config)).values["status"] == "done"
     assert "t1: remember" in written.read_text()
+
+
+async def test_an_unreadable_result_is_an_error_observation_not_a_retry(
+    notes: tuple[str, McpTools],
+) -> None:
+    _, found = notes
+    toolset = Toolset(found.tools)
+    obs = await toolset.run("notes_noise", {}, call_id="c1", timeout_s=30)
+    assert obs.error is not None and obs.error.kind == "error" and not obs.error.retryable
+    assert "AudioContent" in obs.error.message
+    after = await toolset.run("notes_search_notes", {"query": "gather"}, call_id="c2", timeout_s=30)
+    assert after.ok and "Note 7" in after.content  # the session was kept
+    assert all(link.opened == 1 for link in found.links)
 
 
 async def test_secrets_reach_the_server_but_never_the_observation(
