@@ -55,7 +55,7 @@ logging.getLogger("mcp").addHandler(logging.NullHandler())
 
 
 class McpTool(ObservingTool):
-    """One tool of one MCP server; calls go through the adapter's per-call session."""
+    """One tool of one MCP server, called through the server's kept session (`McpLink`)."""
 
     server: str
     remote_name: str
@@ -101,10 +101,11 @@ class McpTool(ObservingTool):
                 via="mcp",
             )
         text = self._scrub(_text_of(getattr(message, "content", ""), message))
-        if getattr(message, "status", "success") == "error":
-            return Observation.failure(
+        if getattr(message, "status", "success") == "error":  # the server's words: fenced too
+            failed = Observation.failure(
                 self.name, "error", f"{self.remote_name}: {text[:2000]}", via="mcp"
             )
+            return failed.model_copy(update={"untrusted": True})
         return self._observation(kwargs, text)
 
     def _observation(self, args: Mapping[str, Any], text: str) -> Observation:
