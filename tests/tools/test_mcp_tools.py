@@ -28,7 +28,17 @@ from tools.netguard import NetworkPolicy
 
 pytestmark = pytest.mark.mcp
 
-NAMES = {"search_notes", "crash", "hang", "big", "noise", "write_note", "forget", "whoami"}
+NAMES = {
+    "search_notes",
+    "crash",
+    "hang",
+    "big",
+    "noise",
+    "refuse",
+    "write_note",
+    "forget",
+    "whoami",
+}
 
 
 def _step(sid: str, tool: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -203,7 +213,7 @@ async def test_a_side_effecting_tool_waits_for_approval(
     assert "t1: remember" in written.read_text()
 
 
-async def test_an_unreadable_result_is_an_error_observation_not_a_retry(
+async def test_unreadable_and_error_results_are_error_observations_not_retries(
     notes: tuple[str, McpTools],
 ) -> None:
     _, found = notes
@@ -211,6 +221,10 @@ async def test_an_unreadable_result_is_an_error_observation_not_a_retry(
     obs = await toolset.run("notes_noise", {}, call_id="c1", timeout_s=30)
     assert obs.error is not None and obs.error.kind == "error" and not obs.error.retryable
     assert "AudioContent" in obs.error.message
+    refused = await toolset.run("notes_refuse", {"title": "x"}, call_id="c3", timeout_s=30)
+    assert refused.error is not None and refused.error.kind == "error"
+    assert "no note titled 'x'" in refused.error.message
+    assert refused.untrusted  # the server's words reach prompts fenced, like its results
     after = await toolset.run("notes_search_notes", {"query": "gather"}, call_id="c2", timeout_s=30)
     assert after.ok and "Note 7" in after.content  # the session was kept
     assert all(link.opened == 1 for link in found.links)
