@@ -63,11 +63,7 @@ def tools_command(
     for notice in box.notices:
         typer.echo(f"note: {notice}", err=True)
     typer.echo(toolset.describe())
-    asking = [t.name for t in box.tools if toolset.runs_code(t.name) or _needs_approval(t)]
+    asking = [name for name in toolset.names if toolset.needs_approval(name)]
     if asking:
         typer.echo(f"\nasking for approval under --approve-actions: {', '.join(asking)}")
 
-
-def _needs_approval(tool: object) -> bool:
-    metadata = getattr(tool, "metadata", None) or {}
-    return bool(metadata.get("needs_approval"))
