@@ -66,4 +66,3 @@ def tools_command(
     asking = [name for name in toolset.names if toolset.needs_approval(name)]
     if asking:
         typer.echo(f"\nasking for approval under --approve-actions: {', '.join(asking)}")
-
