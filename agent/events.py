@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
 
 from agent.plan import PlanDiff, PlanStep
-from agent.state import Verdict
+from agent.state import ReflectionDecision, Verdict
 
 __all__ = [
     "AnswerEvent",
@@ -100,7 +100,7 @@ class StepFinishedEvent(_Event):
 class ReflectionEvent(_Event):
     type: Literal["reflection"] = "reflection"
     verdicts: tuple[Verdict, ...]
-    decision: Literal["continue", "retry", "replan", "finish"]
+    decision: ReflectionDecision
     reason: str
     stalled: bool = False
     by: str = "model"

@@ -200,7 +200,7 @@ class FanOut(Workload):
                     sid = f"s{len(first) + 1}"
                     first.append(ponder_step(sid, "python", {"code": self.CODE}, "Checksum"))
                 return Reply(structured=planning(thought("plan", 0), first, depth=depth))
-            if turn.role == "Judgement":
+            if turn.role == "Reflection":
                 more = turn.index + 1 < len(batches)
                 decision = "replan" if more else "finish"
                 return Reply(structured=judgement(decision, thought("judge", turn.index)))

@@ -44,7 +44,7 @@ def _ponder_replies(
     def reply(turn: ModelTurn) -> Reply:
         if turn.role == "Planning" and turn.index == 0:
             return Reply(structured=planning(thought("plan", 0), steps, depth=depth))  # type: ignore[arg-type]
-        if turn.role == "Judgement" and turn.index == 0:
+        if turn.role == "Reflection" and turn.index == 0:
             return Reply(structured=judgement("finish", thought("judge", 0)))
         if turn.role == "Synthesis":
             found = evidence(turn)

@@ -72,7 +72,7 @@ def test_code_runs_only_after_a_person_approves_it(
     model = ScriptedChatModel(
         script={
             "Planning": [planning(*steps)],
-            "Judgement": [{"verdicts": [], "decision": "continue", "reason": "fine without"}],
+            "Reflection": [{"verdicts": [], "decision": "continue", "reason": "fine without"}],
             "Synthesis": [synthesis(cite)],
         },
         latency_s=0.02,  # the plan streams in pieces, so early starts get their chance
@@ -140,7 +140,7 @@ def test_a_tool_marked_needs_approval_waits_too(tmp_path: Path) -> None:
     model = ScriptedChatModel(
         script={
             "Planning": [planning(mail, step("s2", "a"), step("s3", "b"))],
-            "Judgement": [{"verdicts": [], "decision": "continue", "reason": "fine"}],
+            "Reflection": [{"verdicts": [], "decision": "continue", "reason": "fine"}],
             "Synthesis": [synthesis("s2.1")],
         },
         latency_s=0.02,
