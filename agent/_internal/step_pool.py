@@ -6,6 +6,9 @@ starts each step as a task here and returns as soon as *any* step finishes, so
 that step is checkpointed at once while the others keep running; the next
 executor superstep (or the reflection) finds them still in flight. Lives on the I/O
 loop; every method must be called there.
+
+`agent.dispatch` is its one user: nodes start, wait for and cancel steps through
+it, and its docstring gives the rules (including what a resume does).
 """
 
 from __future__ import annotations
