@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import re
 from graphlib import CycleError, TopologicalSorter
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, JsonValue, model_validator
 
 from agent.models.structured import ReplySchema
-from agent.plan import STEP_ID, PlanStep, placeholder_refs
+from agent.plan import STEP_ID, PlanStep, TaskMode, placeholder_refs
+from agent.settings import DepthName
 from agent.toolset import Toolset
 
 __all__ = [
@@ -56,8 +57,8 @@ class Planning(ReplySchema):
 
     SCRIPT_KEY: ClassVar[str] = "Planning"
 
-    mode: Literal["direct", "research", "compute"] = "research"
-    depth: Literal["low", "medium", "high"] | None = None
+    mode: TaskMode = "research"
+    depth: DepthName | None = None
     triage_reason: str = ""
     answer: str = Field(default="", description="only when mode is direct")
     reasoning: str = Field(description="your step-by-step breakdown of the task")

@@ -171,16 +171,7 @@ async def _first_plan(ctx: NodeContext, rejected: Plan | None) -> dict[str, Any]
             decided_by="model" if settings.effort == "auto" else "effort",
         )
         update["triage"] = decision
-        emit(
-            ctx.sink,
-            TriageEvent(
-                run_id=ctx.run_id,
-                mode=decision.mode,
-                depth=decision.depth,
-                reason=decision.reason,
-                decided_by=decision.decided_by,
-            ),
-        )
+        emit(ctx.sink, TriageEvent.of(ctx.run_id, decision))
     if planning.mode == "direct" and allow_direct:
         cancel_steps(ctx.run_id)
         answer = Answer(markdown=planning.answer.strip())
@@ -296,7 +287,7 @@ def _publish(ctx: NodeContext, plan: Plan, previous: Plan | None, merged: dict[s
     """Stamp the diff, cancel running steps the plan dropped, and announce it."""
     plan = plan.model_copy(update={"diff": plan.diff_from(previous, merged)})
     _keep_only(ctx.run_id, plan.steps, ctx.state)
-    emit(ctx.sink, _plan_event(ctx.run_id, plan))
+    emit(ctx.sink, PlanEvent.of(ctx.run_id, plan))
     return plan
 
 
@@ -309,14 +300,3 @@ def _keep_only(run_id: str, steps: tuple[PlanStep, ...], state: ResearchState) -
         for attempt in {1, (record.attempt + 1) if record else 1}:
             keep.add(step_key(run_id, step, attempt))
     cancel_steps(run_id, keep=keep)
-
-
-def _plan_event(run_id: str, p: Plan) -> PlanEvent:
-    return PlanEvent(
-        run_id=run_id,
-        version=p.version,
-        reasoning=p.reasoning,
-        steps=p.steps,
-        diff=p.diff,
-        reason=p.reason,
-    )

@@ -87,16 +87,7 @@ async def triage(
     decision = TriageDecision(
         mode="direct", depth="low", reason=f"{why}: no research needed", decided_by="rules"
     )
-    emit(
-        runtime.stream_writer,
-        TriageEvent(
-            run_id=run_id,
-            mode=decision.mode,
-            depth=decision.depth,
-            reason=decision.reason,
-            decided_by=decision.decided_by,
-        ),
-    )
+    emit(runtime.stream_writer, TriageEvent.of(run_id, decision))
     gate = BudgetGate(state, settings.budgets, node="triage")
     messages = render_prompt("direct", task=task)
     status: RunStatus
