@@ -1,7 +1,8 @@
 """The ``ponder`` command. Imports stay light here so ``ponder --help`` is instant.
 
 Exit codes: 0 done · 1 the run failed · 2 usage error · 3 budget exhausted ·
-130 interrupted (finished steps are saved; ``ponder resume`` continues).
+4 unanswered (no cited answer) · 130 interrupted (finished steps are saved;
+``ponder resume`` continues).
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT = {"done": 0, "failed": 1, "budget_exhausted": 3, "interrupted": 130, "running": 1}
+EXIT = {
+    "done": 0,
+    "failed": 1,
+    "budget_exhausted": 3,
+    "unanswered": 4,
+    "interrupted": 130,
+    "running": 1,
+}
 
 
 class Effort(StrEnum):

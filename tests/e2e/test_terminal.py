@@ -222,7 +222,7 @@ def test_code_approval_prompt_is_on_screen_and_its_answer_holds(
         {
             "Planning": [planning(code_step, mode="compute")],
             "Synthesis": [synthesis("s1.1")],
-            "Judgement": [_judgement("finish", "the code step was refused")],
+            "Reflection": [_judgement("finish", "the code step was refused")],
         },
     )
     args = _run_args(script, "--approve-code", "--tools", "python")
@@ -399,7 +399,7 @@ def test_final_screen_shows_cancelled_and_unrun_steps_readably(
         tmp_path / "model.json",
         {
             "Planning": [plan],
-            "Judgement": [_judgement("finish", "enough to answer")],
+            "Reflection": [_judgement("finish", "enough to answer")],
             "Synthesis": [synthesis("s1.1")],
         },
     )
