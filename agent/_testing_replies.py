@@ -30,9 +30,11 @@ def plan_step(
     goal: str = "",
     after: Sequence[str] = (),
     expected: str = "",
+    for_each: str | None = None,
 ) -> dict[str, Any]:
     """One step of a scripted plan, as the model sends it: ``plan_step("s2", "fetch_url",
-    {"url": "{{s1.url}}"}, after=["s1"])``. Raises pydantic's ValidationError on a bad id."""
+    {"url": "{{s1.url}}"}, after=["s1"])``; with ``for_each="s1.results[:5]"`` the
+    input names each item as ``{{item.url}}``. Raises pydantic's ValidationError on a bad id."""
     draft = StepDraft(
         id=sid,
         goal=goal or f"run {tool} for {sid}",
@@ -40,8 +42,10 @@ def plan_step(
         input=dict(tool_input or {}),
         depends_on=list(after),
         expected=expected,
+        for_each=for_each,
     )
-    return draft.model_dump(exclude=None if expected else {"expected"})
+    left_out = ({"expected"} if not expected else set()) | ({"for_each"} if not for_each else set())
+    return draft.model_dump(exclude=left_out or None)
 
 
 def planning_reply(

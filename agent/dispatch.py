@@ -42,7 +42,7 @@ from agent.observation import Observation, fence
 from agent.placeholders import PlaceholderError, fill_placeholders
 from agent.plan import PlanStep
 from agent.plan_merge import step_signature
-from agent.progress import executed_count, step_state
+from agent.progress import executed_count, fan_out_records, step_state
 from agent.prompts import render_prompt
 from agent.settings import Settings
 from agent.state import NodeUsage, ResearchState, StepRecord
@@ -186,7 +186,7 @@ def cancel_steps(
 
 async def _run_step(ctx: StepContext, step: PlanStep, attempt: int) -> StepOutcome:
     started = time.time()
-    records = ctx.state.get("steps", {})
+    records = {**ctx.state.get("steps", {}), **fan_out_records(ctx.state)}
     previous = records.get(step.id)
     errors_before = previous.errors_before if previous else ()
     if previous is not None and previous.observation.error is not None:

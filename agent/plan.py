@@ -12,6 +12,7 @@ from agent.settings import DepthName
 
 __all__ = [
     "PLACEHOLDER",
+    "RUN_STEP_ID",
     "STEP_ID",
     "ApprovalDecision",
     "Plan",
@@ -23,6 +24,8 @@ __all__ = [
 ]
 
 STEP_ID = r"^s[0-9]{1,3}$"
+RUN_STEP_ID = r"^s[0-9]{1,3}(\.[0-9]{1,2})?$"
+"""A step as it runs: a plan step, or a fan-out child (``s3.2``)."""
 
 TaskMode = Literal["direct", "research", "compute"]
 """How a task is handled: answered at once, researched, or computed."""
@@ -40,12 +43,15 @@ class PlanStep(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    id: str = Field(pattern=STEP_ID, description="s1, s2, ...")
+    id: str = Field(pattern=RUN_STEP_ID, description="s1, s2, ... (s3.1 for a fan-out child)")
     goal: str = Field(description="what this step finds out")
     tool: str
     input: dict[str, JsonValue] = Field(default_factory=dict)
     depends_on: tuple[str, ...] = ()
     expected: str = Field(default="", description="the evidence that would satisfy the goal")
+    for_each: str | None = Field(
+        default=None, description="map over an earlier step's list, e.g. 's1.results[:5]'"
+    )
 
     def placeholders(self) -> list[tuple[str, str | None, str | None]]:
         return placeholder_refs(self.input)

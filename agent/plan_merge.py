@@ -38,7 +38,7 @@ def merge_duplicates(
     for step in _in_dependency_order(steps, fixed):
         if step.id not in fixed:
             step = _repointed(step, merged)
-        sig = step_signature(step.tool, step.input)
+        sig = step_signature(step.tool, step.input) + (step.for_each or "")
         if sig in seen and step.id not in fixed:
             merged[step.id] = seen[sig]
             continue

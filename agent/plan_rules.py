@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, JsonValue, model_validator
 
+from agent.fan_out import ITEM_FIELDS, ITEM_PLACEHOLDER, MAX_FAN_OUT, parse_for_each
 from agent.models.structured import ReplySchema
 from agent.plan import STEP_ID, PlanStep, TaskMode, placeholder_refs
 from agent.settings import DepthName
@@ -42,11 +43,20 @@ class StepDraft(BaseModel):
     input: dict[str, JsonValue] = Field(default_factory=dict)
     depends_on: list[str] = Field(default_factory=list)
     expected: str = Field(default="", description="the evidence that would satisfy the goal")
+    for_each: str | None = Field(
+        default=None,
+        description="run once per item of an earlier step's list, e.g. 's1.results[:5]'; "
+        "the input names the item as {{item.url}}",
+    )
 
     @model_validator(mode="after")
     def _placeholders_are_dependencies(self) -> StepDraft:
-        """A step that uses ``{{s1}}`` depends on s1, whether or not it says so."""
-        for ref, _field, _how in placeholder_refs(self.input):
+        """A step that uses ``{{s1}}`` (or maps over s1's list) depends on s1."""
+        refs = [ref for ref, _field, _how in placeholder_refs(self.input)]
+        spec = parse_for_each(self.for_each) if self.for_each else None
+        if spec is not None and not isinstance(spec, str):
+            refs.append(spec.source)
+        for ref in refs:
             if ref != self.id and ref not in self.depends_on:
                 self.depends_on.append(ref)
         return self
@@ -101,6 +111,7 @@ def _step_variants(
         {"type": "string", "const": step_id} if step_id else {"type": "string", "pattern": STEP_ID}
     )
     ordered = prior is not None
+    for_each = _for_each_schema(prior)
     variants = [
         {
             "type": "object",
@@ -113,6 +124,7 @@ def _step_variants(
                 else toolset.parameters(name),
                 "depends_on": deps,
                 "expected": {"type": "string", "maxLength": 200},
+                **({"for_each": for_each} if for_each else {}),
             },
             # Free-form plans may leave depends_on out: placeholders imply it.
             "required": ["id", "goal", "tool", "input", *(["depends_on"] if ordered else [])],
@@ -120,6 +132,18 @@ def _step_variants(
         for name in toolset.names
     ]
     return variants[0] if len(variants) == 1 else {"anyOf": variants}
+
+
+def _for_each_schema(prior: list[str] | None) -> dict[str, Any] | None:
+    """``for_each`` as a pattern; under a grammar it may name only ``prior`` steps."""
+    if prior is not None and not prior:
+        return None
+    source = "|".join(re.escape(p) for p in prior) if prior else "s[0-9]{1,3}"
+    return {
+        "type": "string",
+        "pattern": rf"^({source})[.](results|links)[[][0-9]?:[0-9]{{1,2}}[]]$",
+        "description": f"optional: map over an earlier step's list (at most {MAX_FAN_OUT} items)",
+    }
 
 
 def _refs_only_to(params: dict[str, Any], prior: list[str] | None) -> dict[str, Any]:
@@ -133,6 +157,8 @@ def _refs_only_to(params: dict[str, Any], prior: list[str] | None) -> dict[str, 
     placeholder = (
         rf"|[{{][{{] *({refs})([.][A-Za-z_][A-Za-z0-9_]*)? *([|][^}}]*)?[}}][}}]" if refs else ""
     )
+    item = "|".join(ITEM_FIELDS)
+    placeholder += rf"|[{{][{{] *item([.]({item}))? *[}}][}}]"
     pattern = rf"^([^{{]|[{{][^{{]{placeholder})*[{{]?$"
     props = {
         name: (
@@ -261,12 +287,42 @@ def check_plan(
         for ref, _field, _how in placeholder_refs(d.input):
             if ref == d.id:
                 return f"step {d.id} uses its own result {{{{{ref}}}}}, which does not exist yet"
+        problem = _fan_out_problem(d, known)
+        if problem:
+            return problem
         graph[d.id] = {dep for dep in d.depends_on if dep in seen}
     try:
         tuple(TopologicalSorter(graph).static_order())
     except CycleError as exc:
         cycle = " → ".join(str(x) for x in exc.args[1])
         return f"the steps form a cycle ({cycle}); a step cannot depend on its own result"
+    return None
+
+
+def _fan_out_problem(d: StepDraft, known: set[str]) -> str | None:
+    """What is wrong with a step's ``for_each`` and its ``{{item}}`` placeholders, if anything."""
+    items = [m.group(1) for m in ITEM_PLACEHOLDER.finditer(repr(d.input))]
+    if d.for_each is None:
+        if items:
+            return f"step {d.id} uses {{{{item}}}} but has no for_each to take items from"
+        return None
+    spec = parse_for_each(d.for_each)
+    if isinstance(spec, str):
+        return f"step {d.id}: {spec}"
+    if spec.source == d.id:
+        return f"step {d.id} maps over its own list, which does not exist yet"
+    if spec.source not in known:
+        return f"step {d.id} maps over {spec.source}, which is not a step of the plan"
+    if spec.source not in d.depends_on:
+        return f"step {d.id} maps over {spec.source}, so it must depend on {spec.source}"
+    if not items:
+        return (
+            f"step {d.id} has for_each but its input never uses the item; "
+            "put {{item.url}} where each item goes"
+        )
+    wrong = sorted({f for f in items if f is not None and f not in ITEM_FIELDS})
+    if wrong:
+        return f"step {d.id}: items have no field {wrong[0]!r} (fields: {', '.join(ITEM_FIELDS)})"
     return None
 
 
@@ -279,6 +335,7 @@ def to_plan_steps(drafts: list[StepDraft]) -> tuple[PlanStep, ...]:
             input=d.input,
             depends_on=tuple(d.depends_on),
             expected=d.expected,
+            for_each=d.for_each,
         )
         for d in drafts
     )

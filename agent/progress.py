@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
+from agent.fan_out import combined_record, expand
 from agent.plan import Plan, PlanStep
 from agent.settings import Depth, Settings
 from agent.state import Reflection, ResearchState, StepRecord
 
 __all__ = [
     "blocked_steps",
+    "broken_fan_outs",
+    "fan_out_records",
+    "run_steps",
     "current_plan",
     "depth_of",
     "executed_count",
@@ -53,9 +57,77 @@ def _verdict_for(reflections: list[Reflection], record: StepRecord) -> Reflectio
     return None
 
 
+def run_steps(state: ResearchState) -> list[PlanStep]:
+    """The steps that run: the plan's, with each expanded fan-out replaced by its children.
+
+    A fan-out step with a record of its own (skipped, or failed to expand) has no children.
+    """
+    plan = current_plan(state)
+    if plan is None:
+        return []
+    records = state.get("steps") or {}
+    steps: list[PlanStep] = []
+    for step in plan.steps:
+        expansion = expand(step, records) if step.id not in records else None
+        if expansion is not None and expansion.children:
+            steps.extend(expansion.children)
+        else:
+            steps.append(step)
+    return steps
+
+
+def broken_fan_outs(state: ResearchState) -> list[tuple[PlanStep, str]]:
+    """Fan-out steps due to run whose source is done but gives them no items, and why."""
+    plan = current_plan(state)
+    records = state.get("steps") or {}
+    broken = []
+    for step in plan.steps if plan else ():
+        if step.for_each is None or step_state(state, step.id) not in ("pending", "retry"):
+            continue
+        expansion = expand(step, {k: v for k, v in records.items() if k != step.id})
+        if expansion is not None and expansion.problem:
+            broken.append((step, expansion.problem))
+    return broken
+
+
+def _fan_out_state(state: ResearchState, step: PlanStep) -> StepState:
+    """A fan-out step is pending until every child is final, then done if any child is."""
+    expansion = expand(step, state.get("steps") or {})
+    if expansion is None or not expansion.children:
+        return "pending"
+    states = [step_state(state, c.id) for c in expansion.children]
+    unjudged = {r.step_id for r in failed_unjudged(state)}
+    if any(s in ("pending", "retry") for s in states) or any(
+        c.id in unjudged for c in expansion.children
+    ):
+        return "pending"
+    if "done" in states:
+        return "done"
+    return "skipped" if all(s == "skipped" for s in states) else "failed"
+
+
+def fan_out_records(state: ResearchState) -> dict[str, StepRecord]:
+    """A record per finished fan-out step, combining its children, for ``{{s3}}``."""
+    plan = current_plan(state)
+    records = state.get("steps") or {}
+    combined = {}
+    for step in plan.steps if plan else ():
+        if step.for_each is None or step.id in records:
+            continue
+        expansion = expand(step, records)
+        if expansion is not None and expansion.children and _fan_out_state(state, step) == "done":
+            children = [records[c.id] for c in expansion.children if c.id in records]
+            combined[step.id] = combined_record(step, children)
+    return combined
+
+
 def step_state(state: ResearchState, step_id: str) -> StepState:
     record = (state.get("steps") or {}).get(step_id)
     if record is None:
+        plan = current_plan(state)
+        step = plan.step(step_id) if plan else None
+        if step is not None and step.for_each is not None:
+            return _fan_out_state(state, step)
         return "pending"
     if record.status != "failed":
         return record.status
@@ -74,8 +146,7 @@ def next_attempt(state: ResearchState, step_id: str) -> int:
 
 def failed_unjudged(state: ResearchState) -> list[StepRecord]:
     """Failed attempts no reflection has looked at yet."""
-    plan = current_plan(state)
-    ids = set(plan.ids) if plan else set()
+    ids = {s.id for s in run_steps(state)}
     reflections = state.get("reflections") or []
     return [
         r
@@ -85,8 +156,7 @@ def failed_unjudged(state: ResearchState) -> list[StepRecord]:
 
 
 def unjudged_successes(state: ResearchState) -> list[StepRecord]:
-    plan = current_plan(state)
-    ids = set(plan.ids) if plan else set()
+    ids = {s.id for s in run_steps(state)}
     reflections = state.get("reflections") or []
     return [
         r
@@ -96,12 +166,14 @@ def unjudged_successes(state: ResearchState) -> list[StepRecord]:
 
 
 def ready_steps(state: ResearchState) -> list[tuple[PlanStep, int]]:
-    """Steps whose dependencies are all done and that have not run (or must run again)."""
-    plan = current_plan(state)
-    if plan is None:
-        return []
+    """Steps whose dependencies are all done and that have not run (or must run again).
+
+    Fan-out children count as steps; a fan-out step itself never runs.
+    """
     ready = []
-    for step in plan.steps:
+    for step in run_steps(state):
+        if step.for_each is not None:
+            continue
         status = step_state(state, step.id)
         if status not in ("pending", "retry"):
             continue
@@ -112,11 +184,8 @@ def ready_steps(state: ResearchState) -> list[tuple[PlanStep, int]]:
 
 def blocked_steps(state: ResearchState) -> list[tuple[PlanStep, str]]:
     """Pending steps that can never run: a dependency failed for good or was skipped."""
-    plan = current_plan(state)
-    if plan is None:
-        return []
     blocked = []
-    for step in plan.steps:
+    for step in run_steps(state):
         if step_state(state, step.id) != "pending":
             continue
         for dep in step.depends_on:

@@ -99,7 +99,13 @@ def _step_order(state: ResearchState) -> list[StepRecord]:
     records = [r for r in (state.get("steps") or {}).values() if r.ok]
     plan = current_plan(state)
     needed = {d for s in (plan.steps if plan else ()) for d in s.depends_on}
-    return sorted(records, key=lambda r: (r.step_id in needed, int(r.step_id[1:])))
+    return sorted(
+        records,
+        key=lambda r: (
+            r.step_id.split(".")[0] in needed,
+            tuple(int(n) for n in r.step_id[1:].split(".")),
+        ),
+    )
 
 
 def gather_evidence(state: ResearchState, *, task: str, limit_chars: int) -> list[EvidenceItem]:

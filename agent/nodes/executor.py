@@ -26,7 +26,13 @@ from agent.events import StepFinishedEvent, emit
 from agent.nodes._deps import NodeDeps
 from agent.observation import Observation
 from agent.plan import PlanStep
-from agent.progress import blocked_steps, current_plan, ready_steps
+from agent.progress import (
+    blocked_steps,
+    broken_fan_outs,
+    current_plan,
+    next_attempt,
+    ready_steps,
+)
 from agent.run_end import WALL_TIME_SPENT, budget_exhausted, steps_spent
 from agent.state import NodeUsage, ResearchState, StepRecord
 from agent.step_views import record_digest
@@ -54,6 +60,21 @@ async def execute(
             observation=Observation.failure(step.tool, "refused", f"not run: {dep} failed"),
             started_at=time.time(),
             finished_at=time.time(),
+        )
+        finished[step.id] = record
+        _emit_finished(sink, run_id, record)
+    for step, problem in broken_fan_outs(state):
+        now = time.time()
+        record = StepRecord(
+            step_id=step.id,
+            plan_version=plan.version,
+            attempt=next_attempt(state, step.id),
+            tool=step.tool,
+            input=step.input,
+            status="failed",
+            observation=Observation.failure(step.tool, "invalid_input", problem),
+            started_at=now,
+            finished_at=now,
         )
         finished[step.id] = record
         _emit_finished(sink, run_id, record)

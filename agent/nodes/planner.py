@@ -77,7 +77,7 @@ class _EarlyStarter:
                 draft = StepDraft.model_validate(raw)
             except ValidationError:
                 continue
-            if draft.id in self.started or draft.id in self.done:
+            if draft.id in self.started or draft.id in self.done or draft.for_each:
                 continue
             if not set(draft.depends_on) <= self.done:
                 continue
@@ -194,7 +194,9 @@ async def _replan(ctx: NodeContext, previous: Plan) -> dict[str, Any]:
     reason = state.get("feedback") or (reflections[-1].reason if reflections else "replan")
     emit(ctx.sink, ReplanEvent(run_id=ctx.run_id, from_version=previous.version, reason=reason))
     records = state.get("steps") or {}
-    done = frozenset(i for i, r in records.items() if r.status == "done")
+    done = frozenset(
+        i for i in set(records) | set(previous.ids) if "." not in i and step_state(state, i) == "done"
+    )
     unfinished = [s for s in previous.steps if step_state(state, s.id) in ("pending", "retry")]
     depth = depth_of(state, settings)
     remaining = settings.budgets.max_steps - executed_count(state)
@@ -207,7 +209,7 @@ async def _replan(ctx: NodeContext, previous: Plan) -> dict[str, Any]:
         allow_direct=False,
         replan=True,
         ordered=grammar_constrained(ctx.model),
-        first_id=1 + max((int(i[1:]) for i in taken_ids), default=0),
+        first_id=1 + max((int(i[1:].split(".")[0]) for i in taken_ids), default=0),
         known=sorted(done),
         unfinished=[s.id for s in unfinished],
     )
