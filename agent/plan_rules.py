@@ -141,7 +141,7 @@ def _for_each_schema(prior: list[str] | None) -> dict[str, Any] | None:
     source = "|".join(re.escape(p) for p in prior) if prior else "s[0-9]{1,3}"
     return {
         "type": "string",
-        "pattern": rf"^({source})[.](results|links)[[][0-9]?:[0-9]{{1,2}}[]]$",
+        "pattern": rf"^({source})[.](results|links)\[[0-9]?:[0-9]{{1,2}}\]$",
         "description": f"optional: map over an earlier step's list (at most {MAX_FAN_OUT} items)",
     }
 
