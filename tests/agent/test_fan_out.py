@@ -170,3 +170,55 @@ def test_for_each_source_becomes_a_dependency() -> None:
     draft = _draft(for_each="s1.results[1:4]")
     assert draft.depends_on == ["s1"]
     assert check_plan([first, draft], toolset, max_steps=5) is None
+
+
+def test_resume_after_a_crash_mid_fan_out_does_not_redo_finished_children() -> None:
+    """The run stops mid-fan-out; a new graph on the same checkpoint finishes it."""
+    import uuid
+
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from agent.checkpointing import checkpoint_serde
+    from agent.dispatch import cancel_steps
+    from agent.events import StepFinishedEvent, parse_event
+    from agent.settings import Settings
+    from graphs.research import build_research_graph
+
+    reads: list[str] = []
+    delays = {u: 0.15 * i for i, u in enumerate(URLS[:5])}
+
+    async def read(url: str) -> str:
+        reads.append(url)
+        await asyncio.sleep(delays[url])
+        return f"The text of {url}."
+
+    reader = StructuredTool.from_function(coroutine=read, name="read", description="read")
+    saver = InMemorySaver(serde=checkpoint_serde())
+    thread = {"configurable": {"thread_id": uuid.uuid4().hex}}
+
+    def graph() -> Any:
+        model = ScriptedChatModel(
+            script={"Planning": [fan_out_plan(5, then=False)], "Synthesis": [synthesis("s2.1.1")]}
+        )
+        return build_research_graph(
+            model, [search_tool(), reader], checkpointer=saver, settings=Settings()
+        )
+
+    first = graph()
+    for chunk in first.stream({"task": "read the docs"}, thread, stream_mode="custom"):
+        event = parse_event(chunk)
+        if isinstance(event, StepFinishedEvent) and event.step_id == "s2.3":
+            break  # the process dies here: later supersteps never run
+    saved = first.get_state(thread).values
+    cancel_steps(saved["run_id"])  # a new process starts with an empty step pool
+    kept = {k for k in saved["steps"] if k.startswith("s2.")}
+    assert {"s2.1", "s2.2"} <= kept and len(kept) < 5
+    reads_before = list(reads)
+
+    second = graph()
+    second.invoke(None, thread)
+    state = second.get_state(thread).values
+    assert {f"s2.{i}" for i in range(1, 6)} <= set(state["steps"])
+    redone = [u for u in reads[len(reads_before) :] if u in {URLS[int(k[3:]) - 1] for k in kept}]
+    assert redone == [], f"finished children ran again: {redone}"
+    assert state["status"] == "done"
