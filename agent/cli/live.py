@@ -192,7 +192,13 @@ class LiveView(BaseView):
             p = self.plans[-1]
             title = f"Plan v{p.version}" + (f" — {p.reason}" if p.version > 1 else "")
             rows = [
-                (s.id, s.tool, list(s.depends_on), s.goal, *self.states.get(s.id, ("pending", "")))
+                (
+                    s.id,
+                    s.tool,
+                    list(s.depends_on),
+                    s.goal + (f" (for each of {s.for_each})" if s.for_each else ""),
+                    *self.states.get(s.id, ("pending", "")),
+                )
                 for s in p.steps
             ]
             reasoning = p.reasoning
@@ -208,8 +214,23 @@ class LiveView(BaseView):
             if detail:
                 short = textwrap.shorten(detail, _DETAIL_CHARS, placeholder=" …")
                 line.append("\n" + short, style="dim")
-            tree.add(line)
+            node = tree.add(line)
+            self._add_children(node, sid)
         return tree
+
+    def _add_children(self, node: Tree, sid: str) -> None:
+        """A fan-out step's children (``s3.1``, ``s3.2``, …) under it, as their events come."""
+        children = sorted(
+            (k for k in self.states if k.startswith(f"{sid}.")),
+            key=lambda k: int(k.rsplit(".", 1)[1]),
+        )
+        for child in children:
+            status, detail = self.states[child]
+            line = Text(f"{_ICONS.get(status, '?')} {child}")
+            line.stylize(_STYLES.get(status, ""))
+            if detail:
+                line.append("  " + textwrap.shorten(detail, _DETAIL_CHARS, placeholder=" …"), "dim")
+            node.add(line)
 
     def _final_state(self, sid: str, status: str, summary: str) -> tuple[str, str]:
         """A step's state in the final frame: the report's, named for what happened."""

@@ -222,3 +222,31 @@ def test_resume_after_a_crash_mid_fan_out_does_not_redo_finished_children() -> N
     redone = [u for u in reads[len(reads_before) :] if u in {URLS[int(k[3:]) - 1] for k in kept}]
     assert redone == [], f"finished children ran again: {redone}"
     assert state["status"] == "done"
+
+
+def test_the_live_plan_tree_shows_children_under_their_fan_out_step() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from agent.cli.live import LiveView
+    from agent.events import PlanEvent, StepFinishedEvent
+    from agent.plan import PlanDiff, PlanStep
+
+    console = Console(file=StringIO(), width=120)
+    view = LiveView(console)
+    steps = (
+        PlanStep(id="s1", goal="find", tool="find"),
+        PlanStep(id="s2", goal="read", tool="read", input={"url": "{{item.url}}"},
+                 depends_on=("s1",), for_each="s1.results[:2]"),
+    )  # fmt: skip
+    view._apply(PlanEvent(run_id="r", version=1, reasoning="", diff=PlanDiff(), steps=steps))
+    view._apply(StepStartedEvent(run_id="r", step_id="s2.1", tool="read", goal="g", input={}))
+    view._apply(StepFinishedEvent(run_id="r", step_id="s2.2", tool="read", status="done",
+                                  summary="page two", duration_s=0.5))  # fmt: skip
+    console.print(view._tree())
+    lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    parent = next(i for i, line in enumerate(lines) if "s2 read" in line)
+    assert "for each of s1.results[:2]" in lines[parent]
+    assert "s2.1" in lines[parent + 1] and "running" in lines[parent + 1]
+    assert "s2.2" in lines[parent + 2] and "page two" in lines[parent + 2]
