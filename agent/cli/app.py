@@ -233,72 +233,6 @@ def run(
 
 
 @app.command()
-def batch(
-    file: Annotated[Path, typer.Argument(help="Tasks, one per line (# comments allowed).")],
-    model: Annotated[str, typer.Option(help="Model spec, as for `ponder run`.")] = "auto",
-    base_url: Annotated[str | None, typer.Option()] = None,
-    effort: Annotated[Effort, typer.Option()] = Effort.auto,
-    corpus: Annotated[Path | None, typer.Option()] = None,
-    search: Annotated[Search | None, typer.Option()] = None,
-    concurrency: Annotated[int, typer.Option(min=1, max=32, help="Runs at once.")] = 4,
-    max_steps: Annotated[int, typer.Option(min=1, max=200)] = 48,
-    timeout: Annotated[float, typer.Option(min=1.0)] = 900.0,
-    jsonl: Annotated[bool, typer.Option(help="Print each run's report as a JSON line.")] = False,
-    store: Annotated[Path | None, typer.Option()] = None,
-) -> None:
-    """Research many tasks, each as its own resumable run; print how each ended."""
-    from agent.errors import ConfigError, UserError
-
-    try:
-        from agent.cli.task_input import read_batch
-
-        tasks = read_batch(file)
-        if corpus is not None and not corpus.is_dir():
-            raise ConfigError(f"corpus folder {corpus} does not exist or is not a folder")
-        from agent.cli.session import RunOptions
-        from agent.settings import Budgets, Settings
-
-        base = RunOptions(
-            task=tasks[0],
-            model=model,
-            base_url=base_url,
-            corpus=str(corpus.resolve()) if corpus else None,
-            search=(search or (Search.corpus if corpus else Search.web)).value,
-            settings=Settings(
-                effort=effort.value, budgets=Budgets(max_steps=max_steps, timeout_s=timeout)
-            ),
-        )
-        run_store = _store(store)
-    except UserError as exc:
-        _fail(str(exc), 2)
-    import asyncio
-
-    from agent.cli.render import PlainView
-    from agent.cli.session import run_batch
-
-    items = asyncio.run(
-        run_batch(
-            tasks,
-            base,
-            store=run_store,
-            concurrency=concurrency,
-            make_view=lambda rid: PlainView(show_answer=False, prefix=rid),
-        )
-    )
-    for item in items:
-        if jsonl:
-            typer.echo(item.model_dump_json(exclude={"report": {"plans", "reflections"}}))
-        else:
-            detail = item.error or (item.report.stop_reason if item.report else "")
-            typer.echo(
-                f"{item.index:>3} {item.run_id} {item.status:<16} {item.task[:60]}"
-                + (f"  ({detail})" if item.status != "done" and detail else "")
-            )
-    worst = max((EXIT.get(i.status, 1) for i in items), key=lambda c: (c != 0, c))
-    raise typer.Exit(worst)
-
-
-@app.command()
 def resume(
     run_id: Annotated[str, typer.Argument(help="The run to continue.")],
     json_out: Annotated[bool, typer.Option("--json")] = False,
@@ -363,6 +297,12 @@ def show(
         _fail(str(exc), 2)
     report = _run(show_run(run_id, store=run_store))
     typer.echo(report.model_dump_json(indent=2) if json_out else report.to_markdown())
+
+
+# Commands in their own modules register here, after the shared helpers above exist.
+from agent.cli.batch import batch as _batch  # noqa: E402
+
+app.command(name="batch")(_batch)
 
 
 def main() -> None:

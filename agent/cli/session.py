@@ -25,7 +25,7 @@ from agent.settings import RunContext, Settings
 from agent.state import ResearchState
 from agent.store import RunStore
 
-__all__ = ["BatchItem", "RunOptions", "resume_run", "run_batch", "show_run", "start_run"]
+__all__ = ["RunOptions", "resume_run", "show_run", "start_run"]
 
 Approver = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -215,45 +215,3 @@ async def show_run(run_id: str, *, store: RunStore) -> RunReport:
     values.setdefault("run_id", run_id)
     status = record.status if record.status != "running" or not found else None
     return RunReport.from_state(values, status=status)  # type: ignore[arg-type]
-
-
-class BatchItem(BaseModel):
-    """One task of a batch and how it ended."""
-
-    index: int
-    task: str
-    run_id: str
-    status: str
-    error: str = ""
-    report: RunReport | None = None
-
-
-async def run_batch(
-    tasks: list[str],
-    base: RunOptions,
-    *,
-    store: RunStore,
-    concurrency: int,
-    make_view: Callable[[str], RunView],
-    env: Mapping[str, str] | None = None,
-) -> list[BatchItem]:
-    """Run many tasks as separate runs, ``concurrency`` at a time; one failure stops none."""
-    from agent.errors import PonderError
-
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(index: int, task: str) -> BatchItem:
-        run_id = uuid.uuid4().hex[:12]
-        opts = base.model_copy(update={"task": task})
-        async with gate:
-            try:
-                report = await start_run(
-                    opts, store=store, view=make_view(run_id), approver=None, run_id=run_id, env=env
-                )
-            except PonderError as exc:
-                return BatchItem(
-                    index=index, task=task, run_id=run_id, status="failed", error=str(exc)
-                )
-        return BatchItem(index=index, task=task, run_id=run_id, status=report.status, report=report)
-
-    return list(await asyncio.gather(*(one(i, t) for i, t in enumerate(tasks, start=1))))
