@@ -1,4 +1,8 @@
-"""Where runs live: one SQLite file with LangGraph's checkpoints and an index of runs.
+"""Where runs live: LangGraph's checkpoints plus an index of runs, in SQLite or Postgres.
+
+SQLite (one file) is the embedded default; a ``postgresql://`` URL (``--store``
+or ``PONDER_STORE``) selects `agent.postgres_store.PostgresRunStore`, which
+offers the same `Store` interface to many processes and machines.
 
 The checkpoints hold everything a run learned (so ``ponder resume`` redoes
 nothing finished); the ``ponder_runs`` table holds what is needed to rebuild
@@ -15,11 +19,12 @@ import json
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from pydantic import BaseModel
 
@@ -30,7 +35,11 @@ from agent.state import RunStatus
 __all__ = [
     "RunRecord",
     "RunStore",
+    "Store",
     "default_store_path",
+    "is_postgres_url",
+    "open_store",
+    "record_from_row",
 ]
 
 _BUSY_TIMEOUT_MS = 30_000
@@ -66,7 +75,39 @@ def default_store_path(env: Mapping[str, str]) -> Path:
     return Path(user_data_dir("ponder", appauthor=False)) / "runs.sqlite"
 
 
+class Store(Protocol):
+    """What every run store offers: a checkpointer for graphs and an index of runs."""
+
+    @property
+    def local_dir(self) -> Path:
+        """A folder on this machine for caches (the corpus index)."""
+        ...
+
+    def checkpointer(self) -> AbstractAsyncContextManager[BaseCheckpointSaver[str]]: ...
+    def save(self, run_id: str, task: str, options: Mapping[str, Any]) -> None: ...
+    def set_status(self, run_id: str, status: RunStatus) -> None: ...
+    def get(self, run_id: str) -> RunRecord: ...
+    def list(self, limit: int = 50) -> list[RunRecord]: ...
+
+
+def is_postgres_url(spec: str) -> bool:
+    return spec.startswith(("postgresql://", "postgres://"))
+
+
+def open_store(spec: str | None, env: Mapping[str, str]) -> Store:
+    """The store named by ``spec`` (a file or ``postgresql://`` URL), else ``PONDER_STORE``,
+    else the default SQLite file."""
+    spec = spec or env.get("PONDER_STORE") or None
+    if spec and is_postgres_url(spec):
+        from agent.postgres_store import PostgresRunStore
+
+        return PostgresRunStore(spec, local_dir=default_store_path(env).parent)
+    return RunStore(Path(spec).expanduser() if spec else default_store_path(env))
+
+
 class RunStore:
+    """The SQLite store: one file, shared by processes on one machine."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
@@ -84,6 +125,10 @@ class RunStore:
         db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         db.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         return db
+
+    @property
+    def local_dir(self) -> Path:
+        return self.path.parent
 
     @asynccontextmanager
     async def checkpointer(self) -> AsyncIterator[AsyncSqliteSaver]:
@@ -116,17 +161,18 @@ class RunStore:
             row = db.execute("SELECT * FROM ponder_runs WHERE run_id=?", (run_id,)).fetchone()
         if row is None:
             raise RunNotFoundError(f"no run {run_id!r} in {self.path}")
-        return _record(row)
+        return record_from_row(row)
 
     def list(self, limit: int = 50) -> list[RunRecord]:
         with self._connect() as db:
             rows = db.execute(
                 "SELECT * FROM ponder_runs ORDER BY created_at DESC LIMIT ?", (limit,)
             ).fetchall()
-        return [_record(r) for r in rows]
+        return [record_from_row(r) for r in rows]
 
 
-def _record(row: tuple[Any, ...]) -> RunRecord:
+def record_from_row(row: tuple[Any, ...]) -> RunRecord:
+    """A `RunRecord` from a ``ponder_runs`` row, in column order."""
     run_id, task, status, options, created, updated = row
     return RunRecord(
         run_id=run_id,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from langchain_core.tools import BaseTool, StructuredTool
+
+from tests.postgres_server import PostgresServer, postgres_available
 
 
 @dataclass
@@ -90,3 +92,18 @@ def synthesis(*cites: str, quote: str = "") -> dict[str, Any]:
 @pytest.fixture
 def make_tool() -> Callable[..., tuple[BaseTool, ToolLog]]:
     return recording_tool
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL 15 server for the whole session (loopback only)."""
+    if not postgres_available():
+        pytest.skip("PostgreSQL 15 is not installed (apt-get install postgresql)")
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database on the session's server."""
+    return postgres_server.create_database()

@@ -15,7 +15,7 @@ import typer
 
 if TYPE_CHECKING:
     from agent.report import RunReport
-    from agent.store import RunStore
+    from agent.store import Store
 
 __all__ = ["app", "main"]
 
@@ -52,12 +52,14 @@ def _fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _store(path: Path | None) -> RunStore:
+def _store(spec: str | None) -> Store:
+    """The store named by --store (a file or postgresql:// URL), else PONDER_STORE, else the
+    default file."""
     import os
 
-    from agent.store import RunStore, default_store_path
+    from agent.store import open_store
 
-    return RunStore(path or default_store_path(os.environ))
+    return open_store(spec, os.environ)
 
 
 def _run(work: Any) -> RunReport:
@@ -165,7 +167,7 @@ def run(
         list[str] | None, typer.Option(help="Let web tools reach this host[:port].")
     ] = None,
     store: Annotated[
-        Path | None, typer.Option(help="Run store file (default: $PONDER_HOME).")
+        str | None, typer.Option(help="Run store: a file or postgresql:// URL.")
     ] = None,
 ) -> None:
     """Research TASK and answer with citations."""
@@ -238,7 +240,7 @@ def resume(
     json_out: Annotated[bool, typer.Option("--json")] = False,
     events: Annotated[EventFormat | None, typer.Option()] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
-    store: Annotated[Path | None, typer.Option()] = None,
+    store: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Continue an interrupted run from its last checkpoint, redoing no finished step."""
     from agent.errors import UserError
@@ -264,7 +266,7 @@ def resume(
 
 @app.command()
 def runs(
-    store: Annotated[Path | None, typer.Option()] = None,
+    store: Annotated[str | None, typer.Option()] = None,
     limit: Annotated[int, typer.Option(min=1)] = 20,
 ) -> None:
     """List the runs in the store, newest first."""
@@ -285,7 +287,7 @@ def runs(
 def show(
     run_id: Annotated[str, typer.Argument()],
     json_out: Annotated[bool, typer.Option("--json")] = False,
-    store: Annotated[Path | None, typer.Option()] = None,
+    store: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Print a stored run's answer and how it was reached."""
     from agent.cli.session import show_run

@@ -21,7 +21,7 @@ from agent.cli.app import EXIT, Effort, Search, _fail, _store
 from agent.cli.render import RunView
 from agent.cli.session import RunOptions, start_run
 from agent.report import RunReport
-from agent.store import RunStore
+from agent.store import Store
 
 __all__ = ["BatchItem", "batch", "run_batch", "summary_line"]
 
@@ -52,7 +52,7 @@ async def run_batch(
     tasks: list[str],
     base: RunOptions,
     *,
-    store: RunStore,
+    store: Store,
     concurrency: int,
     make_view: Callable[[str], RunView],
     env: Mapping[str, str] | None = None,
@@ -144,7 +144,7 @@ def batch(
                 ),
             ),
         )
-        run_store = _store(Path(store) if store else None)
+        run_store = _store(store)
     except UserError as exc:
         _fail(str(exc), 2)
     from agent.cli.render import PlainView

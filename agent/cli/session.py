@@ -23,7 +23,7 @@ from agent.events import parse_event
 from agent.report import RunReport
 from agent.settings import RunContext, Settings
 from agent.state import ResearchState
-from agent.store import RunStore
+from agent.store import Store
 
 __all__ = ["RunOptions", "resume_run", "show_run", "start_run"]
 
@@ -54,14 +54,14 @@ def _model(opts: RunOptions, env: Mapping[str, str], view: RunView) -> Any:
     return resolved
 
 
-def _tools(opts: RunOptions, store: RunStore, view: RunView) -> list[Any]:
+def _tools(opts: RunOptions, store: Store, view: RunView) -> list[Any]:
     from tools.toolbox import ToolboxOptions, build_toolbox
 
     box = build_toolbox(
         ToolboxOptions(
             search=opts.search,
             corpus=Path(opts.corpus) if opts.corpus else None,
-            index_dir=store.path.parent / "corpus-index",
+            index_dir=store.local_dir / "corpus-index",
             allow_hosts=tuple(opts.allow_hosts),
             allow_private_network=opts.allow_private_network,
             code_sandbox=opts.code_sandbox,
@@ -84,7 +84,7 @@ class _Prepared(BaseModel):
 
 
 def _prepare(
-    opts: RunOptions, store: RunStore, view: RunView, env: Mapping[str, str] | None
+    opts: RunOptions, store: Store, view: RunView, env: Mapping[str, str] | None
 ) -> _Prepared:
     return _Prepared(
         resolved=_model(opts, env or os.environ, view), tools=_tools(opts, store, view)
@@ -94,7 +94,7 @@ def _prepare(
 async def _drive(
     opts: RunOptions,
     run_id: str,
-    store: RunStore,
+    store: Store,
     view: RunView,
     approver: Approver | None,
     prepared: _Prepared,
@@ -145,7 +145,7 @@ def _ask(approver: Approver | None, request: dict[str, Any]) -> dict[str, Any]:
 async def start_run(
     opts: RunOptions,
     *,
-    store: RunStore,
+    store: Store,
     view: RunView,
     approver: Approver | None,
     run_id: str | None = None,
@@ -160,7 +160,7 @@ async def start_run(
 async def resume_run(
     run_id: str,
     *,
-    store: RunStore,
+    store: Store,
     view: RunView,
     approver: Approver | None,
     env: Mapping[str, str] | None = None,
@@ -175,7 +175,7 @@ async def resume_run(
 async def _guarded(
     opts: RunOptions,
     run_id: str,
-    store: RunStore,
+    store: Store,
     view: RunView,
     approver: Approver | None,
     prepared: _Prepared,
@@ -205,7 +205,7 @@ async def _guarded(
     return report
 
 
-async def show_run(run_id: str, *, store: RunStore) -> RunReport:
+async def show_run(run_id: str, *, store: Store) -> RunReport:
     """The report of a stored run, read straight from its last checkpoint."""
     record = store.get(run_id)
     async with store.checkpointer() as saver:
