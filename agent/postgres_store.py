@@ -24,8 +24,9 @@ from agent.errors import (
     RunNotFoundError,
     StoreUnavailableError,
 )
+from agent.lease import this_process
 from agent.state import RunStatus
-from agent.store import RunRecord, record_from_row
+from agent.store import COLUMNS, RunRecord, record_from_row
 
 try:
     import psycopg
@@ -47,10 +48,11 @@ CREATE TABLE IF NOT EXISTS ponder_runs (
     status TEXT NOT NULL,
     options TEXT NOT NULL,
     created_at DOUBLE PRECISION NOT NULL,
-    updated_at DOUBLE PRECISION NOT NULL
+    updated_at DOUBLE PRECISION NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    heartbeat_at DOUBLE PRECISION NOT NULL DEFAULT 0
 )
 """
-_COLUMNS = "run_id, task, status, options, created_at, updated_at"
 # One advisory lock key for Ponder's setup (any constant; it names no table).
 _SETUP_LOCK = 0x504F4E44  # "POND"
 _CONNECT_TIMEOUT_S = 10
@@ -146,10 +148,19 @@ class PostgresRunStore:
         now = time.time()
         with self._index() as conn:
             conn.execute(
-                f"INSERT INTO ponder_runs ({_COLUMNS}) VALUES (%s, %s, 'running', %s, %s, %s) "
+                f"INSERT INTO ponder_runs ({COLUMNS}) "
+                "VALUES (%s, %s, 'running', %s, %s, %s, %s, %s) "
                 "ON CONFLICT (run_id) DO UPDATE SET status='running', "
-                "updated_at=excluded.updated_at",
-                (run_id, task, json.dumps(dict(options)), now, now),
+                "updated_at=excluded.updated_at, owner=excluded.owner, "
+                "heartbeat_at=excluded.heartbeat_at",
+                (run_id, task, json.dumps(dict(options)), now, now, this_process(), now),
+            )
+
+    def beat(self, run_id: str) -> None:
+        with self._index() as conn:
+            conn.execute(
+                "UPDATE ponder_runs SET heartbeat_at=%s WHERE run_id=%s AND owner=%s",
+                (time.time(), run_id, this_process()),
             )
 
     def set_status(self, run_id: str, status: RunStatus) -> None:
@@ -162,7 +173,7 @@ class PostgresRunStore:
     def get(self, run_id: str) -> RunRecord:
         with self._index() as conn:
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM ponder_runs WHERE run_id=%s", (run_id,)
+                f"SELECT {COLUMNS} FROM ponder_runs WHERE run_id=%s", (run_id,)
             ).fetchone()
         if row is None:
             raise RunNotFoundError(f"no run {run_id!r} in {redact(self.url)}")
@@ -171,7 +182,7 @@ class PostgresRunStore:
     def list(self, limit: int = 50) -> list[RunRecord]:
         with self._index() as conn:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM ponder_runs ORDER BY created_at DESC LIMIT %s", (limit,)
+                f"SELECT {COLUMNS} FROM ponder_runs ORDER BY created_at DESC LIMIT %s", (limit,)
             ).fetchall()
         return [record_from_row(r) for r in rows]
 

@@ -30,9 +30,11 @@ from pydantic import BaseModel
 
 from agent.checkpointing import checkpoint_serde
 from agent.errors import ConfigError, RunNotFoundError
+from agent.lease import live_status, this_process
 from agent.state import RunStatus
 
 __all__ = [
+    "COLUMNS",
     "RunRecord",
     "RunStore",
     "Store",
@@ -51,18 +53,28 @@ CREATE TABLE IF NOT EXISTS ponder_runs (
     status TEXT NOT NULL,
     options TEXT NOT NULL,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    heartbeat_at REAL NOT NULL DEFAULT 0
 )
 """
+# Stores made before the lease existed get its columns (a running row there reads
+# as interrupted: heartbeat 0 is long past).
+_LEASE_COLUMNS = {"owner": "TEXT NOT NULL DEFAULT ''", "heartbeat_at": "REAL NOT NULL DEFAULT 0"}
+COLUMNS = "run_id, task, status, options, created_at, updated_at, owner, heartbeat_at"
 
 
 class RunRecord(BaseModel):
+    """One run in the index; ``status`` is as a reader should see it (see `agent.lease`)."""
+
     run_id: str
     task: str
     status: RunStatus
     options: dict[str, Any]
     created_at: float
     updated_at: float
+    owner: str = ""
+    heartbeat_at: float = 0.0
 
 
 def default_store_path(env: Mapping[str, str]) -> Path:
@@ -86,6 +98,10 @@ class Store(Protocol):
     def checkpointer(self) -> AbstractAsyncContextManager[BaseCheckpointSaver[str]]: ...
     def save(self, run_id: str, task: str, options: Mapping[str, Any]) -> None: ...
     def set_status(self, run_id: str, status: RunStatus) -> None: ...
+    def beat(self, run_id: str) -> None:
+        """Refresh this process's lease on a run it is running."""
+        ...
+
     def get(self, run_id: str) -> RunRecord: ...
     def list(self, limit: int = 50) -> list[RunRecord]: ...
 
@@ -115,6 +131,10 @@ class RunStore:
             with self._connect() as db:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute(_SCHEMA)
+                have = {row[1] for row in db.execute("PRAGMA table_info(ponder_runs)")}
+                for name, kind in _LEASE_COLUMNS.items():
+                    if name not in have:
+                        db.execute(f"ALTER TABLE ponder_runs ADD COLUMN {name} {kind}")
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
                 f"cannot open the run store at {path}: {exc}",
@@ -143,10 +163,18 @@ class RunStore:
         now = time.time()
         with self._connect() as db:
             db.execute(
-                "INSERT INTO ponder_runs VALUES (?, ?, 'running', ?, ?, ?) "
+                f"INSERT INTO ponder_runs ({COLUMNS}) VALUES (?, ?, 'running', ?, ?, ?, ?, ?) "
                 "ON CONFLICT(run_id) DO UPDATE SET status='running', "
-                "updated_at=excluded.updated_at",
-                (run_id, task, json.dumps(dict(options)), now, now),
+                "updated_at=excluded.updated_at, owner=excluded.owner, "
+                "heartbeat_at=excluded.heartbeat_at",
+                (run_id, task, json.dumps(dict(options)), now, now, this_process(), now),
+            )
+
+    def beat(self, run_id: str) -> None:
+        with self._connect() as db:
+            db.execute(
+                "UPDATE ponder_runs SET heartbeat_at=? WHERE run_id=? AND owner=?",
+                (time.time(), run_id, this_process()),
             )
 
     def set_status(self, run_id: str, status: RunStatus) -> None:
@@ -158,7 +186,9 @@ class RunStore:
 
     def get(self, run_id: str) -> RunRecord:
         with self._connect() as db:
-            row = db.execute("SELECT * FROM ponder_runs WHERE run_id=?", (run_id,)).fetchone()
+            row = db.execute(
+                f"SELECT {COLUMNS} FROM ponder_runs WHERE run_id=?", (run_id,)
+            ).fetchone()
         if row is None:
             raise RunNotFoundError(f"no run {run_id!r} in {self.path}")
         return record_from_row(row)
@@ -166,19 +196,21 @@ class RunStore:
     def list(self, limit: int = 50) -> list[RunRecord]:
         with self._connect() as db:
             rows = db.execute(
-                "SELECT * FROM ponder_runs ORDER BY created_at DESC LIMIT ?", (limit,)
+                f"SELECT {COLUMNS} FROM ponder_runs ORDER BY created_at DESC LIMIT ?", (limit,)
             ).fetchall()
         return [record_from_row(r) for r in rows]
 
 
 def record_from_row(row: tuple[Any, ...]) -> RunRecord:
-    """A `RunRecord` from a ``ponder_runs`` row, in column order."""
-    run_id, task, status, options, created, updated = row
+    """A `RunRecord` from a ``ponder_runs`` row in `COLUMNS` order, its lease applied."""
+    run_id, task, status, options, created, updated, owner, heartbeat_at = row
     return RunRecord(
         run_id=run_id,
         task=task,
-        status=status,
+        status=live_status(status, owner, heartbeat_at, time.time()),
         options=json.loads(options),
         created_at=created,
         updated_at=updated,
+        owner=owner,
+        heartbeat_at=heartbeat_at,
     )

@@ -183,12 +183,15 @@ async def _guarded(
     resume: bool,
 ) -> RunReport:
     """Run with a hard wall-clock backstop; record the outcome whatever happens."""
+    from agent.lease import Heartbeat
+
     backstop = opts.settings.budgets.timeout_s * 1.5 + 30
     try:
-        report = await asyncio.wait_for(
-            _drive(opts, run_id, store, view, approver, prepared, resume=resume),
-            backstop,
-        )
+        with Heartbeat(lambda: store.beat(run_id)):
+            report = await asyncio.wait_for(
+                _drive(opts, run_id, store, view, approver, prepared, resume=resume),
+                backstop,
+            )
     except TimeoutError as exc:
         store.set_status(run_id, "interrupted")
         raise AgentRunError(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -137,3 +140,50 @@ def test_setup_is_safe_when_many_workers_start_at_once(postgres_url: str, tmp_pa
         t.join(60)
     assert errors == []
     assert len(open_store(postgres_url, {"PONDER_HOME": str(tmp_path)}).list()) == 8
+
+
+def _owned_by(monkeypatch: pytest.MonkeyPatch, owner: str) -> None:
+    """Make this process write (and beat) leases as ``owner``."""
+    import agent.postgres_store
+    import agent.store
+
+    monkeypatch.setattr(agent.store, "this_process", lambda: owner)
+    monkeypatch.setattr(agent.postgres_store, "this_process", lambda: owner)
+
+
+def test_a_run_whose_process_died_reads_as_interrupted(
+    make_store: StoreFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store()
+    store.save("alive", "t", {})
+    assert store.get("alive").status == "running"  # this process holds it
+    gone = subprocess.Popen(["true"])  # a pid that has exited and been reaped
+    gone.wait()
+    _owned_by(monkeypatch, f"{socket.gethostname()}:{gone.pid}")
+    store.save("killed", "t", {})
+    assert {r.run_id: r.status for r in make_store().list()} == {
+        "alive": "running",
+        "killed": "interrupted",
+    }
+    store.set_status("killed", "done")  # a finished run is never re-labelled
+    assert make_store().get("killed").status == "done"
+
+
+def test_a_run_on_another_machine_is_interrupted_once_its_lease_lapses(
+    make_store: StoreFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agent.lease
+
+    _owned_by(monkeypatch, "another-machine:4242")  # no pid to check: only the heartbeat
+    monkeypatch.setattr(agent.lease, "LEASE_S", 0.5)
+    store = make_store()
+    store.save("remote", "t", {})
+    assert store.get("remote").status == "running"
+    time.sleep(0.8)
+    assert store.get("remote").status == "interrupted"
+    store.beat("remote")  # the worker was only slow: its next heartbeat revives the lease
+    assert store.get("remote").status == "running"
+    _owned_by(monkeypatch, "a-third-machine:1")
+    time.sleep(0.8)
+    store.beat("remote")  # a process that does not hold the run cannot extend it
+    assert store.get("remote").status == "interrupted"
