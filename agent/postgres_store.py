@@ -53,6 +53,13 @@ CREATE TABLE IF NOT EXISTS ponder_runs (
     heartbeat_at DOUBLE PRECISION NOT NULL DEFAULT 0
 )
 """
+_BATCHES = """
+CREATE TABLE IF NOT EXISTS ponder_batches (
+    batch_id TEXT PRIMARY KEY,
+    manifest TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL
+)
+"""
 # One advisory lock key for Ponder's setup (any constant; it names no table).
 _SETUP_LOCK = 0x504F4E44  # "POND"
 _CONNECT_TIMEOUT_S = 10
@@ -80,6 +87,7 @@ class PostgresRunStore:
                 _take_setup_lock(conn)
                 try:
                     conn.execute(_SCHEMA)
+                    conn.execute(_BATCHES)
                     PostgresSaver(conn).setup()  # type: ignore[arg-type]
                 finally:
                     conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
@@ -185,6 +193,30 @@ class PostgresRunStore:
                 f"SELECT {COLUMNS} FROM ponder_runs ORDER BY created_at DESC LIMIT %s", (limit,)
             ).fetchall()
         return [record_from_row(r) for r in rows]
+
+
+    def save_batch(self, batch_id: str, manifest: Mapping[str, Any]) -> None:
+        try:
+            with self._index() as conn:
+                conn.execute(
+                    "INSERT INTO ponder_batches VALUES (%s, %s, %s)",
+                    (batch_id, json.dumps(dict(manifest)), time.time()),
+                )
+        except psycopg.errors.UniqueViolation as exc:
+            raise ConfigError(
+                f"a batch {batch_id!r} already exists in {redact(self.url)}",
+                hint=f"continue it with `ponder batch --resume {batch_id}`",
+            ) from exc
+
+    def get_batch(self, batch_id: str) -> dict[str, Any]:
+        with self._index() as conn:
+            row = conn.execute(
+                "SELECT manifest FROM ponder_batches WHERE batch_id=%s", (batch_id,)
+            ).fetchone()
+        if row is None:
+            raise RunNotFoundError(f"no batch {batch_id!r} in {redact(self.url)}")
+        manifest: dict[str, Any] = json.loads(row[0])
+        return manifest
 
 
 def _take_setup_lock(conn: psycopg.Connection[dict[str, Any]]) -> None:

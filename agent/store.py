@@ -61,6 +61,13 @@ CREATE TABLE IF NOT EXISTS ponder_runs (
 # Stores made before the lease existed get its columns (a running row there reads
 # as interrupted: heartbeat 0 is long past).
 _LEASE_COLUMNS = {"owner": "TEXT NOT NULL DEFAULT ''", "heartbeat_at": "REAL NOT NULL DEFAULT 0"}
+_BATCHES = """
+CREATE TABLE IF NOT EXISTS ponder_batches (
+    batch_id TEXT PRIMARY KEY,
+    manifest TEXT NOT NULL,
+    created_at REAL NOT NULL
+)
+"""
 COLUMNS = "run_id, task, status, options, created_at, updated_at, owner, heartbeat_at"
 
 
@@ -104,6 +111,11 @@ class Store(Protocol):
 
     def get(self, run_id: str) -> RunRecord: ...
     def list(self, limit: int = 50) -> list[RunRecord]: ...
+    def save_batch(self, batch_id: str, manifest: Mapping[str, Any]) -> None:
+        """Keep what ``ponder batch --resume`` needs (tasks, options); refuse a taken id."""
+        ...
+
+    def get_batch(self, batch_id: str) -> dict[str, Any]: ...
 
 
 def is_postgres_url(spec: str) -> bool:
@@ -131,6 +143,7 @@ class RunStore:
             with self._connect() as db:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute(_SCHEMA)
+                db.execute(_BATCHES)
                 have = {row[1] for row in db.execute("PRAGMA table_info(ponder_runs)")}
                 for name, kind in _LEASE_COLUMNS.items():
                     if name not in have:
@@ -199,6 +212,30 @@ class RunStore:
                 f"SELECT {COLUMNS} FROM ponder_runs ORDER BY created_at DESC LIMIT ?", (limit,)
             ).fetchall()
         return [record_from_row(r) for r in rows]
+
+
+    def save_batch(self, batch_id: str, manifest: Mapping[str, Any]) -> None:
+        try:
+            with self._connect() as db:
+                db.execute(
+                    "INSERT INTO ponder_batches VALUES (?, ?, ?)",
+                    (batch_id, json.dumps(dict(manifest)), time.time()),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise ConfigError(
+                f"a batch {batch_id!r} already exists in {self.path}",
+                hint=f"continue it with `ponder batch --resume {batch_id}`",
+            ) from exc
+
+    def get_batch(self, batch_id: str) -> dict[str, Any]:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT manifest FROM ponder_batches WHERE batch_id=?", (batch_id,)
+            ).fetchone()
+        if row is None:
+            raise RunNotFoundError(f"no batch {batch_id!r} in {self.path}")
+        manifest: dict[str, Any] = json.loads(row[0])
+        return manifest
 
 
 def record_from_row(row: tuple[Any, ...]) -> RunRecord:

@@ -18,7 +18,7 @@ import uuid
 from contextlib import suppress
 from pathlib import Path
 
-__all__ = ["BIN", "PostgresServer", "postgres_available"]
+__all__ = ["BIN", "PostgresServer", "free_port", "postgres_available"]
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 _USER = "postgres"  # the Debian package's system user, used when running as root
@@ -28,7 +28,7 @@ def postgres_available() -> bool:
     return (BIN / "initdb").exists() and (BIN / "pg_ctl").exists()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
@@ -42,7 +42,7 @@ class PostgresServer:
         self.fsync = fsync
         self.root = Path(tempfile.mkdtemp(prefix="ponder-pg-"))
         self.data = self.root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._as_root = os.geteuid() == 0
 
     def _cmd(self, *args: str) -> list[str]:

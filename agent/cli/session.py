@@ -11,6 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -18,7 +19,7 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel
 
 from agent.cli.render import RunView
-from agent.errors import AgentRunError, ApprovalRequiredError
+from agent.errors import AgentRunError, ApprovalRequiredError, StoreUnavailableError
 from agent.events import parse_event
 from agent.report import RunReport
 from agent.settings import RunContext, Settings
@@ -132,7 +133,7 @@ async def _drive(
             feed = Command(resume=_ask(approver, pending))
         state = cast(ResearchState, (await graph.aget_state(config)).values)
     report = RunReport.from_state(state)
-    store.set_status(run_id, report.status)
+    await asyncio.to_thread(store.set_status, run_id, report.status)
     return report
 
 
@@ -153,7 +154,9 @@ async def start_run(
 ) -> RunReport:
     run_id = run_id or uuid.uuid4().hex[:12]
     prepared = _prepare(opts, store, view, env)
-    store.save(run_id, opts.task, opts.model_dump(mode="json"))
+    # Store calls run off the event loop: a blocking write there would wait for a lock
+    # that another run's checkpointer can release only on this same loop.
+    await asyncio.to_thread(store.save, run_id, opts.task, opts.model_dump(mode="json"))
     return await _guarded(opts, run_id, store, view, approver, prepared, resume=False)
 
 
@@ -165,10 +168,10 @@ async def resume_run(
     approver: Approver | None,
     env: Mapping[str, str] | None = None,
 ) -> RunReport:
-    record = store.get(run_id)
+    record = await asyncio.to_thread(store.get, run_id)
     opts = RunOptions.model_validate(record.options)
     prepared = _prepare(opts, store, view, env)
-    store.save(run_id, record.task, record.options)
+    await asyncio.to_thread(store.save, run_id, record.task, record.options)
     return await _guarded(opts, run_id, store, view, approver, prepared, resume=True)
 
 
@@ -201,8 +204,12 @@ async def _guarded(
     except (asyncio.CancelledError, KeyboardInterrupt):
         store.set_status(run_id, "interrupted")
         raise
+    except StoreUnavailableError:  # not the run's fault: leave it resumable
+        with suppress(StoreUnavailableError):
+            store.set_status(run_id, "interrupted")
+        raise
     except BaseException:
-        store.set_status(run_id, "failed")
+        await asyncio.to_thread(store.set_status, run_id, "failed")
         raise
     view.finish(report)
     return report
@@ -210,7 +217,7 @@ async def _guarded(
 
 async def show_run(run_id: str, *, store: Store) -> RunReport:
     """The report of a stored run, read straight from its last checkpoint."""
-    record = store.get(run_id)
+    record = await asyncio.to_thread(store.get, run_id)
     async with store.checkpointer() as saver:
         found = await saver.aget_tuple({"configurable": {"thread_id": run_id}})
     values = dict(found.checkpoint["channel_values"]) if found else {}
