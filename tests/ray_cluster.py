@@ -18,8 +18,8 @@ import time
 from contextlib import suppress
 from pathlib import Path
 
-from tests.postgres_server import free_port
 from tests.ecosystem.process_group import stop_group
+from tests.postgres_server import free_port
 
 __all__ = ["RayCluster", "ray_available"]
 
