@@ -194,7 +194,6 @@ class PostgresRunStore:
             ).fetchall()
         return [record_from_row(r) for r in rows]
 
-
     def save_batch(self, batch_id: str, manifest: Mapping[str, Any]) -> None:
         try:
             with self._index() as conn:

@@ -213,7 +213,6 @@ class RunStore:
             ).fetchall()
         return [record_from_row(r) for r in rows]
 
-
     def save_batch(self, batch_id: str, manifest: Mapping[str, Any]) -> None:
         try:
             with self._connect() as db:

@@ -100,9 +100,7 @@ async def _runs(saver: Any, count: int, tools: list[Any]) -> tuple[float, float]
     """Mean wall time per run and checkpoints per run, with ``saver``."""
     walls, checkpoints = [], []
     for n in range(count):
-        graph = build_research_graph(
-            ScriptedChatModel(script=_script()), tools, checkpointer=saver
-        )
+        graph = build_research_graph(ScriptedChatModel(script=_script()), tools, checkpointer=saver)
         config: Any = {"configurable": {"thread_id": f"cost-{n}"}}
         t0 = time.perf_counter()
         await graph.ainvoke({"task": "How do gather and TaskGroup differ?"}, config)

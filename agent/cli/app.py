@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 if TYPE_CHECKING:
+    from agent.errors import ErrorCode, PonderError
     from agent.report import RunReport
     from agent.store import Store
 
@@ -39,6 +40,9 @@ class Effort(StrEnum):
 
 class Search(StrEnum):
     web = "web"
+    searxng = "searxng"
+    ddgs_searxng = "ddgs,searxng"
+    local = "local"
     corpus = "corpus"
     none = "none"
 
@@ -47,9 +51,14 @@ class EventFormat(StrEnum):
     jsonl = "jsonl"
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(f"ponder: error: {message}", err=True)
-    raise typer.Exit(code)
+def _fail(message: str, exit_code: int, code: ErrorCode) -> NoReturn:
+    """One line on stderr, ``ponder: error [CODE]: message (hint)``, then exit."""
+    typer.echo(f"ponder: error [{code}]: {message}", err=True)
+    raise typer.Exit(exit_code)
+
+
+def _fail_on(exc: PonderError, exit_code: int) -> NoReturn:
+    _fail(str(exc), exit_code, exc.code)
 
 
 def _store(spec: str | None) -> Store:
@@ -66,19 +75,21 @@ def _run(work: Any) -> RunReport:
     """Run a CLI coroutine; turn every outcome into one line and an exit code."""
     import asyncio
 
-    from agent.errors import AgentRunError, UserError
+    from agent.errors import AgentRunError, ErrorCode, UserError
 
     try:
         report: RunReport = asyncio.run(work)
         return report
     except UserError as exc:
-        _fail(str(exc), 2)
+        _fail_on(exc, 2)
     except AgentRunError as exc:
-        _fail(str(exc), 1)
+        _fail_on(exc, 1)
     except KeyboardInterrupt:
-        _fail("interrupted; finished steps are saved (ponder resume RUN_ID)", 130)
+        message = "interrupted; finished steps are saved (ponder resume RUN_ID)"
+        _fail(message, 130, ErrorCode.INTERRUPTED)
     except Exception as exc:  # a framework bug: one line here, the traceback in a log file
-        _fail(f"internal error {type(exc).__name__}: {exc} (traceback in {_log_traceback()})", 1)
+        message = f"internal error {type(exc).__name__}: {exc} (traceback in {_log_traceback()})"
+        _fail(message, 1, ErrorCode.INTERNAL)
 
 
 def _log_traceback() -> str:
@@ -139,8 +150,21 @@ def run(
     corpus: Annotated[Path | None, typer.Option(help="Folder of documents to research.")] = None,
     search: Annotated[
         Search | None,
-        typer.Option(help="web, corpus or none (default: corpus if --corpus, else web)."),
+        typer.Option(
+            help="web (ddgs), searxng, ddgs,searxng (a fallback chain), local, corpus or none "
+            "(default: corpus if --corpus, else web)."
+        ),
     ] = None,
+    searxng_url: Annotated[
+        str | None, typer.Option(help="The SearXNG instance for --search searxng.")
+    ] = None,
+    local_web: Annotated[
+        Path | None,
+        typer.Option(help="Folder of HTML pages served on 127.0.0.1 for --search local."),
+    ] = None,
+    local_web_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port of the local web (0: stable per folder).")
+    ] = 0,
     max_steps: Annotated[int, typer.Option(min=1, max=200)] = 48,
     max_replans: Annotated[int, typer.Option(min=0, max=20)] = 3,
     max_model_calls: Annotated[int, typer.Option(min=1, max=1000)] = 24,
@@ -179,7 +203,14 @@ def run(
         text = read_task(task, task_file)
         if corpus is not None and not corpus.is_dir():
             raise ConfigError(f"corpus folder {corpus} does not exist or is not a folder")
-        chosen = (search or (Search.corpus if corpus else Search.web)).value
+        from agent.cli.web_options import web_search_choice
+
+        chosen, web_search = web_search_choice(
+            (search or (Search.corpus if corpus else Search.web)).value,
+            searxng_url=searxng_url,
+            local_web=local_web,
+            local_web_port=local_web_port,
+        )
         if chosen == "corpus" and corpus is None:
             raise ConfigError("--search corpus needs --corpus DIR")
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
@@ -205,6 +236,7 @@ def run(
                 effort=effort.value,
                 approve_plan=approve_plan,
                 approve_code=approve_code,
+                web_search=web_search,
                 budgets=Budgets(
                     max_steps=max_steps,
                     max_replans=max_replans,
@@ -217,7 +249,7 @@ def run(
         )
         run_store = _store(store)
     except UserError as exc:
-        _fail(str(exc), 2)
+        _fail_on(exc, 2)
     from agent.cli.approve import ask_on_terminal
     from agent.cli.session import start_run
 
@@ -248,7 +280,7 @@ def resume(
     try:
         run_store = _store(store)
     except UserError as exc:
-        _fail(str(exc), 2)
+        _fail_on(exc, 2)
     from agent.cli.approve import ask_on_terminal
     from agent.cli.session import resume_run
 
@@ -277,7 +309,7 @@ def runs(
     try:
         records = _store(store).list(limit)
     except UserError as exc:
-        _fail(str(exc), 2)
+        _fail_on(exc, 2)
     for r in records:
         when = datetime.datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M")
         typer.echo(f"{r.run_id}  {r.status:<16} {when}  {r.task[:70]}")
@@ -296,7 +328,7 @@ def show(
     try:
         run_store = _store(store)
     except UserError as exc:
-        _fail(str(exc), 2)
+        _fail_on(exc, 2)
     report = _run(show_run(run_id, store=run_store))
     typer.echo(report.model_dump_json(indent=2) if json_out else report.to_markdown())
 

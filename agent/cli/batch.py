@@ -20,7 +20,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from agent.cli.app import EXIT, Effort, Search, _fail, _store
+from agent.cli.app import EXIT, Effort, Search, _fail_on, _store
 from agent.cli.batch_tasks import (
     BatchItem,
     Progress,
@@ -65,7 +65,10 @@ def batch(
     base_url: Annotated[str | None, typer.Option()] = None,
     effort: Annotated[Effort, typer.Option()] = Effort.auto,
     corpus: Annotated[Path | None, typer.Option()] = None,
-    search: Annotated[Search | None, typer.Option()] = None,
+    search: Annotated[Search | None, typer.Option(help="As for `ponder run`.")] = None,
+    searxng_url: Annotated[str | None, typer.Option()] = None,
+    local_web: Annotated[Path | None, typer.Option()] = None,
+    local_web_port: Annotated[int, typer.Option(min=0, max=65535)] = 0,
     tools: Annotated[
         str | None, typer.Option(help="Only these tools, comma-separated (e.g. corpus_search).")
     ] = None,
@@ -124,6 +127,7 @@ def batch(
             base, tasks = _new_batch(
                 file, model, base_url, effort, corpus, search, tools, allow_host,
                 max_steps, max_replans, max_model_calls, max_tokens, timeout, step_timeout,
+                (searxng_url, local_web, local_web_port),
             )  # fmt: skip
             batch_name = batch_id or uuid.uuid4().hex[:8]
             if not batch_name.replace("-", "").replace("_", "").isalnum():
@@ -144,7 +148,7 @@ def batch(
             )
         results = ResultsFile(out) if out else None
     except UserError as exc:
-        _fail(str(exc), 2)
+        _fail_on(exc, 2)
     specs = [
         TaskSpec(batch_id=batch_name, index=i, options=base.model_copy(update={"task": t}))
         for i, t in enumerate(tasks, start=1)
@@ -215,6 +219,7 @@ def _new_batch(
     max_tokens: int,
     timeout: float,
     step_timeout: float,
+    web: tuple[str | None, Path | None, int],
 ) -> tuple[RunOptions, list[str]]:
     """The tasks of FILE and the options every one of them runs with."""
     from agent.cli.task_input import read_batch
@@ -224,7 +229,15 @@ def _new_batch(
     tasks = read_batch(file)
     if corpus is not None and not corpus.is_dir():
         raise ConfigError(f"corpus folder {corpus} does not exist or is not a folder")
-    chosen = (search or (Search.corpus if corpus else Search.web)).value
+    from agent.cli.web_options import web_search_choice
+
+    searxng_url, local_web, local_web_port = web
+    chosen, web_search = web_search_choice(
+        (search or (Search.corpus if corpus else Search.web)).value,
+        searxng_url=searxng_url,
+        local_web=local_web,
+        local_web_port=local_web_port,
+    )
     if chosen == "corpus" and corpus is None:
         raise ConfigError("--search corpus needs --corpus DIR")
     base = RunOptions(
@@ -237,6 +250,7 @@ def _new_batch(
         tools=[t.strip() for t in (tools or "").split(",") if t.strip()],
         settings=Settings(
             effort=effort.value,
+            web_search=web_search,
             budgets=Budgets(
                 max_steps=max_steps,
                 max_replans=max_replans,

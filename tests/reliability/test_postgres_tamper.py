@@ -135,7 +135,7 @@ def test_tampered_postgres_checkpoint_is_refused_and_runs_nothing(
         TAMPERS[name](db, canary)
     for command in (["show", ct.RUN_ID, "--json"], ["resume", ct.RUN_ID, "--json"]):
         done = _ponder(command, tmp_path, url)
-        errors = [ln for ln in done.stderr.splitlines() if ln.startswith("ponder: error:")]
+        errors = [ln for ln in done.stderr.splitlines() if ln.startswith("ponder: error [")]
         assert done.returncode == 1, (command, done.stdout[-500:], done.stderr[-1500:])
         assert len(errors) == 1 and "checkpoint" in errors[0], done.stderr[-1500:]
         assert "Traceback" not in done.stderr and "internal error" not in done.stderr
