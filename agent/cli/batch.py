@@ -16,21 +16,16 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from agent.cli.app import EXIT, Effort, Search, _fail_on, _store
-from agent.cli.batch_tasks import (
-    BatchItem,
-    Progress,
-    ResultsFile,
-    TaskSpec,
-    run_task,
-    summary_line,
-)
-from agent.cli.session import RunOptions
-from agent.store import RunStore, Store
+
+if TYPE_CHECKING:  # imported when a batch runs, so `ponder --help` stays instant
+    from agent.cli.batch_tasks import BatchItem, TaskSpec
+    from agent.cli.session import RunOptions
+    from agent.store import Store
 
 __all__ = ["batch"]
 
@@ -45,6 +40,8 @@ async def _run_here(
     stop_launching: Callable[[], bool],
 ) -> None:
     """Run the tasks in this process, ``concurrency`` at a time; one failure stops none."""
+    from agent.cli.batch_tasks import run_task
+
     gate = asyncio.Semaphore(concurrency)
 
     async def one(spec: TaskSpec) -> None:
@@ -112,7 +109,10 @@ def batch(
     ] = None,
 ) -> None:
     """Research many tasks, each as its own resumable run; print how each ended."""
+    from agent.cli.batch_tasks import Progress, ResultsFile, TaskSpec
+    from agent.cli.session import RunOptions
     from agent.errors import ConfigError, UserError
+    from agent.store import RunStore
 
     try:
         run_store = _store(store)
@@ -222,6 +222,7 @@ def _new_batch(
     web: tuple[str | None, Path | None, int],
 ) -> tuple[RunOptions, list[str]]:
     """The tasks of FILE and the options every one of them runs with."""
+    from agent.cli.session import RunOptions
     from agent.cli.task_input import read_batch
     from agent.errors import ConfigError
     from agent.settings import Budgets, Settings
@@ -265,6 +266,8 @@ def _new_batch(
 
 
 def _report(items: list[BatchItem], wanted: int, batch_name: str, jsonl: bool) -> NoReturn:
+    from agent.cli.batch_tasks import summary_line
+
     for item in items:
         if jsonl:
             typer.echo(item.model_dump_json(exclude={"report": {"plans", "reflections"}}))
