@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -151,8 +152,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cost-runs", type=int, default=30)
     parser.add_argument("--only", choices=["throughput", "cost"], default=None)
     args = parser.parse_args(argv)
-    report: dict[str, Any] = {"machine_cpus": __import__("os").cpu_count(),
-                              "latency_s": args.latency}  # fmt: skip
+    # Sections run apart (--only) add to the last results instead of replacing them.
+    report: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    report.update({"machine_cpus": os.cpu_count(), "latency_s": args.latency})
     with tempfile.TemporaryDirectory(prefix="ponder-scale-") as tmp:
         work = Path(tmp)
         if args.only in (None, "cost"):

@@ -116,6 +116,11 @@ def batch(
 
     try:
         run_store = _store(store)
+        if ray is not None and isinstance(run_store, RunStore):
+            raise ConfigError(
+                "--ray needs a store every worker can reach",
+                hint="pass --store postgresql://… (or set PONDER_STORE)",
+            )
         if resume is not None:
             manifest = run_store.get_batch(resume)
             batch_name, tasks = resume, list(manifest["tasks"])
@@ -140,11 +145,6 @@ def batch(
                     "out": str(out.resolve()) if out else None,
                     "created_at": time.time(),
                 },
-            )
-        if ray is not None and isinstance(run_store, RunStore):
-            raise ConfigError(
-                "--ray needs a store every worker can reach",
-                hint="pass --store postgresql://… (or set PONDER_STORE)",
             )
         results = ResultsFile(out) if out else None
     except UserError as exc:
