@@ -14,8 +14,13 @@ from collections.abc import Callable, Iterable
 
 from agent.cli.batch_tasks import BatchItem, TaskSpec, run_task
 from agent.errors import MissingDependencyError
+from agent.store import Store
 
 __all__ = ["run_on_ray"]
+
+
+# A worker process runs many tasks: it opens (and sets up) each store once.
+_STORES: dict[str, Store] = {}
 
 
 def _run_batch_task(spec_json: str, store_spec: str) -> str:
@@ -23,7 +28,9 @@ def _run_batch_task(spec_json: str, store_spec: str) -> str:
     from agent.store import open_store
 
     spec = TaskSpec.model_validate_json(spec_json)
-    store = open_store(store_spec, os.environ)
+    store = _STORES.get(store_spec)
+    if store is None:
+        store = _STORES[store_spec] = open_store(store_spec, os.environ)
     return asyncio.run(run_task(spec, store)).model_dump_json()
 
 
