@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 if TYPE_CHECKING:
+    from agent.errors import ErrorCode, PonderError
     from agent.report import RunReport
     from agent.store import RunStore
 
@@ -50,9 +51,14 @@ class EventFormat(StrEnum):
     jsonl = "jsonl"
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(f"ponder: error: {message}", err=True)
-    raise typer.Exit(code)
+def _fail(message: str, exit_code: int, code: ErrorCode) -> NoReturn:
+    """One line on stderr, ``ponder: error [CODE]: message (hint)``, then exit."""
+    typer.echo(f"ponder: error [{code}]: {message}", err=True)
+    raise typer.Exit(exit_code)
+
+
+def _fail_on(exc: PonderError, exit_code: int) -> NoReturn:
+    _fail(str(exc), exit_code, exc.code)
 
 
 def _store(path: Path | None) -> RunStore:
@@ -67,19 +73,21 @@ def _run(work: Any) -> RunReport:
     """Run a CLI coroutine; turn every outcome into one line and an exit code."""
     import asyncio
 
-    from agent.errors import AgentRunError, UserError
+    from agent.errors import AgentRunError, ErrorCode, UserError
 
     try:
         report: RunReport = asyncio.run(work)
         return report
     except UserError as exc:
-        _fail(str(exc), 2)
+        _fail_on(exc, 2)
     except AgentRunError as exc:
-        _fail(str(exc), 1)
+        _fail_on(exc, 1)
     except KeyboardInterrupt:
-        _fail("interrupted; finished steps are saved (ponder resume RUN_ID)", 130)
+        message = "interrupted; finished steps are saved (ponder resume RUN_ID)"
+        _fail(message, 130, ErrorCode.INTERRUPTED)
     except Exception as exc:  # a framework bug: one line here, the traceback in a log file
-        _fail(f"internal error {type(exc).__name__}: {exc} (traceback in {_log_traceback()})", 1)
+        message = f"internal error {type(exc).__name__}: {exc} (traceback in {_log_traceback()})"
+        _fail(message, 1, ErrorCode.INTERNAL)
 
 
 def _log_traceback() -> str:
@@ -244,7 +252,7 @@ def run(
         )
         run_store = _store(store)
     except UserError as exc:
-        _fail(str(exc), 2)
+        _fail_on(exc, 2)
     from agent.cli.approve import ask_on_terminal
     from agent.cli.session import start_run
 
@@ -308,7 +316,7 @@ def batch(
         )
         run_store = _store(store)
     except UserError as exc:
-        _fail(str(exc), 2)
+        _fail_on(exc, 2)
     import asyncio
 
     from agent.cli.render import PlainView
@@ -350,7 +358,7 @@ def resume(
     try:
         run_store = _store(store)
     except UserError as exc:
-        _fail(str(exc), 2)
+        _fail_on(exc, 2)
     from agent.cli.approve import ask_on_terminal
     from agent.cli.session import resume_run
 
@@ -379,7 +387,7 @@ def runs(
     try:
         records = _store(store).list(limit)
     except UserError as exc:
-        _fail(str(exc), 2)
+        _fail_on(exc, 2)
     for r in records:
         when = datetime.datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M")
         typer.echo(f"{r.run_id}  {r.status:<16} {when}  {r.task[:70]}")
@@ -398,7 +406,7 @@ def show(
     try:
         run_store = _store(store)
     except UserError as exc:
-        _fail(str(exc), 2)
+        _fail_on(exc, 2)
     report = _run(show_run(run_id, store=run_store))
     typer.echo(report.model_dump_json(indent=2) if json_out else report.to_markdown())
 
