@@ -10,8 +10,9 @@ similarity too; the two rankings are merged by reciprocal rank fusion (RRF,
 Vectors live in the corpus's SQLite file, keyed by (file sha256, chunk start,
 end) rather than chunk id, so an unchanged file keeps its vectors across
 re-indexing and a sync embeds only chunks it has not seen; each batch commits
-on its own, so an interrupted build resumes where it stopped. Cost: about
-15 chunks a second on one CPU core, 1.5 KB a chunk (see the README).
+on its own, so an interrupted build resumes where it stopped. Cost, measured on
+the Python docs on a shared 2-core machine: about 4 chunks a second to build,
+5 KB a chunk on disk, 0.7 s a query (see the README).
 """
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ class CorpusOptions(BaseModel):
     semantic: bool = Field(
         default=False,
         description="fuse BM25 with embedding similarity (needs ponder[semantic]; "
-        "embeds every chunk once, about 15 chunks a second)",
+        "embeds every chunk once, a few chunks a second)",
     )
 
     @model_validator(mode="after")
