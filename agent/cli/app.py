@@ -1,7 +1,8 @@
 """The ``ponder`` command. Imports stay light here so ``ponder --help`` is instant.
 
 Exit codes: 0 done · 1 the run failed · 2 usage error · 3 budget exhausted ·
-130 interrupted (finished steps are saved; ``ponder resume`` continues).
+4 unanswered (no cited answer) · 130 interrupted (finished steps are saved;
+``ponder resume`` continues).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+
+from agent.cli.mcp_server import mcp_command
+from agent.cli.tools_command import tools_command
 
 if TYPE_CHECKING:
     from agent.errors import ErrorCode, PonderError
@@ -28,7 +32,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT = {"done": 0, "failed": 1, "budget_exhausted": 3, "interrupted": 130, "running": 1}
+EXIT = {
+    "done": 0,
+    "failed": 1,
+    "budget_exhausted": 3,
+    "unanswered": 4,
+    "interrupted": 130,
+    "running": 1,
+}
 
 
 class Effort(StrEnum):
@@ -69,25 +80,32 @@ def _store(path: Path | None) -> RunStore:
     return RunStore(path or default_store_path(os.environ))
 
 
-def _run(work: Any) -> RunReport:
+def _run(work: Any, run_id: str | None = None) -> RunReport:
     """Run a CLI coroutine; turn every outcome into one line and an exit code."""
-    import asyncio
-
+    from agent.cli.interrupt import run_interruptible
     from agent.errors import AgentRunError, ErrorCode, UserError
 
     try:
-        report: RunReport = asyncio.run(work)
+        report: RunReport = run_interruptible(
+            work,
+            last_words=lambda: f"ponder: error [{ErrorCode.INTERRUPTED}]: {_resume_line(run_id)}",
+        )
         return report
     except UserError as exc:
         _fail_on(exc, 2)
     except AgentRunError as exc:
         _fail_on(exc, 1)
     except KeyboardInterrupt:
-        message = "interrupted; finished steps are saved (ponder resume RUN_ID)"
-        _fail(message, 130, ErrorCode.INTERRUPTED)
+        _fail(_resume_line(run_id), 130, ErrorCode.INTERRUPTED)
     except Exception as exc:  # a framework bug: one line here, the traceback in a log file
         message = f"internal error {type(exc).__name__}: {exc} (traceback in {_log_traceback()})"
         _fail(message, 1, ErrorCode.INTERNAL)
+
+
+def _resume_line(run_id: str | None) -> str:
+    if run_id is None:
+        return "interrupted"
+    return f"run {run_id} was interrupted and is saved; continue it with: ponder resume {run_id}"
 
 
 def _log_traceback() -> str:
@@ -102,7 +120,8 @@ def _log_traceback() -> str:
 
 
 def _view(json_out: bool, events: EventFormat | None, show_thinking: bool) -> Any:
-    from agent.cli.render import JsonLinesView, LiveView, PlainView
+    from agent.cli.live import LiveView
+    from agent.cli.render import JsonLinesView, PlainView, QuietView
 
     if events is EventFormat.jsonl:
         return JsonLinesView()
@@ -110,20 +129,11 @@ def _view(json_out: bool, events: EventFormat | None, show_thinking: bool) -> An
         return (
             PlainView(show_thinking=show_thinking, show_answer=False)
             if sys.stderr.isatty()
-            else _Quiet()
+            else QuietView()
         )
     if sys.stdout.isatty() and sys.stderr.isatty():
         return LiveView(show_thinking=show_thinking)
     return PlainView(show_thinking=show_thinking)
-
-
-class _Quiet:
-    def start(self, task: str, model: str) -> None: ...
-    def notice(self, text: str) -> None:
-        print(f"note: {text}", file=sys.stderr)
-
-    def on_event(self, event: Any) -> None: ...
-    def finish(self, report: Any) -> None: ...
 
 
 def _emit(report: RunReport, json_out: bool, output: Path | None) -> NoReturn:
@@ -184,10 +194,18 @@ def run(
     run_id: Annotated[str | None, typer.Option(help="Name the run (default: random).")] = None,
     approve_plan: Annotated[bool, typer.Option(help="Approve each plan before it runs.")] = False,
     approve_code: Annotated[
-        bool, typer.Option(help="Approve each code step before it runs.")
+        bool,
+        typer.Option(
+            "--approve-actions",
+            "--approve-code",
+            help="Approve each code step and side-effecting MCP tool call before it runs.",
+        ),
     ] = False,
     tools: Annotated[
         str | None, typer.Option(help="Only these tools, comma-separated (e.g. corpus_search).")
+    ] = None,
+    mcp: Annotated[
+        Path | None, typer.Option(help="MCP servers config (mcpServers JSON): add their tools.")
     ] = None,
     allow_host: Annotated[
         list[str] | None, typer.Option(help="Let web tools reach this host[:port].")
@@ -218,7 +236,7 @@ def run(
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
         if (approve_plan or approve_code) and not interactive:
             raise ConfigError(
-                "--approve-plan/--approve-code need a terminal to ask on",
+                "--approve-plan/--approve-actions need a terminal to ask on",
                 hint="run interactively, or drop the flag",
             )
         if run_id is not None and not run_id.replace("-", "").replace("_", "").isalnum():
@@ -235,6 +253,7 @@ def run(
             search=chosen,
             allow_hosts=list(allow_host or []),
             tools=[t.strip() for t in (tools or "").split(",") if t.strip()],
+            mcp_config=str(mcp.resolve()) if mcp else None,
             settings=Settings(
                 effort=effort.value,
                 approve_plan=approve_plan,
@@ -254,9 +273,10 @@ def run(
     except UserError as exc:
         _fail_on(exc, 2)
     from agent.cli.approve import ask_on_terminal
-    from agent.cli.session import start_run
+    from agent.cli.session import new_run_id, start_run
 
     view = _view(json_out, events, show_thinking)
+    run_id = run_id or new_run_id()
     report = _run(
         start_run(
             opts,
@@ -264,7 +284,8 @@ def run(
             view=view,
             run_id=run_id,
             approver=ask_on_terminal if interactive else None,
-        )
+        ),
+        run_id,
     )
     _emit(report, json_out, output)
 
@@ -369,7 +390,8 @@ def resume(
             store=run_store,
             view=_view(json_out, events, False),
             approver=ask_on_terminal if interactive else None,
-        )
+        ),
+        run_id,
     )
     _emit(report, json_out, output)
 
@@ -411,5 +433,16 @@ def show(
     typer.echo(report.model_dump_json(indent=2) if json_out else report.to_markdown())
 
 
+app.command("tools")(tools_command)
+app.command("mcp")(mcp_command)
+
+
 def main() -> None:
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        if exc.code == 130:
+            from agent.cli.interrupt import leave_now
+
+            leave_now(130)
+        raise
