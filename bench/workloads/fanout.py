@@ -30,7 +30,7 @@ from bench.workloads._common import (
     synthesis,
     unexpected,
 )
-from bench.world import PLACES, World, thought
+from bench.world import PLACES, World
 
 __all__ = ["FanOut"]
 
@@ -131,7 +131,7 @@ class FanOut(Workload):
         def seq(turn: ModelTurn) -> Reply:
             i = turn.index
             if i == 2 * len(places) and code:
-                return Reply(thought=thought("checksum", i), calls=code)
+                return Reply(thought=self.say("checksum", i), calls=code)
             if i >= 2 * len(places):
                 return answer(turn)
             place = places[i // 2]
@@ -140,7 +140,7 @@ class FanOut(Workload):
                 if i % 2 == 0
                 else ToolCall("fetch_url", {"url": _url(place, turn.transcript, world)})
             )
-            return Reply(thought=thought(place, i), calls=(call,))
+            return Reply(thought=self.say(place, i), calls=(call,))
 
         def par(turn: ModelTurn) -> Reply:
             topic = "all places"
@@ -155,7 +155,7 @@ class FanOut(Workload):
                 )
             else:
                 return answer(turn)
-            return Reply(thought=thought(topic, turn.index), calls=calls)
+            return Reply(thought=self.say(topic, turn.index), calls=calls)
 
         return seq if flavor == "seq" else par
 
@@ -199,16 +199,16 @@ class FanOut(Workload):
                 if self.real:
                     sid = f"s{len(first) + 1}"
                     first.append(ponder_step(sid, "python", {"code": self.CODE}, "Checksum"))
-                return Reply(structured=planning(thought("plan", 0), first, depth=depth))
+                return Reply(structured=planning(self.say("plan", 0), first, depth=depth))
             if turn.role == "Judgement":
                 more = turn.index + 1 < len(batches)
                 decision = "replan" if more else "finish"
-                return Reply(structured=judgement(decision, thought("judge", turn.index)))
+                return Reply(structured=judgement(decision, self.say("judge", turn.index)))
             if turn.role == "Replanning" and turn.index + 1 < len(batches):
                 batch = turn.index + 1
                 return Reply(
                     structured={
-                        "reasoning": thought("replan", batch),
+                        "reasoning": self.say("replan", batch),
                         "keep": [],
                         "steps": steps(batch),
                     }
