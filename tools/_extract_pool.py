@@ -3,14 +3,16 @@
 trafilatura is pure-Python work that holds the GIL (about 70 ms of CPU for a
 Python-docs page, 95% of an HTTP read), so a thread keeps the loop free but
 still extracts one page at a time. Worker processes, one per core, extract
-several pages at once. Workers are forked (POSIX): they start with
-trafilatura already imported and never re-run the user's ``__main__``, as
-spawn and forkserver workers do (an unguarded script would start its agent
-again in every worker). A forked child keeps only the forking thread; it runs
-nothing but ``extract_html``, and CPython re-initialises the locks it needs
-(import, logging) after a fork. Where processes cannot start (no fork, no
-``/dev/shm``) or the pool broke, extraction stays in a thread for the rest of
-the process.
+several pages at once. Workers come from a forkserver: a fresh interpreter
+that has imported trafilatura once, so a new worker costs a fork, and it holds
+none of the reader's threads, locks or file descriptors (a plain fork would
+keep the pipes of whatever the process was running, so another process
+waiting for their end-of-file would wait for ever). As with any
+multiprocessing start, a script run by path must keep its work under
+``if __name__ == "__main__":``, because workers import the main module.
+Workers end within a second of the process that started them. Where processes cannot
+start, or the pool broke, extraction stays in a thread for the rest of the
+process.
 """
 
 from __future__ import annotations
@@ -43,14 +45,34 @@ def extraction_workers() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
+def _end_with_reader() -> None:
+    """End this worker when the reading process ends, even if it was killed: a
+    forkserver worker is not its child, and would otherwise wait for work for ever.
+    The reader's sentinel pipe closes when it exits (a zombie included)."""
+    reader = multiprocessing.parent_process()
+    if reader is None:
+        return
+
+    def watch() -> None:
+        reader.join()
+        os._exit(0)
+
+    threading.Thread(target=watch, name="reader-watch", daemon=True).start()
+
+
 def extraction_pool() -> ProcessPoolExecutor | None:
     """The shared pool of extraction workers, started on first use; None in thread mode."""
     global _pool, _broken
     with _lock:
         if _pool is None and not _broken:
             try:
-                context = multiprocessing.get_context("fork")
-                _pool = ProcessPoolExecutor(extraction_workers(), mp_context=context)
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload(["tools._extract"])
+                _pool = ProcessPoolExecutor(
+                    extraction_workers(),
+                    mp_context=context,
+                    initializer=_end_with_reader,
+                )
             except (OSError, ValueError, ImportError) as exc:
                 _log.warning("page extraction stays in a thread: %s", exc)
                 _broken = True
