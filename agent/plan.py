@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from agent.settings import DepthName
+
 __all__ = [
     "PLACEHOLDER",
     "STEP_ID",
+    "ApprovalDecision",
     "Plan",
     "PlanDiff",
     "PlanStep",
+    "TaskMode",
     "TriageDecision",
     "placeholder_refs",
 ]
 
 STEP_ID = r"^s[0-9]{1,3}$"
+
+TaskMode = Literal["direct", "research", "compute"]
+"""How a task is handled: answered at once, researched, or computed."""
+ApprovalDecision = Literal["approve", "edit", "reject"]
+"""A person's answer to a plan or a code step awaiting approval."""
 
 # {{s1}}, {{s1.url}} or {{s1 | the year the release came out}}
 PLACEHOLDER = re.compile(
@@ -63,6 +73,10 @@ class PlanDiff(BaseModel):
     kept: tuple[str, ...] = ()
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+    merged: dict[str, str] = Field(
+        default_factory=dict,
+        description="duplicate steps the planner wrote, each with the step it was merged into",
+    )
 
 
 class Plan(BaseModel):
@@ -89,13 +103,14 @@ class Plan(BaseModel):
     def ids(self) -> tuple[str, ...]:
         return tuple(s.id for s in self.steps)
 
-    def diff_from(self, previous: Plan | None) -> PlanDiff:
+    def diff_from(self, previous: Plan | None, merged: Mapping[str, str] | None = None) -> PlanDiff:
         old = set(previous.ids) if previous else set()
         new = set(self.ids)
         return PlanDiff(
             kept=tuple(i for i in self.ids if i in old),
             added=tuple(i for i in self.ids if i not in old),
             removed=tuple(i for i in (previous.ids if previous else ()) if i not in new),
+            merged=dict(merged or {}),
         )
 
 
@@ -105,7 +120,7 @@ class TriageDecision(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: Literal["triage"] = "triage"
-    mode: Literal["direct", "research", "compute"]
-    depth: Literal["low", "medium", "high"]
+    mode: TaskMode
+    depth: DepthName
     reason: str
     decided_by: Literal["rules", "model", "effort"] = "model"

@@ -4,8 +4,11 @@ LangGraph supersteps are barriers: a node's parallel branches all finish before
 the next superstep starts (langgraph issue #6320). Ponder's executor instead
 starts each step as a task here and returns as soon as *any* step finishes, so
 that step is checkpointed at once while the others keep running; the next
-executor superstep (or reflector) finds them still in flight. Lives on the I/O
+executor superstep (or the reflection) finds them still in flight. Lives on the I/O
 loop; every method must be called there.
+
+`agent.dispatch` is its one user: nodes start, wait for and cancel steps through
+it, and its docstring gives the rules (including what a resume does).
 """
 
 from __future__ import annotations
@@ -80,6 +83,13 @@ class StepPool:
         """Cancel and forget a run's steps, except ``keep``; returns how many."""
         kept = set(keep)
         doomed = [k for k in self.keys(run_id) if k not in kept]
+        for key in doomed:
+            self._entries.pop(key).task.cancel()
+        return len(doomed)
+
+    def cancel_keys(self, keys: Iterable[StepKey]) -> int:
+        """Cancel and forget exactly these steps; returns how many were running."""
+        doomed = [k for k in keys if k in self._entries]
         for key in doomed:
             self._entries.pop(key).task.cancel()
         return len(doomed)

@@ -23,7 +23,7 @@ import random
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.exceptions import OutputParserException
@@ -41,6 +41,7 @@ from agent.models._streamed_json import StreamedJson, parse_partial, unfinished_
 from agent.state import NodeUsage
 
 __all__ = [
+    "ReplySchema",
     "StructuredReply",
     "call_structured",
     "call_text",
@@ -48,7 +49,7 @@ __all__ = [
     "json_schema_for",
 ]
 
-T = TypeVar("T", bound=BaseModel)
+T = TypeVar("T", bound="ReplySchema")
 
 _TRANSIENT_TRIES = 3
 _MAX_ECHO = 4000
@@ -86,11 +87,23 @@ def _estimate(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-def json_schema_for(schema: type[BaseModel]) -> dict[str, Any]:
+class ReplySchema(BaseModel):
+    """A reply Ponder asks a model for.
+
+    ``SCRIPT_KEY`` is the name of the tool the model is made to call, so also
+    the key of its replies in a scripted model (`agent.testing`). It is
+    declared, not read off the class name, so renaming a class cannot silently
+    break a script.
+    """
+
+    SCRIPT_KEY: ClassVar[str]
+
+
+def json_schema_for(schema: type[ReplySchema]) -> dict[str, Any]:
     """A JSON schema with ``title``/``description``, as tool-calling backends want."""
     js = schema.model_json_schema()
-    js.setdefault("description", (schema.__doc__ or schema.__name__).strip().split("\n")[0])
-    js["title"] = schema.__name__
+    js.setdefault("description", (schema.__doc__ or schema.SCRIPT_KEY).strip().split("\n")[0])
+    js["title"] = schema.SCRIPT_KEY
     return js
 
 
@@ -204,6 +217,7 @@ async def call_structured(
     json_schema: dict[str, Any] | None = None,
     validate: Callable[[T], str | None] | None = None,
     on_partial: Callable[[dict[str, Any]], None] | None = None,
+    on_rejected: Callable[[str], None] | None = None,
     config: RunnableConfig | None = None,
     error: type[ModelOutputError] = ModelOutputError,
 ) -> StructuredReply[T]:
@@ -211,6 +225,8 @@ async def call_structured(
 
     ``json_schema`` overrides the schema sent to the model (for per-run enums
     such as the tool names); the reply is still validated against ``schema``.
+    ``on_rejected`` hears each refused reply's problem, so work begun from its
+    partials (``on_partial``) can be undone before the model is asked again.
     """
     js = json_schema or json_schema_for(schema)
     method = _method_for(model)
@@ -234,6 +250,8 @@ async def call_structured(
             problem = _compact(exc)
         if not problem:
             return StructuredReply(value=value, attempts=attempt)
+        if on_rejected is not None:
+            on_rejected(problem)
         echo = raw.text[:_MAX_ECHO] if raw.text else "(nothing)"
         history += [
             AIMessage(content=echo),

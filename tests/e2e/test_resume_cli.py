@@ -8,18 +8,12 @@ import signal
 import subprocess
 import time
 
-from tests.conftest import planning, synthesis
+from tests.conftest import planning, step, synthesis
 from tests.e2e.cli_runner import CORPUS, PONDER, REPO, env, events, ponder, write_script
 
 
 def _step(sid: str, query: str, deps: tuple[str, ...] = ()) -> dict:
-    return {
-        "id": sid,
-        "goal": f"find {query}",
-        "tool": "corpus_search",
-        "input": {"query": query},
-        "depends_on": list(deps),
-    }
+    return step(sid, query, deps, tool="corpus_search")
 
 
 def test_killed_run_resumes_without_redoing_finished_steps(tmp_path) -> None:
