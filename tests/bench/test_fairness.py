@@ -4,6 +4,7 @@ formula for every framework, a no-thought variant, and smolagents with a thread 
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ pytest.importorskip("smolagents")
 from bench.meter import CallRecord, ToolSpan, critical_path_s
 from bench.profiles import PROFILES
 from bench.protocol import paired_ratios, summarize
-from bench.report import goals, table
+from bench.report import goals, table, write_chart
 from bench.runs import Job, RunResult, execute, workload_spec
 from bench.workloads import Dependencies, FanOut, Workload
 
@@ -107,3 +108,10 @@ def test_smolagents_with_a_thread_per_call_runs_a_whole_turn_at_once() -> None:
     assert default.score == wide.score == {"facts": 8, "facts_of": 8}
     assert default.tool_concurrency <= 6  # ThreadPoolExecutor's default on 2 cores
     assert wide.tool_concurrency == 8
+
+
+def test_the_chart_draws_sizes_and_leaves_the_no_thought_variant_out(tmp_path: Path) -> None:
+    results = [_result("ponder", s, 1.0) for s in range(2)]
+    silent = [{**_result("ponder", s, 0.9), "label": "fan-out N=8, no thought"} for s in range(2)]
+    report = {"b1": {"summary": summarize(results + silent), "ratios": {}}}
+    assert write_chart(report, tmp_path / "peers.png") is not None
