@@ -2,8 +2,8 @@
 
 trafilatura is pure-Python work that holds the GIL (about 70 ms of CPU for a
 Python-docs page, 95% of an HTTP read), so a thread keeps the loop free but
-still extracts one page at a time. Worker processes, one per core, extract
-several pages at once. Workers come from a forkserver: a fresh interpreter
+still extracts one page at a time. A thread plus one worker process per other
+core extract several pages at once. Workers come from a forkserver: a fresh interpreter
 that has imported trafilatura once, so a new worker costs a fork, and it holds
 none of the reader's threads, locks or file descriptors (a plain fork would
 keep the pipes of whatever the process was running, so another process
@@ -38,11 +38,12 @@ _log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _broken = False
+_thread_busy = False  # an extraction is running in this process's thread
 
 
 def extraction_workers() -> int:
-    """One worker per core: more would only queue on the same CPUs."""
-    return max(1, min(8, os.cpu_count() or 1))
+    """One worker per core but one: the reading process extracts too (see below)."""
+    return max(1, min(8, (os.cpu_count() or 1) - 1))
 
 
 def _end_with_reader() -> None:
@@ -98,8 +99,26 @@ def shutdown_extraction_pool() -> None:
 
 
 async def extract_html_off_loop(html: str, url: str, *, processes: bool = True) -> PageText:
-    """`extract_html` in a worker process (or a thread), never on the event loop."""
-    pool = extraction_pool() if processes else None
+    """`extract_html` in a thread, or in a worker process while the thread is busy.
+
+    A page read alone gains nothing from a worker and pays for the hand-over
+    (pickling, two wake-ups: about 10-25 ms of CPU on a loaded machine), so
+    the first extraction runs in a thread of this process; pages read at the
+    same time meanwhile go to the workers, one per other core.
+    """
+    global _thread_busy
+    if not processes:
+        return await asyncio.to_thread(extract_html, html, url)
+    with _lock:
+        use_thread = not _thread_busy
+        _thread_busy = True
+    if use_thread:
+        try:
+            return await asyncio.to_thread(extract_html, html, url)
+        finally:
+            with _lock:
+                _thread_busy = False
+    pool = extraction_pool()
     if pool is not None:
         try:
             return await asyncio.get_running_loop().run_in_executor(pool, extract_html, html, url)

@@ -92,7 +92,7 @@ def test_a_worker_killed_mid_read_falls_back_to_a_thread_with_the_same_text() ->
     site = DocSite(DOCS)
     tool = FetchTool(policy=site.policy)
     try:
-        _read_all(tool, site, pages[:1])  # starts the workers
+        _read_all(tool, site, pages[:4])  # four at once: starts the workers
         pool = _extract_pool.extraction_pool()
         assert pool is not None
         for pid in list(pool._processes):  # workers this test started
@@ -105,6 +105,18 @@ def test_a_worker_killed_mid_read_falls_back_to_a_thread_with_the_same_text() ->
     for page, obs in zip(pages, observations, strict=True):
         assert obs.ok, obs.error
         assert _hash(next(iter(obs.documents.values()))) == SNAPSHOT[page]["text"], page
+
+
+def test_a_page_read_alone_is_extracted_in_a_thread() -> None:
+    _extract_pool.shutdown_extraction_pool()
+    site = DocSite(DOCS)
+    try:
+        page = pick_pages(DOCS, 50)[1]
+        (obs,) = _read_all(FetchTool(policy=site.policy), site, [page])
+    finally:
+        site.stop()
+    assert _hash(next(iter(obs.documents.values()))) == SNAPSHOT[page]["text"]
+    assert _extract_pool._pool is None, "one page at a time needs no worker"
 
 
 def test_thread_mode_starts_no_worker_processes() -> None:
