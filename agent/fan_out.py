@@ -57,9 +57,7 @@ def parse_for_each(text: str) -> ForEach | str:
     """The parsed construct, or what is wrong with it, phrased for the planner."""
     m = FOR_EACH.match(text.strip())
     if m is None:
-        return (
-            f"for_each {text!r} is not of the form 'sN.list[:K]', e.g. 's1.results[:5]'"
-        )
+        return f"for_each {text!r} is not of the form 'sN.list[:K]', e.g. 's1.results[:5]'"
     start = int(m.group(3) or 0)
     stop = int(m.group(4)) if m.group(4) is not None else MAX_FAN_OUT
     if stop > MAX_FAN_OUT:

@@ -12,16 +12,16 @@ from agent.state import Reflection, ResearchState, StepRecord
 __all__ = [
     "blocked_steps",
     "broken_fan_outs",
-    "fan_out_records",
-    "run_steps",
     "current_plan",
     "depth_of",
     "executed_count",
     "failed_unjudged",
+    "fan_out_records",
     "next_attempt",
     "plan_finished",
     "ready_steps",
     "replans_used",
+    "run_steps",
     "step_state",
     "unjudged_successes",
 ]

@@ -195,7 +195,9 @@ async def _replan(ctx: NodeContext, previous: Plan) -> dict[str, Any]:
     emit(ctx.sink, ReplanEvent(run_id=ctx.run_id, from_version=previous.version, reason=reason))
     records = state.get("steps") or {}
     done = frozenset(
-        i for i in set(records) | set(previous.ids) if "." not in i and step_state(state, i) == "done"
+        i
+        for i in set(records) | set(previous.ids)
+        if "." not in i and step_state(state, i) == "done"
     )
     unfinished = [s for s in previous.steps if step_state(state, s.id) in ("pending", "retry")]
     depth = depth_of(state, settings)

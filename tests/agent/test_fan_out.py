@@ -31,7 +31,10 @@ def search_tool(count: int = 7) -> BaseTool:
         return obs.content, obs
 
     return StructuredTool.from_function(
-        coroutine=find, name="find", description="find: search", response_format="content_and_artifact"
+        coroutine=find,
+        name="find",
+        description="find: search",
+        response_format="content_and_artifact",
     )
 
 
@@ -140,7 +143,12 @@ def test_a_source_without_the_list_fails_the_fan_out_step() -> None:
 
 
 def _draft(**extra: Any) -> StepDraft:
-    base: dict[str, Any] = {"id": "s2", "goal": "read", "tool": "read", "input": {"url": "{{item.url}}"}}
+    base: dict[str, Any] = {
+        "id": "s2",
+        "goal": "read",
+        "tool": "read",
+        "input": {"url": "{{item.url}}"},
+    }
     return StepDraft.model_validate({**base, **extra})
 
 

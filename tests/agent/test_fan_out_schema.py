@@ -12,7 +12,7 @@ from agent.models._grammar import prepare_schema, schema_gbnf
 from agent.plan_rules import Planning, planning_json_schema
 from agent.testing import plan_step, planning_reply
 from agent.toolset import Toolset
-from tests.models.conftest import demo, needs_llama  # noqa: F401  (demo is a fixture)
+from tests.models.conftest import needs_llama
 
 
 async def _read(url: str) -> str:
@@ -82,8 +82,10 @@ def test_grammar_schema_keeps_the_for_each_field_and_pattern() -> None:
 
 
 @needs_llama
-def test_llama_cpp_accepts_the_fan_out_grammar(demo: Any) -> None:
+def test_llama_cpp_accepts_the_fan_out_grammar() -> None:
+    from agent.models.demo import demo_model
+
     schema = planning_json_schema(
         TOOLSET, max_steps=3, triage=True, allow_direct=False, ordered=True
     )
-    assert demo.load()._grammar(schema_gbnf(schema)) is not None
+    assert demo_model().load()._grammar(schema_gbnf(schema)) is not None

@@ -31,19 +31,23 @@ def test_search_then_fetch_each_of_the_top_five_results(tmp_path: Path) -> None:
             "Planning": [
                 planning(
                     plan_step(
-                        "s1", "web_search",
+                        "s1",
+                        "web_search",
                         {"query": "convert colors between RGB and HLS", "max_results": 5},
                     ),
                     plan_step(
                         "s2", "fetch_url", {"url": "{{item.url}}"}, for_each="s1.results[:5]"
                     ),
-                )  # fmt: skip
+                )
             ],
             "Synthesis": [
                 {
                     "claims": [
-                        {"text": "colorsys converts RGB to YIQ, HLS and HSV.",
-                         "cites": ["s2.1.1"], "quote": QUOTE}  # fmt: skip
+                        {
+                            "text": "colorsys converts RGB to YIQ, HLS and HSV.",
+                            "cites": ["s2.1.1"],
+                            "quote": QUOTE,
+                        }
                     ],
                     "gaps": [],
                 }
