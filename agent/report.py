@@ -22,6 +22,8 @@ class StepView(BaseModel):
     status: str
     attempts: int = 0
     summary: str = ""
+    for_each: str | None = None
+    parent: str | None = Field(default=None, description="the fan-out step a child belongs to")
 
 
 class PlanView(BaseModel):
@@ -54,6 +56,13 @@ class RunReport(BaseModel):
             for s in plan.steps:
                 record = records.get(s.id)
                 in_version = record is not None and record.plan_version <= plan.version
+                children = sorted(
+                    (r for k, r in records.items() if k.startswith(f"{s.id}.")),
+                    key=lambda r: int(r.step_id.rsplit(".", 1)[1]),
+                )
+                children = [r for r in children if r.plan_version <= plan.version]
+                if s.for_each and record is None and children:
+                    in_version = True
                 steps.append(
                     StepView(
                         id=s.id,
@@ -64,7 +73,22 @@ class RunReport(BaseModel):
                         status=step_state(state, s.id) if in_version else "pending",
                         attempts=record.attempt if in_version and record else 0,
                         summary=record_digest(record, limit=200) if in_version and record else "",
+                        for_each=s.for_each,
                     )
+                )
+                steps.extend(
+                    StepView(
+                        id=r.step_id,
+                        goal=s.goal,
+                        tool=r.tool,
+                        input=r.input,
+                        depends_on=list(s.depends_on),
+                        status=step_state(state, r.step_id),
+                        attempts=r.attempt,
+                        summary=record_digest(r, limit=200),
+                        parent=s.id,
+                    )
+                    for r in children
                 )
             plans.append(
                 PlanView(

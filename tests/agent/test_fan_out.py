@@ -11,6 +11,7 @@ from langchain_core.tools import BaseTool, StructuredTool
 from agent.events import StepStartedEvent
 from agent.observation import ListItem, Observation
 from agent.plan_rules import StepDraft, check_plan
+from agent.report import RunReport
 from agent.testing import ScriptedChatModel, plan_step
 from agent.toolset import Toolset
 from tests.agent.graph_run import run_research, settings
@@ -87,6 +88,9 @@ def test_for_each_expands_into_one_child_per_item_and_feeds_dependants() -> None
     # the dependant read every child's text through {{s2}}
     assert all(f"[s2.{i}]" in looked[0] and URLS[i - 1] in looked[0] for i in range(1, 6))
     assert state["status"] == "done"
+    views = {v.id: v for v in RunReport.from_state(state).plans[-1].steps}
+    assert views["s2"].status == "done" and views["s2"].for_each == "s1.results[:5]"
+    assert [v.id for v in views.values() if v.parent == "s2"] == children
 
 
 def test_children_count_against_the_step_budget() -> None:
