@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from io import StringIO
 from typing import Any
 
 import pytest
 from langchain_core.tools import BaseTool, StructuredTool
+from langgraph.checkpoint.memory import InMemorySaver
+from rich.console import Console
 
-from agent.events import StepStartedEvent
+from agent.checkpointing import checkpoint_serde
+from agent.cli.live import LiveView
+from agent.dispatch import cancel_steps
+from agent.events import PlanEvent, StepFinishedEvent, StepStartedEvent, parse_event
 from agent.observation import ListItem, Observation
+from agent.plan import PlanDiff, PlanStep
 from agent.plan_rules import StepDraft, check_plan
 from agent.report import RunReport
+from agent.settings import Settings
 from agent.testing import ScriptedChatModel, plan_step
 from agent.toolset import Toolset
+from graphs.research import build_research_graph
 from tests.agent.graph_run import run_research, settings
 from tests.conftest import planning, synthesis
 
@@ -186,15 +196,6 @@ def test_for_each_source_becomes_a_dependency() -> None:
 
 def test_resume_after_a_crash_mid_fan_out_does_not_redo_finished_children() -> None:
     """The run stops mid-fan-out; a new graph on the same checkpoint finishes it."""
-    import uuid
-
-    from langgraph.checkpoint.memory import InMemorySaver
-
-    from agent.checkpointing import checkpoint_serde
-    from agent.dispatch import cancel_steps
-    from agent.events import StepFinishedEvent, parse_event
-    from agent.settings import Settings
-    from graphs.research import build_research_graph
 
     reads: list[str] = []
     delays = {u: 0.15 * i for i, u in enumerate(URLS[:5])}
@@ -237,13 +238,6 @@ def test_resume_after_a_crash_mid_fan_out_does_not_redo_finished_children() -> N
 
 
 def test_the_live_plan_tree_shows_children_under_their_fan_out_step() -> None:
-    from io import StringIO
-
-    from rich.console import Console
-
-    from agent.cli.live import LiveView
-    from agent.events import PlanEvent, StepFinishedEvent
-    from agent.plan import PlanDiff, PlanStep
 
     console = Console(file=StringIO(), width=120)
     view = LiveView(console)
