@@ -112,6 +112,9 @@ class Settings(BaseModel):
     stream_planning: bool = Field(
         default=True, description="dispatch steps while the plan is still being written"
     )
+    clarify: bool = Field(
+        default=False, description="before planning, ask one question when the task is ambiguous"
+    )
     approve_plan: bool = False
     approve_code: bool = False
     evidence_chars: PositiveInt = Field(

@@ -279,3 +279,5 @@ class ResearchState(TypedDict, total=False):
     status: RunStatus
     stop_reason: str
     feedback: str
+    clarify_question: str
+    clarify_why: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from agent.dispatch import Extraction
 from agent.models.structured import ReplySchema, json_schema_for
+from agent.nodes.clarify import ClarifyReply
 from agent.nodes.reflect import ReflectionReply
 from agent.nodes.synthesizer import Synthesis
 from agent.plan_rules import Planning, Replanning, planning_json_schema
@@ -16,6 +17,7 @@ SCHEMAS: tuple[type[ReplySchema], ...] = (
     ReflectionReply,
     Synthesis,
     Extraction,
+    ClarifyReply,
 )
 
 
