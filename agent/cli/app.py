@@ -194,6 +194,9 @@ def run(
         Path | None, typer.Option("-o", "--output", help="Write a Markdown report.")
     ] = None,
     run_id: Annotated[str | None, typer.Option(help="Name the run (default: random).")] = None,
+    clarify: Annotated[
+        bool, typer.Option(help="Let the model ask one question first if the task is ambiguous.")
+    ] = False,
     approve_plan: Annotated[bool, typer.Option(help="Approve each plan before it runs.")] = False,
     approve_code: Annotated[
         bool,
@@ -236,9 +239,9 @@ def run(
         if chosen == "corpus" and corpus is None:
             raise ConfigError("--search corpus needs --corpus DIR")
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
-        if (approve_plan or approve_code) and not interactive:
+        if (approve_plan or approve_code or clarify) and not interactive:
             raise ConfigError(
-                "--approve-plan/--approve-actions need a terminal to ask on",
+                "--clarify/--approve-plan/--approve-actions need a terminal to ask on",
                 hint="run interactively, or drop the flag",
             )
         if run_id is not None and not run_id.replace("-", "").replace("_", "").isalnum():
@@ -258,6 +261,7 @@ def run(
             mcp_config=str(mcp.resolve()) if mcp else None,
             settings=Settings(
                 effort=effort.value,
+                clarify=clarify,
                 approve_plan=approve_plan,
                 approve_code=approve_code,
                 web_search=web_search,

@@ -251,6 +251,8 @@ def _new_batch(
         tools=[t.strip() for t in (tools or "").split(",") if t.strip()],
         settings=Settings(
             effort=effort.value,
+            clarify=False,  # no one is there to answer: a batch never asks
+
             web_search=web_search,
             budgets=Budgets(
                 max_steps=max_steps,
