@@ -12,7 +12,7 @@ import json
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
-from typing_extensions import TypedDict  # pydantic builds JSON schemas from it on 3.11
+from typing_extensions import NotRequired, TypedDict  # pydantic builds JSON schemas from it on 3.11
 
 from agent.observation import Observation
 from agent.plan import Plan, TriageDecision
@@ -250,9 +250,13 @@ def merge_approvals(left: dict[str, bool] | None, right: dict[str, bool] | None)
 
 
 class InputState(TypedDict):
-    """What a caller (or a parent graph) passes in."""
+    """What a caller (or a parent graph) passes in.
+
+    ``steps``: finished evidence from an earlier run (see `agent.follow_up`).
+    """
 
     task: str
+    steps: NotRequired[Annotated[dict[str, StepRecord], merge_step_records]]
 
 
 class OutputState(TypedDict, total=False):
