@@ -297,6 +297,42 @@ def run(
 
 
 @app.command()
+def ask(
+    earlier: Annotated[str, typer.Argument(help="The finished run to follow up on.")],
+    question: Annotated[str, typer.Argument(help="The follow-up question.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON report.")] = False,
+    events: Annotated[EventFormat | None, typer.Option()] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Name the new run (default: random).")] = None,
+    store: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Ask a follow-up to a finished run: its evidence is reused, not fetched again."""
+    from agent.errors import UserError
+
+    try:
+        run_store = _store(store)
+    except UserError as exc:
+        _fail_on(exc, 2)
+    from agent.cli.approve import ask_on_terminal
+    from agent.cli.session import ask_run, new_run_id
+
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    run_id = run_id or new_run_id()
+    report = _run(
+        ask_run(
+            earlier,
+            question,
+            store=run_store,
+            view=_view(json_out, events, False),
+            approver=ask_on_terminal if interactive else None,
+            run_id=run_id,
+        ),
+        run_id,
+    )
+    _emit(report, json_out, output)
+
+
+@app.command()
 def resume(
     run_id: Annotated[str, typer.Argument(help="The run to continue.")],
     json_out: Annotated[bool, typer.Option("--json")] = False,
