@@ -9,10 +9,10 @@ finish steps in any order, so merging records must not depend on order.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal, NotRequired, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
-from typing_extensions import NotRequired, TypedDict  # pydantic builds JSON schemas from it on 3.11
+from typing_extensions import TypedDict  # pydantic builds JSON schemas from it on 3.11
 
 from agent.observation import Observation
 from agent.plan import Plan, TriageDecision

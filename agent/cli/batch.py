@@ -252,7 +252,6 @@ def _new_batch(
         settings=Settings(
             effort=effort.value,
             clarify=False,  # no one is there to answer: a batch never asks
-
             web_search=web_search,
             budgets=Budgets(
                 max_steps=max_steps,

@@ -17,7 +17,10 @@ def test_ask_reuses_the_earlier_evidence_and_cites_old_and_new(tmp_path: Path) -
     script = tmp_path / "model.json"
     write_script(
         script,
-        {"Planning": [planning(_search("s1", "gather exceptions"))], "Synthesis": [synthesis("s1.1")]},
+        {
+            "Planning": [planning(_search("s1", "gather exceptions"))],
+            "Synthesis": [synthesis("s1.1")],
+        },
     )
     first = ponder(
         "run",
