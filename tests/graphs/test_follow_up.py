@@ -9,6 +9,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from agent.errors import ConfigError
 from agent.follow_up import follow_up_input
+from agent.settings import Budgets, Settings
 from agent.testing import ScriptedChatModel
 from graphs.research import build_research_graph
 from tests.conftest import planning, recording_tool, step, synthesis
@@ -50,3 +51,22 @@ def test_a_follow_up_needs_a_question_and_earlier_evidence() -> None:
         follow_up_input("  ", {"task": "t", "steps": {}})
     with pytest.raises(ConfigError, match="no evidence"):
         follow_up_input("why?", {"task": "t", "steps": {}})
+
+
+def test_earlier_evidence_does_not_spend_the_follow_ups_step_budget() -> None:
+    tool, log = recording_tool()
+    model = ScriptedChatModel(
+        script={
+            "Planning": [planning(step("s1", "alpha")), planning(step("s1", "beta"))],
+            "Synthesis": [synthesis("s1.1"), synthesis("s101.1", "s1.1")],
+        }
+    )
+    one_step = Settings(effort="low", budgets=Budgets(max_steps=1))
+    graph = build_research_graph(model, [tool], checkpointer=InMemorySaver(), settings=one_step)
+    first: Any = {"configurable": {"thread_id": "t-budget-first"}}
+    graph.invoke({"task": "What is alpha?"}, first)
+    second: Any = {"configurable": {"thread_id": "t-budget-follow-up"}}
+    graph.invoke(follow_up_input("And beta?", graph.get_state(first).values), second)
+    state = graph.get_state(second).values
+    assert state["status"] == "done", state.get("stop_reason")
+    assert log.count("beta") == 1
