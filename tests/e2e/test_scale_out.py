@@ -10,6 +10,7 @@ checkpointed would leave a second, different record of itself there.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -321,5 +322,5 @@ def test_ray_workers_share_one_search_rate(cluster: RayCluster, tmp_path: Path) 
     early = [k / rate - (t - paced[0]) for k, t in enumerate(paced)]
     assert max(early) <= 0.05, [round(t - paced[0], 3) for t in paced]
     assert len(free) == tasks * each
-    free_gaps = [b - a for a, b in zip(free, free[1:], strict=False)]
+    free_gaps = [b - a for a, b in itertools.pairwise(free)]
     assert min(free_gaps) < 1 / rate / 2, "the control was paced too: the test proves nothing"

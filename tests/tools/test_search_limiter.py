@@ -6,12 +6,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from pathlib import Path
 
 from agent.settings import WebSearchSettings
 from tests.tools.test_search import RESULTS, FakeClock
-from tools.search import SearchOptions, SearchResult, WebSearch
+from tools.search import SearchOptions, SearchResult, WebSearch, WebSearchTool
 from tools.search_limiter import (
     LocalSearchLimiter,
     TokenBucket,
@@ -61,7 +62,7 @@ async def test_runs_of_one_process_share_the_pace() -> None:
     with using_search_limiter(LocalSearchLimiter(rate)):
         await asyncio.wait_for(asyncio.gather(*(one_run(n) for n in range(4))), 10)
     assert len(times) == 12
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 1 / rate - 0.01, gaps
     assert times[-1] - times[0] >= 11 / rate - 0.01
 
@@ -84,12 +85,13 @@ def test_toolbox_web_search_uses_the_batch_limiter_and_the_configured_rate(
 
     def session() -> WebSearch:
         box = build_toolbox(
-            ToolboxOptions(search="web", index_dir=tmp_path, web_search=settings, only=("web_search",))
+            ToolboxOptions(
+                search="web", index_dir=tmp_path, web_search=settings, only=("web_search",)
+            )
         )
         (tool,) = [t for t in box.tools if t.name == "web_search"]
-        found = getattr(tool, "session")
-        assert isinstance(found, WebSearch)
-        return found
+        assert isinstance(tool, WebSearchTool)
+        return tool.session
 
     alone = session()
     assert alone.limiter is None and alone.policy.rate_per_s == 0.5
