@@ -260,6 +260,7 @@ def test_two_batches_share_one_store_without_disturbing_each_other(
 def _searches_on_a_worker(spec_json: str, count: int, index_dir: str) -> int:
     """Runs in a Ray worker: ``count`` web searches of a batch task, paced as its run's are."""
     from agent.cli.batch_ray import _batch_limiter
+    from tools.search import WebSearchTool
     from tools.search_limiter import using_search_limiter
     from tools.toolbox import ToolboxOptions, build_toolbox
 
@@ -272,8 +273,10 @@ def _searches_on_a_worker(spec_json: str, count: int, index_dir: str) -> int:
                 web_search=spec.options.settings.web_search,
             )  # fmt: skip
             (tool,) = build_toolbox(options).tools
+            if not isinstance(tool, WebSearchTool):
+                raise TypeError(f"expected web_search, got {tool.name}")
             for n in range(count):
-                found = await tool.observe(query=f"task {spec.index} query {n}")  # type: ignore[attr-defined]
+                found = await tool.observe(query=f"task {spec.index} query {n}")
                 if not found.ok:
                     raise RuntimeError(found.content)
 
