@@ -297,9 +297,9 @@ def _report(
     skipped = wanted - len(items)
     typer.echo(
         f"batch {batch_name}: {summary_line([i.status for i in items])}"
-        f" · web search ≤ {search_rate:g}/s"
         + (f" / not started {skipped} (batch budget; --resume {batch_name} continues)"
-           if skipped else ""),
+           if skipped else "")
+        + f" · web search ≤ {search_rate:g}/s",
         err=True,
     )  # fmt: skip
     codes = [EXIT.get(i.status, 1) for i in items] + ([3] if skipped else [])
