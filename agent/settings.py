@@ -90,6 +90,9 @@ class WebSearchSettings(BaseModel):
     searxng_url: str | None = Field(default=None, description="a SearXNG instance's address")
     local_web: str | None = Field(default=None, description="the folder the local engine serves")
     local_web_port: int = Field(default=0, ge=0, le=65535, description="0: stable per folder")
+    rate_per_s: float = Field(
+        default=1.0, gt=0, le=100, description="search requests per second (a batch: in all)"
+    )
 
     @model_validator(mode="after")
     def _engines_configured(self) -> WebSearchSettings:

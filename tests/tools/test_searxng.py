@@ -51,6 +51,7 @@ class FakeSearxng:
     def __init__(self) -> None:
         self.reply: tuple[int, bytes] | float = self.json({"results": ROWS})
         self.queries: list[dict[str, str]] = []
+        self.times: list[float] = []  # when each query arrived (time.monotonic)
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -59,6 +60,7 @@ class FakeSearxng:
                 if parts.path != "/search":
                     self.send_error(404)
                     return
+                owner.times.append(time.monotonic())
                 owner.queries.append(dict(urllib.parse.parse_qsl(parts.query)))
                 reply = owner.reply
                 if isinstance(reply, float):  # a hang: answer only after the client gave up
