@@ -17,14 +17,12 @@ end); `requires_chromium` skips, with the reason, where no Chromium exists.
 from __future__ import annotations
 
 import json
-import socket
-import sys
 import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ import pytest
 
 from agent._internal.io_loop import io_loop
 from agent.errors import MissingDependencyError
+from tests.servers import LocalServer
 from tools.browser import BrowserOptions, BrowserPool, find_chromium
 from tools.netguard import NetworkPolicy
 
@@ -44,7 +43,6 @@ __all__ = [
     "SiteServer",
     "browser_pool",
     "chromium_missing",
-    "free_port",
     "requires_chromium",
     "site",
 ]
@@ -63,35 +61,6 @@ _PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d4944415478da63f8ffff3f0005fe02fea7d6a4c00000000049454e44ae426082"
 )
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound and released), for the offline tests."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, handler: Any, owner: Any) -> None:
-        super().__init__(("127.0.0.1", 0), handler)
-        self.owner = owner
-        self.connections = 0
-        self._count_lock = threading.Lock()
-
-    def verify_request(self, request: Any, client_address: Any) -> bool:
-        with self._count_lock:
-            self.connections += 1
-        return True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            return  # a reader that gave up early (a timeout, a size cap) is expected here
-        super().handle_error(request, client_address)
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -117,25 +86,22 @@ class Canary:
 
     def __init__(self) -> None:
         self.paths: list[str] = []
-        self._server = _Server(_CanaryHandler, self)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = LocalServer(_CanaryHandler, self)
 
     @property
     def port(self) -> int:
-        port: int = self._server.server_address[1]  # type: ignore[assignment]
-        return port
+        return self._server.port
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._server.url
 
     @property
     def hits(self) -> int:
         return self._server.connections
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
 
 class SiteServer:
@@ -150,17 +116,15 @@ class SiteServer:
         self.requests: list[str] = []
         self.stopping = threading.Event()
         handler = partial(_SiteHandler, directory=str(root))
-        self._server = _Server(handler, self)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = LocalServer(handler, self)
 
     @property
     def port(self) -> int:
-        port: int = self._server.server_address[1]  # type: ignore[assignment]
-        return port
+        return self._server.port
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._server.url
 
     @property
     def policy(self) -> NetworkPolicy:
@@ -172,13 +136,12 @@ class SiteServer:
 
     def stop(self) -> None:
         self.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
         self.canary.stop()
 
 
 class _SiteHandler(_Quiet):
-    server: _Server
+    server: LocalServer
 
     @property
     def site(self) -> SiteServer:
