@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agent._internal.io_loop import io_loop  # noqa: E402
-from tests.tools.site_server import SiteServer  # noqa: E402
+from bench.site_server import SiteServer  # noqa: E402
 from tools.browser import BrowserOptions, BrowserPool  # noqa: E402
 from tools.fetch import FetchTool  # noqa: E402
 

@@ -77,3 +77,8 @@ def test_no_package_imports_a_private_module_of_a_library() -> None:
                 if parts[0] not in OURS and any(p.startswith("_") for p in parts[1:]):
                     private.append(f"{path.relative_to(REPO)}:{line} imports {module}")
     assert private == []
+
+
+def test_bench_never_imports_tests() -> None:
+    """What the benchmarks and the tests share lives in bench/ (tests may import bench)."""
+    assert _reaching("bench", ("tests",)) == []

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.servers import free_port, stop_group
+from bench.local_server import free_port
+from tests.servers import stop_group
 
 SERVER_MODULES = (
     "llama_cpp",

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.servers import LocalServer
+from bench.local_server import LocalServer
 
 __all__ = ["FakeOpenAI", "RecordedRequest"]
 

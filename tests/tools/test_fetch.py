@@ -6,7 +6,7 @@ import pytest
 from langchain_core.messages import ToolMessage
 
 from agent.observation import Observation
-from tests.servers import free_port
+from bench.local_server import free_port
 from tests.tools.site_server import *  # noqa: F403  (the site and browser_pool fixtures)
 from tests.tools.site_server import HUGE_BYTES, SiteServer, requires_chromium
 from tools.browser import BrowserPool
