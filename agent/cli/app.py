@@ -40,6 +40,9 @@ class Effort(StrEnum):
 
 class Search(StrEnum):
     web = "web"
+    searxng = "searxng"
+    ddgs_searxng = "ddgs,searxng"
+    local = "local"
     corpus = "corpus"
     none = "none"
 
@@ -145,8 +148,21 @@ def run(
     corpus: Annotated[Path | None, typer.Option(help="Folder of documents to research.")] = None,
     search: Annotated[
         Search | None,
-        typer.Option(help="web, corpus or none (default: corpus if --corpus, else web)."),
+        typer.Option(
+            help="web (ddgs), searxng, ddgs,searxng (a fallback chain), local, corpus or none "
+            "(default: corpus if --corpus, else web)."
+        ),
     ] = None,
+    searxng_url: Annotated[
+        str | None, typer.Option(help="The SearXNG instance for --search searxng.")
+    ] = None,
+    local_web: Annotated[
+        Path | None,
+        typer.Option(help="Folder of HTML pages served on 127.0.0.1 for --search local."),
+    ] = None,
+    local_web_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port of the local web (0: stable per folder).")
+    ] = 0,
     max_steps: Annotated[int, typer.Option(min=1, max=200)] = 48,
     max_replans: Annotated[int, typer.Option(min=0, max=20)] = 3,
     max_model_calls: Annotated[int, typer.Option(min=1, max=1000)] = 24,
@@ -185,7 +201,14 @@ def run(
         text = read_task(task, task_file)
         if corpus is not None and not corpus.is_dir():
             raise ConfigError(f"corpus folder {corpus} does not exist or is not a folder")
-        chosen = (search or (Search.corpus if corpus else Search.web)).value
+        from agent.cli.web_options import web_search_choice
+
+        chosen, web_search = web_search_choice(
+            (search or (Search.corpus if corpus else Search.web)).value,
+            searxng_url=searxng_url,
+            local_web=local_web,
+            local_web_port=local_web_port,
+        )
         if chosen == "corpus" and corpus is None:
             raise ConfigError("--search corpus needs --corpus DIR")
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
@@ -211,6 +234,7 @@ def run(
                 effort=effort.value,
                 approve_plan=approve_plan,
                 approve_code=approve_code,
+                web_search=web_search,
                 budgets=Budgets(
                     max_steps=max_steps,
                     max_replans=max_replans,
@@ -248,6 +272,7 @@ def batch(
     effort: Annotated[Effort, typer.Option()] = Effort.auto,
     corpus: Annotated[Path | None, typer.Option()] = None,
     search: Annotated[Search | None, typer.Option()] = None,
+    searxng_url: Annotated[str | None, typer.Option()] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=32, help="Runs at once.")] = 4,
     max_steps: Annotated[int, typer.Option(min=1, max=200)] = 48,
     timeout: Annotated[float, typer.Option(min=1.0)] = 900.0,
@@ -264,16 +289,24 @@ def batch(
         if corpus is not None and not corpus.is_dir():
             raise ConfigError(f"corpus folder {corpus} does not exist or is not a folder")
         from agent.cli.session import RunOptions
+        from agent.cli.web_options import web_search_choice
         from agent.settings import Budgets, Settings
 
+        kind, web_search = web_search_choice(
+            (search or (Search.corpus if corpus else Search.web)).value,
+            searxng_url=searxng_url,
+            local_web=None,
+        )
         base = RunOptions(
             task=tasks[0],
             model=model,
             base_url=base_url,
             corpus=str(corpus.resolve()) if corpus else None,
-            search=(search or (Search.corpus if corpus else Search.web)).value,
+            search=kind,
             settings=Settings(
-                effort=effort.value, budgets=Budgets(max_steps=max_steps, timeout_s=timeout)
+                effort=effort.value,
+                web_search=web_search,
+                budgets=Budgets(max_steps=max_steps, timeout_s=timeout),
             ),
         )
         run_store = _store(store)

@@ -66,6 +66,7 @@ def _tools(opts: RunOptions, store: RunStore, view: RunView) -> list[Any]:
             allow_private_network=opts.allow_private_network,
             code_sandbox=opts.code_sandbox,
             only=tuple(opts.tools),
+            web_search=opts.settings.web_search,
         )
     )
     for notice in box.notices:
