@@ -4,7 +4,8 @@ Other test modules use the fixtures by importing them::
 
     from tests.tools.site_server import browser_pool, site  # noqa: F401
 
-The site itself is `bench.site_server` (the reading benchmark serves it too).
+The site itself, its pages and `chromium_missing` are `bench.site_server` (the reading
+benchmark serves the site too).
 `requires_chromium` skips, with the reason, where no Chromium exists.
 """
 
@@ -15,29 +16,10 @@ from collections.abc import Iterator
 import pytest
 
 from agent._internal.io_loop import io_loop
-from bench.site_server import (
-    HUGE_BYTES,
-    PAGES,
-    RUSSIAN,
-    TEST_BROWSER,
-    Canary,
-    SiteServer,
-    chromium_missing,
-)
+from bench.site_server import TEST_BROWSER, SiteServer, chromium_missing
 from tools.browser import BrowserPool
 
-__all__ = [
-    "HUGE_BYTES",
-    "PAGES",
-    "RUSSIAN",
-    "TEST_BROWSER",
-    "Canary",
-    "SiteServer",
-    "browser_pool",
-    "chromium_missing",
-    "requires_chromium",
-    "site",
-]
+__all__ = ["browser_pool", "requires_chromium", "site"]
 
 
 @pytest.fixture(scope="session")
