@@ -35,6 +35,7 @@ class ToolboxOptions(BaseModel):
     code_sandbox: Literal["required", "best-effort", "off"] = "required"
     only: tuple[str, ...] = ()
     web_search: WebSearchSettings = WebSearchSettings()
+    mcp: Path | None = None  # an ``mcpServers`` config file (the user's own, never a task's)
 
 
 @dataclass
@@ -106,8 +107,21 @@ def _code_tool(opts: ToolboxOptions, notices: list[str]) -> list[BaseTool]:
     return [tool]
 
 
+def _mcp_tools(config: Path, opts: ToolboxOptions, notices: list[str]) -> list[BaseTool]:
+    from tools.mcp import McpConfig, load_mcp_tools
+    from tools.netguard import NetworkPolicy
+
+    policy = NetworkPolicy(
+        allow_hosts=opts.allow_hosts, allow_private_network=opts.allow_private_network
+    )
+    found = load_mcp_tools(McpConfig.from_file(config), policy=policy)
+    notices += found.notices
+    return found.tools
+
+
 def build_toolbox(opts: ToolboxOptions) -> Toolbox:
-    """Corpus tools if a corpus is given, web tools for ``search="web"``, the code runner."""
+    """Corpus tools if a corpus is given, web tools for ``search="web"``, the code runner,
+    and the tools of the MCP servers in ``opts.mcp``."""
     from tools.corpus import CorpusOptions, corpus_tools
 
     notices: list[str] = []
@@ -120,6 +134,8 @@ def build_toolbox(opts: ToolboxOptions) -> Toolbox:
         tools += _web_tools(opts, notices)
     if opts.code_sandbox != "off":
         tools += _code_tool(opts, notices)
+    if opts.mcp is not None:
+        tools += _mcp_tools(opts.mcp, opts, notices)
     return Toolbox(tools=_only(tools, opts.only), notices=notices)
 
 

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from agent.cli.mcp_server import mcp_command
+from agent.cli.tools_command import tools_command
+
 if TYPE_CHECKING:
     from agent.errors import ErrorCode, PonderError
     from agent.report import RunReport
@@ -180,10 +183,18 @@ def run(
     run_id: Annotated[str | None, typer.Option(help="Name the run (default: random).")] = None,
     approve_plan: Annotated[bool, typer.Option(help="Approve each plan before it runs.")] = False,
     approve_code: Annotated[
-        bool, typer.Option(help="Approve each code step before it runs.")
+        bool,
+        typer.Option(
+            "--approve-actions",
+            "--approve-code",
+            help="Approve each code step and side-effecting MCP tool call before it runs.",
+        ),
     ] = False,
     tools: Annotated[
         str | None, typer.Option(help="Only these tools, comma-separated (e.g. corpus_search).")
+    ] = None,
+    mcp: Annotated[
+        Path | None, typer.Option(help="MCP servers config (mcpServers JSON): add their tools.")
     ] = None,
     allow_host: Annotated[
         list[str] | None, typer.Option(help="Let web tools reach this host[:port].")
@@ -214,7 +225,7 @@ def run(
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
         if (approve_plan or approve_code) and not interactive:
             raise ConfigError(
-                "--approve-plan/--approve-code need a terminal to ask on",
+                "--approve-plan/--approve-actions need a terminal to ask on",
                 hint="run interactively, or drop the flag",
             )
         if run_id is not None and not run_id.replace("-", "").replace("_", "").isalnum():
@@ -230,6 +241,7 @@ def run(
             search=chosen,
             allow_hosts=list(allow_host or []),
             tools=[t.strip() for t in (tools or "").split(",") if t.strip()],
+            mcp_config=str(mcp.resolve()) if mcp else None,
             settings=Settings(
                 effort=effort.value,
                 approve_plan=approve_plan,
@@ -404,6 +416,10 @@ def show(
         _fail_on(exc, 2)
     report = _run(show_run(run_id, store=run_store))
     typer.echo(report.model_dump_json(indent=2) if json_out else report.to_markdown())
+
+
+app.command("tools")(tools_command)
+app.command("mcp")(mcp_command)
 
 
 def main() -> None:
