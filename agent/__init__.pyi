@@ -27,5 +27,6 @@ from .state import Citation as Citation
 from .state import Usage as Usage
 from .store import RunStore as RunStore
 from .store import default_store_path as default_store_path
+from .toolset import Toolset as Toolset
 
 __version__: str

@@ -7,6 +7,12 @@ from .code import SandboxOptions as SandboxOptions
 from .corpus import CorpusOptions as CorpusOptions
 from .corpus import corpus_tools as corpus_tools
 from .fetch import FetchTool as FetchTool
+from .mcp import McpConfig as McpConfig
+from .mcp import McpServer as McpServer
+from .mcp import McpTool as McpTool
+from .mcp import McpTools as McpTools
+from .mcp import aload_mcp_tools as aload_mcp_tools
+from .mcp import load_mcp_tools as load_mcp_tools
 from .netguard import NetworkPolicy as NetworkPolicy
 from .search import WebSearch as WebSearch
 from .search import WebSearchTool as WebSearchTool
