@@ -82,3 +82,27 @@ def test_no_package_imports_a_private_module_of_a_library() -> None:
 def test_bench_never_imports_tests() -> None:
     """What the benchmarks and the tests share lives in bench/ (tests may import bench)."""
     assert _reaching("bench", ("tests",)) == []
+
+
+NODES = REPO / "agent" / "nodes"
+NODE_MODULES = {p.stem for p in NODES.glob("*.py") if not p.stem.startswith("_")}
+
+
+@pytest.mark.parametrize("node", sorted(NODE_MODULES))
+def test_nodes_never_import_each_other(node: str) -> None:
+    """What two nodes share lives in a module below both (agent/progress.py, agent/dispatch.py…)."""
+    others = {f"agent.nodes.{n}" for n in NODE_MODULES - {node}}
+    found = [m for _, m in imported_modules(NODES / f"{node}.py") if m in others]
+    assert found == []
+
+
+def test_only_run_end_writes_status_and_stop_reason() -> None:
+    """A node ends a run through agent/run_end.py; no node's update dict names the fields."""
+    writers = []
+    for path in sorted(NODES.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Dict):
+                keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
+                if keys & {"status", "stop_reason"}:
+                    writers.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert writers == []
