@@ -1,14 +1,19 @@
-"""A loopback HTTP server in a thread, and a free port: shared by the benchmarks and the tests."""
+"""Local servers the benchmarks and the tests share: a free port, an in-thread HTTP server on
+127.0.0.1, and a stop for a server process and its whole group."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
 import sys
 import threading
+from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["LocalServer", "free_port"]
+__all__ = ["LocalServer", "free_port", "stop_group"]
 
 
 def free_port() -> int:
@@ -58,3 +63,14 @@ class LocalServer(ThreadingHTTPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+
+
+def stop_group(proc: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
+    """SIGTERM the whole process group, then SIGKILL whatever of it is left."""
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace_s)
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)

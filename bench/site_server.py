@@ -7,7 +7,7 @@ exactly the site's host:port, so the canary stays closed to the tools: any
 connection it counts is an SSRF the guard missed.
 
 The tests (their fixtures are in ``tests/tools/site_server.py``) and the reading
-benchmark share it; it lives here because bench/ never imports from tests/.
+benchmark share it; it lives here because bench/ never imports from tests/
 """
 
 from __future__ import annotations

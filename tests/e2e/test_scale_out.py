@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 
 from agent.store import open_store
+from bench.cli_runner import CORPUS, PONDER, REPO, env, write_script
+from bench.postgres_server import PostgresServer, postgres_available
+from bench.ray_cluster import RayCluster, ray_available
 from tests.conftest import planning, synthesis
-from tests.e2e.cli_runner import CORPUS, PONDER, REPO, env, write_script
-from tests.postgres_server import PostgresServer, postgres_available
-from tests.ray_cluster import RayCluster, ray_available
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.local_server import free_port
-from tests.servers import stop_group
+from bench.local_server import free_port, stop_group
 
 REPO = Path(__file__).resolve().parents[2]
 LANGGRAPH = Path(sys.executable).with_name("langgraph")

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.local_server import free_port
-from tests.servers import stop_group
+from bench.local_server import free_port, stop_group
 
 SERVER_MODULES = (
     "llama_cpp",

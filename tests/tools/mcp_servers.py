@@ -11,8 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.local_server import free_port
-from tests.servers import stop_group
+from bench.local_server import free_port, stop_group
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "canary-env-7f3a9c1e5b"  # planted in a stdio server's env
