@@ -6,8 +6,8 @@ another port that counts every TCP connection it accepts. `Site.policy` opens
 exactly the site's host:port, so the canary stays closed to the tools: any
 connection it counts is an SSRF the guard missed.
 
-The tests (their fixtures are in ``tests/tools/site_server.py``) and the reading
-benchmark share it; it lives here because bench/ never imports from tests/
+The tests' fixtures for it are in ``tests/tools/site_server.py``; it sits here, with the
+other local servers, so that a benchmark can serve it too (bench/ never imports tests/).
 """
 
 from __future__ import annotations
