@@ -24,12 +24,10 @@ from typing import Annotated, Any, TypedDict
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 
-from agent.checkpointing import checkpoint_serde
-from agent.state import Answer, Usage
-from agent.store import default_store_path
+from agent import Answer, Usage, checkpoint_serde, default_store_path
 from agent.testing import ScriptedChatModel
-from graphs.research import build_research_graph
-from tools.corpus import CorpusOptions, corpus_tools
+from graphs import build_research_graph
+from tools import CorpusOptions, corpus_tools
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 

@@ -15,11 +15,9 @@ import os
 import sys
 from pathlib import Path
 
-from agent.models.resolve import resolve_model
-from agent.settings import Settings
-from agent.store import default_store_path
-from graphs.research import build_research_graph
-from tools.corpus import CorpusOptions, corpus_tools
+from agent import Settings, default_store_path, resolve_model
+from graphs import build_research_graph
+from tools import CorpusOptions, corpus_tools
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 TASK = "How does asyncio.gather handle exceptions, and how does TaskGroup differ?"

@@ -18,12 +18,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from agent.events import Event, parse_event
-from agent.models.resolve import resolve_model
-from agent.settings import Settings
-from agent.store import default_store_path
-from graphs.research import build_research_graph
-from tools.corpus import CorpusOptions, corpus_tools
+from agent import Event, Settings, default_store_path, parse_event, resolve_model
+from graphs import build_research_graph
+from tools import CorpusOptions, corpus_tools
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 TASK = "How does asyncio.gather handle exceptions, and how does TaskGroup differ?"

@@ -15,7 +15,7 @@ import pytest
 from langchain_core.tools import BaseTool, StructuredTool
 
 from agent.testing import plan_step, planning_reply
-from tests.postgres_server import PostgresServer, postgres_available
+from bench.postgres_server import PostgresServer, postgres_available
 
 pytest_plugins = ["pytester"]
 

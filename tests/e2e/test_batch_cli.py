@@ -9,8 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from bench.cli_runner import CORPUS, PONDER, REPO, env, events, ponder, write_script
 from tests.conftest import planning, synthesis
-from tests.e2e.cli_runner import CORPUS, PONDER, REPO, env, events, ponder, write_script
 
 _GOOD = planning(
     {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.cli_runner import CORPUS, check_corpus_run, ponder
+from bench.cli_runner import CORPUS, check_corpus_run, ponder
 
 pytestmark = pytest.mark.demo_model
 

@@ -8,8 +8,8 @@ import signal
 import subprocess
 import time
 
+from bench.cli_runner import CORPUS, PONDER, REPO, env, events, ponder, write_script
 from tests.conftest import planning, step, synthesis
-from tests.e2e.cli_runner import CORPUS, PONDER, REPO, env, events, ponder, write_script
 
 
 def _step(sid: str, query: str, deps: tuple[str, ...] = ()) -> dict:

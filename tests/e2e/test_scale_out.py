@@ -28,10 +28,10 @@ from agent.cli.batch_tasks import TaskSpec
 from agent.cli.session import RunOptions
 from agent.settings import Settings, WebSearchSettings
 from agent.store import open_store
+from bench.cli_runner import CORPUS, PONDER, REPO, env, write_script
+from bench.postgres_server import PostgresServer, postgres_available
+from bench.ray_cluster import RayCluster, ray_available
 from tests.conftest import planning, synthesis
-from tests.e2e.cli_runner import CORPUS, PONDER, REPO, env, write_script
-from tests.postgres_server import PostgresServer, postgres_available
-from tests.ray_cluster import RayCluster, ray_available
 from tests.tools.test_searxng import FakeSearxng
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]

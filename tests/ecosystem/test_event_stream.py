@@ -19,9 +19,9 @@ from langgraph.checkpoint.memory import InMemorySaver
 from agent.events import Event, PlanEvent, ReflectionEvent, parse_event
 from agent.settings import Settings
 from agent.testing import scripted_model_from_file
+from bench.cli_runner import CORPUS, ponder, write_script
 from graphs.research import build_research_graph
 from tests.conftest import planning, step, synthesis
-from tests.e2e.cli_runner import CORPUS, ponder, write_script
 from tools.toolbox import ToolboxOptions, build_toolbox
 
 TASK = "How do asyncio timeouts cancel work?"

@@ -18,8 +18,8 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from pydantic import AnyUrl
 
+from bench.cli_runner import CORPUS, PONDER, REPO, ponder, write_script
 from tests.conftest import planning, synthesis
-from tests.e2e.cli_runner import CORPUS, PONDER, REPO, ponder, write_script
 from tests.tools.mcp_servers import free_port, serving
 
 pytestmark = pytest.mark.mcp

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli_runner import CORPUS, REPO, env
+from bench.cli_runner import CORPUS, REPO, env
 from tests.ecosystem.llama_server import server_missing
 
 EXAMPLES = REPO / "examples"

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from bench.cli_runner import CORPUS, PONDER, REPO, env, write_script
 from tests.conftest import planning, synthesis
-from tests.e2e.cli_runner import CORPUS, PONDER, REPO, env, write_script
 from tests.reliability.fake_openai import FakeOpenAI
 
 __all__ = ["CLI_FAULTS", "CliFault", "CliOutcome", "run_cli_fault", "run_cli_fault_suite"]

@@ -30,9 +30,9 @@ from langchain_core.tools import StructuredTool
 from agent.settings import Budgets, Settings
 from agent.store import RunStore
 from agent.testing import FunctionChatModel
+from bench.cli_runner import CORPUS, PONDER, REPO, env, write_script
 from graphs.research import build_research_graph
 from tests.conftest import synthesis
-from tests.e2e.cli_runner import CORPUS, PONDER, REPO, env, write_script
 
 __all__ = ["foreign_tokens", "run_in_process", "run_processes"]
 

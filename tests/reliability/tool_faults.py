@@ -267,7 +267,7 @@ def chromium_processes(marker: str) -> list[psutil.Process]:
 async def _crash_run(marker: str) -> tuple[dict[str, Any], int, int, list[str]]:
     """Plan two page reads; kill Chromium while the second loads; let the run finish."""
     from agent._internal.io_loop import io_loop
-    from tests.tools.site_server import TEST_BROWSER, SiteServer
+    from bench.site_server import TEST_BROWSER, SiteServer
     from tools.browser import BrowserPool, BrowserTool
 
     site = SiteServer()
@@ -317,7 +317,7 @@ async def _crash_run(marker: str) -> tuple[dict[str, Any], int, int, list[str]]:
 def browser_crash_outcome() -> ToolOutcome | None:
     """Chromium killed mid-step: the step fails as retryable, is retried on a relaunched
     browser, and the run ends done with both pages cited. None when Chromium is absent."""
-    from tests.tools.site_server import chromium_missing
+    from bench.site_server import chromium_missing
 
     if chromium_missing() is not None:
         return None

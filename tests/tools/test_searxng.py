@@ -16,7 +16,7 @@ import pytest
 from ddgs.exceptions import RatelimitException
 
 from agent.errors import ConfigError
-from tests.tools.site_server import free_port
+from bench.local_server import free_port
 from tests.tools.test_search import NO_POLICY_WAITS, FakeClock, ddgs_backend
 from tools.search import (
     FallbackBackend,

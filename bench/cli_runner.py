@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 PONDER = Path(sys.executable).with_name("ponder")
 CORPUS = REPO / "examples" / "corpus"
 
