@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from agent.cli.eval_command import eval_command
 from agent.cli.export_command import export_command
 from agent.cli.mcp_server import mcp_command
 from agent.cli.tools_command import tools_command
@@ -422,6 +423,7 @@ def show(
 app.command("tools")(tools_command)
 app.command("mcp")(mcp_command)
 app.command("export")(export_command)
+app.command("eval")(eval_command)
 
 
 def main() -> None:
