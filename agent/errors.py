@@ -15,7 +15,7 @@
         └── CheckpointError        a stored checkpoint is unreadable or names a refused type
 
 A tool failing is not in this tree: it becomes an error observation that the
-reflector reads. A budget running out is not an error either: the run ends with
+reflection reads. A budget running out is not an error either: the run ends with
 status ``budget_exhausted`` and a partial answer.
 
 Every error carries a short ``hint`` (what to do) and a ``code``, one member of

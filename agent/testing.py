@@ -4,8 +4,9 @@ langchain-core's fake chat models support neither ``bind_tools`` nor structured
 output, so Ponder's logic could not be pinned down with them. These do both:
 
 - `ScriptedChatModel` answers from per-role scripts. The role is the name of the
-  tool the caller forces (Ponder's structured calls force one schema per node:
-  ``Planning``, ``Reflection``, ``Synthesis``…), or ``"text"`` for plain calls.
+  tool the caller forces: each reply schema's declared ``SCRIPT_KEY``
+  (``Planning``, ``Replanning``, ``Reflection``, ``Synthesis``, ``Extraction``),
+  or ``"text"`` for plain calls.
 - `FunctionChatModel` answers with a function of the messages and the role.
 - `SchemaChatModel` answers with the smallest reply the forced schema accepts,
   overlaid with what the test cares about (pydantic-ai's ``TestModel``).

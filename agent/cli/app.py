@@ -1,7 +1,8 @@
 """The ``ponder`` command. Imports stay light here so ``ponder --help`` is instant.
 
 Exit codes: 0 done · 1 the run failed · 2 usage error · 3 budget exhausted ·
-130 interrupted (finished steps are saved; ``ponder resume`` continues).
+4 unanswered (no cited answer) · 130 interrupted (finished steps are saved;
+``ponder resume`` continues).
 """
 
 from __future__ import annotations
@@ -33,7 +34,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT = {"done": 0, "failed": 1, "budget_exhausted": 3, "interrupted": 130, "running": 1}
+EXIT = {
+    "done": 0,
+    "failed": 1,
+    "budget_exhausted": 3,
+    "unanswered": 4,
+    "interrupted": 130,
+    "running": 1,
+}
 
 
 class Effort(StrEnum):
@@ -74,25 +82,32 @@ def _store(path: Path | None) -> RunStore:
     return RunStore(path or default_store_path(os.environ))
 
 
-def _run(work: Any) -> RunReport:
+def _run(work: Any, run_id: str | None = None) -> RunReport:
     """Run a CLI coroutine; turn every outcome into one line and an exit code."""
-    import asyncio
-
+    from agent.cli.interrupt import run_interruptible
     from agent.errors import AgentRunError, ErrorCode, UserError
 
     try:
-        report: RunReport = asyncio.run(work)
+        report: RunReport = run_interruptible(
+            work,
+            last_words=lambda: f"ponder: error [{ErrorCode.INTERRUPTED}]: {_resume_line(run_id)}",
+        )
         return report
     except UserError as exc:
         _fail_on(exc, 2)
     except AgentRunError as exc:
         _fail_on(exc, 1)
     except KeyboardInterrupt:
-        message = "interrupted; finished steps are saved (ponder resume RUN_ID)"
-        _fail(message, 130, ErrorCode.INTERRUPTED)
+        _fail(_resume_line(run_id), 130, ErrorCode.INTERRUPTED)
     except Exception as exc:  # a framework bug: one line here, the traceback in a log file
         message = f"internal error {type(exc).__name__}: {exc} (traceback in {_log_traceback()})"
         _fail(message, 1, ErrorCode.INTERNAL)
+
+
+def _resume_line(run_id: str | None) -> str:
+    if run_id is None:
+        return "interrupted"
+    return f"run {run_id} was interrupted and is saved; continue it with: ponder resume {run_id}"
 
 
 def _log_traceback() -> str:
@@ -107,7 +122,8 @@ def _log_traceback() -> str:
 
 
 def _view(json_out: bool, events: EventFormat | None, show_thinking: bool) -> Any:
-    from agent.cli.render import JsonLinesView, LiveView, PlainView
+    from agent.cli.live import LiveView
+    from agent.cli.render import JsonLinesView, PlainView, QuietView
 
     if events is EventFormat.jsonl:
         return JsonLinesView()
@@ -115,20 +131,11 @@ def _view(json_out: bool, events: EventFormat | None, show_thinking: bool) -> An
         return (
             PlainView(show_thinking=show_thinking, show_answer=False)
             if sys.stderr.isatty()
-            else _Quiet()
+            else QuietView()
         )
     if sys.stdout.isatty() and sys.stderr.isatty():
         return LiveView(show_thinking=show_thinking)
     return PlainView(show_thinking=show_thinking)
-
-
-class _Quiet:
-    def start(self, task: str, model: str) -> None: ...
-    def notice(self, text: str) -> None:
-        print(f"note: {text}", file=sys.stderr)
-
-    def on_event(self, event: Any) -> None: ...
-    def finish(self, report: Any) -> None: ...
 
 
 def _emit(report: RunReport, json_out: bool, output: Path | None) -> NoReturn:
@@ -263,9 +270,10 @@ def run(
     except UserError as exc:
         _fail_on(exc, 2)
     from agent.cli.approve import ask_on_terminal
-    from agent.cli.session import start_run
+    from agent.cli.session import new_run_id, start_run
 
     view = _view(json_out, events, show_thinking)
+    run_id = run_id or new_run_id()
     report = _run(
         start_run(
             opts,
@@ -273,7 +281,8 @@ def run(
             view=view,
             run_id=run_id,
             approver=ask_on_terminal if interactive else None,
-        )
+        ),
+        run_id,
     )
     _emit(report, json_out, output)
 
@@ -378,7 +387,8 @@ def resume(
             store=run_store,
             view=_view(json_out, events, False),
             approver=ask_on_terminal if interactive else None,
-        )
+        ),
+        run_id,
     )
     _emit(report, json_out, output)
 
@@ -427,4 +437,11 @@ app.command("eval")(eval_command)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        if exc.code == 130:
+            from agent.cli.interrupt import leave_now
+
+            leave_now(130)
+        raise

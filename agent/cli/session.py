@@ -25,7 +25,15 @@ from agent.settings import RunContext, Settings
 from agent.state import ResearchState
 from agent.store import RunStore
 
-__all__ = ["BatchItem", "RunOptions", "resume_run", "run_batch", "show_run", "start_run"]
+__all__ = [
+    "BatchItem",
+    "RunOptions",
+    "new_run_id",
+    "resume_run",
+    "run_batch",
+    "show_run",
+    "start_run",
+]
 
 Approver = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -110,7 +118,10 @@ async def _drive(
 
     resolved, tools = prepared.resolved, prepared.tools
     view.start(opts.task, resolved.spec)
-    config: RunnableConfig = {"configurable": {"thread_id": run_id}}
+    config: RunnableConfig = {
+        "configurable": {"thread_id": run_id},
+        "callbacks": view.callbacks(),
+    }
     context = RunContext(settings=opts.settings)
     async with store.checkpointer() as saver:
         graph = build_research_graph(
@@ -119,7 +130,7 @@ async def _drive(
         snapshot = await graph.aget_state(config)
         feed: Any = None if resume and snapshot.values else {"task": opts.task}
         if resume and snapshot.interrupts:
-            feed = Command(resume=_ask(approver, snapshot.interrupts[0].value))
+            feed = Command(resume=_ask(approver, snapshot.interrupts[0].value, view))
         while True:
             pending = None
             modes: list[StreamMode] = ["custom", "updates"]
@@ -132,17 +143,24 @@ async def _drive(
                     pending = chunk["__interrupt__"][0].value
             if pending is None:
                 break
-            feed = Command(resume=_ask(approver, pending))
+            feed = Command(resume=_ask(approver, pending, view))
         state = cast(ResearchState, (await graph.aget_state(config)).values)
     report = RunReport.from_state(state)
     store.set_status(run_id, report.status)
     return report
 
 
-def _ask(approver: Approver | None, request: dict[str, Any]) -> dict[str, Any]:
+def _ask(approver: Approver | None, request: dict[str, Any], view: RunView) -> dict[str, Any]:
     if approver is None:
         raise ApprovalRequiredError(f"run paused for {request.get('kind', 'approval')}")
-    return approver(request)
+    from agent.cli.interrupt import asking
+
+    with view.paused(), asking():
+        return approver(request)
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
 
 
 async def start_run(
@@ -154,7 +172,7 @@ async def start_run(
     run_id: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> RunReport:
-    run_id = run_id or uuid.uuid4().hex[:12]
+    run_id = run_id or new_run_id()
     prepared = _prepare(opts, store, view, env)
     store.save(run_id, opts.task, opts.model_dump(mode="json"))
     return await _guarded(opts, run_id, store, view, approver, prepared, resume=False)
@@ -199,13 +217,25 @@ async def _guarded(
             hint=f"finished steps are saved: `ponder resume {run_id}`",
         ) from exc
     except (asyncio.CancelledError, KeyboardInterrupt):
-        store.set_status(run_id, "interrupted")
+        # From a thread: a checkpoint write still in flight on this loop may hold the
+        # database's write lock, and blocking the loop would keep it from finishing.
+        await asyncio.to_thread(store.set_status, run_id, "interrupted")
+        await _show_where_it_stopped(run_id, store, view)
         raise
     except BaseException:
         store.set_status(run_id, "failed")
         raise
     view.finish(report)
     return report
+
+
+async def _show_where_it_stopped(run_id: str, store: RunStore, view: RunView) -> None:
+    """Give the view the run as its last checkpoint left it (what a resume starts from)."""
+    try:
+        report = await asyncio.wait_for(show_run(run_id, store=store), 2.0)
+    except (TimeoutError, AgentRunError, OSError):
+        report = RunReport(run_id=run_id, task="", status="interrupted")
+    view.finish(report)
 
 
 async def show_run(run_id: str, *, store: RunStore) -> RunReport:

@@ -174,7 +174,7 @@ def _model() -> ScriptedChatModel:
     return ScriptedChatModel(
         script={
             "Planning": [planning(step("s1", "alpha"), step("s2", "beta", tool="flaky"))],
-            "Judgement": [{"verdicts": [], "decision": "finish", "reason": "s1 is enough"}],
+            "Reflection": [{"verdicts": [], "decision": "finish", "reason": "s1 is enough"}],
             "Synthesis": [synthesis("s1.1")],
         }
     )

@@ -121,7 +121,7 @@ async def test_a_hang_and_a_flood_each_become_observations(notes: tuple[str, Mcp
     model = ScriptedChatModel(
         script={
             "Planning": [plan],
-            "Judgement": [{"verdicts": [], "decision": "continue", "reason": "use s3"}],
+            "Reflection": [{"verdicts": [], "decision": "continue", "reason": "use s3"}],
             "Synthesis": [synthesis("s3.1")],
         },
         repeat_last=True,
@@ -157,7 +157,7 @@ async def test_a_server_that_crashes_mid_call_is_survived_and_restarted(tmp_path
         model = ScriptedChatModel(
             script={
                 "Planning": [plan],
-                "Judgement": [{"verdicts": [], "decision": "continue", "reason": "use s2"}],
+                "Reflection": [{"verdicts": [], "decision": "continue", "reason": "use s2"}],
                 "Synthesis": [synthesis("s2.1")],
             },
             repeat_last=True,
