@@ -98,7 +98,9 @@ class SharedToolCalls:
             cache._settle(key, value, None)
             return value
 
-        shared_type = type(f"Shared{base.__name__}", (base,), {"invoke": invoke, "ainvoke": ainvoke})
+        shared_type = type(
+            f"Shared{base.__name__}", (base,), {"invoke": invoke, "ainvoke": ainvoke}
+        )
         shared = copy.copy(tool)
         shared.__class__ = shared_type
         return shared

@@ -32,7 +32,7 @@ from langgraph.types import Checkpointer, Send
 
 from agent.checkpointing import checkpoint_allowlist
 from agent.events import VoteEvent, emit
-from agent.nodes.triage import rules_triage
+from agent.nodes.triage import rules_triage, run_id_for
 from agent.plan import Plan, TriageDecision
 from agent.prompts import render_prompt
 from agent.settings import Budgets, RunContext, Settings
@@ -119,11 +119,13 @@ def build_sampled_graph(
     shared = [cache.share(t) if isinstance(t, BaseTool) else t for t in tools]
     research = build_graph(model, shared, purpose="research", settings=settings, name="path")
 
-    def decide(state: SampledState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    def decide(
+        state: SampledState, config: RunnableConfig, runtime: Runtime[RunContext]
+    ) -> dict[str, Any]:
         chosen = _settings(runtime, settings)
         task = state.get("task", "")
         n = samples_for(chosen.samples, chosen.effort, task, trivial=rules_triage(task) is not None)
-        return {"samples": n, "run_id": state.get("run_id", "")}
+        return {"samples": n, "run_id": state.get("run_id") or run_id_for(config)}
 
     def fan_out(state: SampledState) -> list[Send]:
         n = state.get("samples", 1)
@@ -139,12 +141,20 @@ def build_sampled_graph(
         task = str(render_prompt("sample_path", task=state["task"], path=i, paths=n)[1].content)
         fold: dict[str, Any] = {}
         error = ""
+        # A path runs as its own thread, not nested under the parent's config: its
+        # updates then reach this fold alone, and its events are forwarded.
+        thread = str((config.get("configurable") or {}).get("thread_id", "run"))
+        own: RunnableConfig = {"configurable": {"thread_id": f"{thread}:path{i}"}}
+        writer = get_stream_writer()
         try:
             context = RunContext(settings=_path_settings(chosen, n))
-            async for update in research.astream(
-                {"task": task}, config, context=context, stream_mode="updates"
+            async for mode, chunk in research.astream(
+                {"task": task}, own, context=context, stream_mode=["updates", "custom"]
             ):
-                for part in update.values():
+                if mode == "custom":
+                    writer(chunk)
+                    continue
+                for part in chunk.values() if isinstance(chunk, Mapping) else ():
                     if isinstance(part, Mapping):
                         _fold(fold, part)
         except Exception as exc:  # one path's failure is a rejected candidate, not the run's
@@ -213,8 +223,8 @@ def build_sampled_graph(
     g = StateGraph(
         SampledState, context_schema=RunContext, input_schema=InputState, output_schema=OutputState
     )
-    g.add_node("decide", decide)
-    g.add_node("path", path)  # type: ignore[arg-type]
+    g.add_node("decide", decide)  # type: ignore[call-overload]
+    g.add_node("path", path)  # type: ignore[call-overload]
     g.add_node("verify", verify)
     g.add_edge(START, "decide")
     g.add_conditional_edges("decide", fan_out, ["path"])

@@ -29,13 +29,6 @@ class EvalRunOptions(RunOptions):
     eval: dict[str, Any] = Field(default_factory=dict)
 
 
-class _Silent:
-    def start(self, task: str, model: str) -> None: ...
-    def notice(self, text: str) -> None: ...
-    def on_event(self, event: Any) -> None: ...
-    def finish(self, report: Any) -> None: ...
-
-
 def _item_options(item: EvalItem, base: RunOptions, gold: dict[str, Any]) -> EvalRunOptions:
     from agent.cli.web_options import web_search_choice
 
@@ -92,6 +85,7 @@ async def _one_run(
     gold: dict[str, Any],
 ) -> Any:
     """The item's report: read back if finished, resumed if interrupted, else started."""
+    from agent.cli.render import BaseView
     from agent.cli.session import resume_run, show_run, start_run
     from agent.errors import RunNotFoundError
 
@@ -102,9 +96,9 @@ async def _one_run(
     if status in _FINISHED:
         return await show_run(run_id, store=store)
     if status is not None:
-        return await resume_run(run_id, store=store, view=_Silent(), approver=None)
+        return await resume_run(run_id, store=store, view=BaseView(), approver=None)
     opts = _item_options(item, base.model_copy(update={"settings": settings}), gold)
-    return await start_run(opts, store=store, view=_Silent(), approver=None, run_id=run_id)
+    return await start_run(opts, store=store, view=BaseView(), approver=None, run_id=run_id)
 
 
 async def run_eval(
