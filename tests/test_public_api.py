@@ -42,7 +42,7 @@ PUBLIC = {
         "resolve_model_spec",
         "structured_method",
     ],
-    "graphs": ["build_plan_execute_graph", "build_research_graph"],
+    "graphs": ["build_plan_execute_graph", "build_research_graph", "build_sampled_graph"],
     "tools": [
         "BrowserTool",
         "CorpusOptions",
