@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.store import RunStore
 from tests.conftest import planning, step
 from tests.e2e.cli_runner import CORPUS, REPO, ponder, write_script
 
@@ -65,10 +66,15 @@ def test_eval_scores_each_configuration_and_resumes_from_the_store(tmp_path: Pat
     assert "| 1 | low | 3 | 33% |" in done.stdout
     assert _runs(tmp_path) == 6
 
-    # A second eval of the same dataset reads every run back: no new run, same scores.
+    # A second eval of the same dataset reads finished runs back and resumes an
+    # interrupted one: no new run, same scores.
+    store = RunStore(tmp_path / "runs.sqlite")
+    cut = results["items"][0]["run_id"]
+    store.set_status(cut, "interrupted")
     again = ponder(*args, "--effort", "low,medium", home=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     assert _runs(tmp_path) == 6
+    assert store.get(cut).status == "done"
     assert json.loads((out / "results.json").read_text())["metrics"] == results["metrics"]
 
     # The eval's runs carry their gold answers: export scores them.
