@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,13 +15,24 @@ import pytest
 from langchain_core.tools import BaseTool, StructuredTool
 
 from agent.testing import plan_step, planning_reply
+from tests.postgres_server import PostgresServer, postgres_available
 
 pytest_plugins = ["pytester"]
 
 # Markers of tests that drive a real component. Under CI (the CI variable set, as
 # `.ci/run` does) a skip of any of them is a failure: a green CI run must mean the
 # security and end-to-end suites ran, not that their dependency was missing.
-REAL_COMPONENT_MARKERS = ("browser", "sandbox", "demo_model", "postgres", "ray", "mcp", "pty")
+REAL_COMPONENT_MARKERS = (
+    "browser",
+    "sandbox",
+    "demo_model",
+    "postgres",
+    "ray",
+    "mcp",
+    "pty",
+    "semantic",
+    "localweb",
+)
 
 
 # Where the hosted providers' SDKs send requests by default (Ollama's is a local port).
@@ -152,3 +163,18 @@ def synthesis(*cites: str, quote: str = "") -> dict[str, Any]:
 @pytest.fixture
 def make_tool() -> Callable[..., tuple[BaseTool, ToolLog]]:
     return recording_tool
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL 15 server for the whole session (loopback only)."""
+    if not postgres_available():
+        pytest.skip("PostgreSQL 15 is not installed (apt-get install postgresql)")
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database on the session's server."""
+    return postgres_server.create_database()

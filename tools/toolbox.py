@@ -35,6 +35,7 @@ class ToolboxOptions(BaseModel):
     code_sandbox: Literal["required", "best-effort", "off"] = "required"
     only: tuple[str, ...] = ()
     web_search: WebSearchSettings = WebSearchSettings()
+    corpus_semantic: bool = False
     mcp: Path | None = None  # an ``mcpServers`` config file (the user's own, never a task's)
 
 
@@ -127,7 +128,9 @@ def build_toolbox(opts: ToolboxOptions) -> Toolbox:
     notices: list[str] = []
     tools: list[BaseTool] = []
     if opts.corpus is not None:
-        tools += corpus_tools(CorpusOptions(root=opts.corpus, index_dir=opts.index_dir))
+        tools += corpus_tools(
+            CorpusOptions(root=opts.corpus, index_dir=opts.index_dir, semantic=opts.corpus_semantic)
+        )
     elif opts.search == "corpus":
         raise ConfigError("searching a corpus needs a corpus folder (--corpus DIR)")
     if opts.search == "web":

@@ -22,7 +22,7 @@ from agent.cli.tools_command import tools_command
 if TYPE_CHECKING:
     from agent.errors import ErrorCode, PonderError
     from agent.report import RunReport
-    from agent.store import RunStore
+    from agent.store import Store
 
 __all__ = ["app", "main"]
 
@@ -74,12 +74,14 @@ def _fail_on(exc: PonderError, exit_code: int) -> NoReturn:
     _fail(str(exc), exit_code, exc.code)
 
 
-def _store(path: Path | None) -> RunStore:
+def _store(spec: str | None) -> Store:
+    """The store named by --store (a file or postgresql:// URL), else PONDER_STORE, else the
+    default file."""
     import os
 
-    from agent.store import RunStore, default_store_path
+    from agent.store import open_store
 
-    return RunStore(path or default_store_path(os.environ))
+    return open_store(spec, os.environ)
 
 
 def _run(work: Any, run_id: str | None = None) -> RunReport:
@@ -185,6 +187,10 @@ def run(
     local_web_port: Annotated[
         int, typer.Option(min=0, max=65535, help="Port of the local web (0: stable per folder).")
     ] = 0,
+    corpus_semantic: Annotated[
+        bool,
+        typer.Option(help="Fuse corpus BM25 with embeddings (ponder[semantic]; slow first index)."),
+    ] = False,
     max_steps: Annotated[int, typer.Option(min=1, max=200)] = 48,
     max_replans: Annotated[int, typer.Option(min=0, max=20)] = 3,
     max_model_calls: Annotated[int, typer.Option(min=1, max=1000)] = 24,
@@ -223,7 +229,7 @@ def run(
         list[str] | None, typer.Option(help="Let web tools reach this host[:port].")
     ] = None,
     store: Annotated[
-        Path | None, typer.Option(help="Run store file (default: $PONDER_HOME).")
+        str | None, typer.Option(help="Run store: a file or postgresql:// URL.")
     ] = None,
 ) -> None:
     """Research TASK and answer with citations."""
@@ -261,6 +267,7 @@ def run(
             model=model,
             base_url=base_url,
             corpus=str(corpus.resolve()) if corpus else None,
+            corpus_semantic=corpus_semantic,
             search=chosen,
             allow_hosts=list(allow_host or []),
             tools=[t.strip() for t in (tools or "").split(",") if t.strip()],
@@ -303,87 +310,12 @@ def run(
 
 
 @app.command()
-def batch(
-    file: Annotated[Path, typer.Argument(help="Tasks, one per line (# comments allowed).")],
-    model: Annotated[str, typer.Option(help="Model spec, as for `ponder run`.")] = "auto",
-    base_url: Annotated[str | None, typer.Option()] = None,
-    effort: Annotated[Effort, typer.Option()] = Effort.auto,
-    corpus: Annotated[Path | None, typer.Option()] = None,
-    search: Annotated[Search | None, typer.Option()] = None,
-    searxng_url: Annotated[str | None, typer.Option()] = None,
-    concurrency: Annotated[int, typer.Option(min=1, max=32, help="Runs at once.")] = 4,
-    max_steps: Annotated[int, typer.Option(min=1, max=200)] = 48,
-    timeout: Annotated[float, typer.Option(min=1.0)] = 900.0,
-    jsonl: Annotated[bool, typer.Option(help="Print each run's report as a JSON line.")] = False,
-    store: Annotated[Path | None, typer.Option()] = None,
-) -> None:
-    """Research many tasks, each as its own resumable run; print how each ended."""
-    from agent.errors import ConfigError, UserError
-
-    try:
-        from agent.cli.task_input import read_batch
-
-        tasks = read_batch(file)
-        if corpus is not None and not corpus.is_dir():
-            raise ConfigError(f"corpus folder {corpus} does not exist or is not a folder")
-        from agent.cli.session import RunOptions
-        from agent.cli.web_options import web_search_choice
-        from agent.settings import Budgets, Settings
-
-        kind, web_search = web_search_choice(
-            (search or (Search.corpus if corpus else Search.web)).value,
-            searxng_url=searxng_url,
-            local_web=None,
-        )
-        base = RunOptions(
-            task=tasks[0],
-            model=model,
-            base_url=base_url,
-            corpus=str(corpus.resolve()) if corpus else None,
-            search=kind,
-            settings=Settings(
-                effort=effort.value,
-                web_search=web_search,
-                budgets=Budgets(max_steps=max_steps, timeout_s=timeout),
-            ),
-        )
-        run_store = _store(store)
-    except UserError as exc:
-        _fail_on(exc, 2)
-    import asyncio
-
-    from agent.cli.render import PlainView
-    from agent.cli.session import run_batch
-
-    items = asyncio.run(
-        run_batch(
-            tasks,
-            base,
-            store=run_store,
-            concurrency=concurrency,
-            make_view=lambda rid: PlainView(show_answer=False, prefix=rid),
-        )
-    )
-    for item in items:
-        if jsonl:
-            typer.echo(item.model_dump_json(exclude={"report": {"plans", "reflections"}}))
-        else:
-            detail = item.error or (item.report.stop_reason if item.report else "")
-            typer.echo(
-                f"{item.index:>3} {item.run_id} {item.status:<16} {item.task[:60]}"
-                + (f"  ({detail})" if item.status != "done" and detail else "")
-            )
-    worst = max((EXIT.get(i.status, 1) for i in items), key=lambda c: (c != 0, c))
-    raise typer.Exit(worst)
-
-
-@app.command()
 def resume(
     run_id: Annotated[str, typer.Argument(help="The run to continue.")],
     json_out: Annotated[bool, typer.Option("--json")] = False,
     events: Annotated[EventFormat | None, typer.Option()] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
-    store: Annotated[Path | None, typer.Option()] = None,
+    store: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Continue an interrupted run from its last checkpoint, redoing no finished step."""
     from agent.errors import UserError
@@ -410,7 +342,7 @@ def resume(
 
 @app.command()
 def runs(
-    store: Annotated[Path | None, typer.Option()] = None,
+    store: Annotated[str | None, typer.Option()] = None,
     limit: Annotated[int, typer.Option(min=1)] = 20,
 ) -> None:
     """List the runs in the store, newest first."""
@@ -431,7 +363,7 @@ def runs(
 def show(
     run_id: Annotated[str, typer.Argument()],
     json_out: Annotated[bool, typer.Option("--json")] = False,
-    store: Annotated[Path | None, typer.Option()] = None,
+    store: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Print a stored run's answer and how it was reached."""
     from agent.cli.session import show_run
@@ -449,6 +381,11 @@ app.command("tools")(tools_command)
 app.command("mcp")(mcp_command)
 app.command("export")(export_command)
 app.command("eval")(eval_command)
+
+# Commands in their own modules register here, after the shared helpers above exist.
+from agent.cli.batch import batch as _batch  # noqa: E402
+
+app.command(name="batch")(_batch)
 
 
 def main() -> None:
