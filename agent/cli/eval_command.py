@@ -42,7 +42,9 @@ def eval_command(
     out: Annotated[Path, typer.Option(help="Folder for results.json and eval.png.")] = Path(
         "eval-results"
     ),
-    store: Annotated[Path | None, typer.Option(help="Run store file.")] = None,
+    store: Annotated[
+        str | None, typer.Option(help="Run store: a file or postgresql:// URL.")
+    ] = None,
 ) -> None:
     """Score answers on a dataset per configuration: accuracy, citations, cost."""
     import asyncio

@@ -102,7 +102,9 @@ def export_command(
     min_score: Annotated[
         float | None, typer.Option(help="Only eval-scored runs with at least this score.")
     ] = None,
-    store: Annotated[Path | None, typer.Option(help="Run store file.")] = None,
+    store: Annotated[
+        str | None, typer.Option(help="Run store: a file or postgresql:// URL.")
+    ] = None,
 ) -> None:
     """Export stored runs as JSONL: fine-tuning examples or whole trajectories."""
     from agent.cli.app import _fail_on, _store
