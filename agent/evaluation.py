@@ -136,7 +136,7 @@ def metrics(results: Sequence[ItemResult]) -> list[ConfigMetrics]:
                 model_calls=_mean([r.model_calls for r in rs]),
                 tokens=_mean([r.tokens for r in rs]),
                 wall_s=_mean([r.wall_s for r in rs]),
-                failed=sum(1 for r in rs if r.status not in ("done", "budget_exhausted")),
+                failed=sum(1 for r in rs if r.status in ("failed", "interrupted", "running")),
             )
         )
     return out

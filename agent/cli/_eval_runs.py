@@ -20,7 +20,7 @@ from agent.evaluation import EvalConfig, EvalItem, ItemResult
 
 __all__ = ["EvalRunOptions", "run_eval"]
 
-_FINISHED = ("done", "budget_exhausted", "failed")
+_FINISHED = ("done", "unanswered", "budget_exhausted", "failed")
 
 
 class EvalRunOptions(RunOptions):

@@ -67,7 +67,8 @@ def runs(tmp_path: Path) -> Path:
             name,
             "--json",
         )
-        assert done.returncode == 0, done.stderr[-2000:]
+        # a run whose only claim cites nothing ends "unanswered" (exit 4)
+        assert done.returncode == (0 if name == "cited" else 4), done.stderr[-2000:]
     return tmp_path
 
 
@@ -109,8 +110,6 @@ def test_trajectory_records_and_verified_filter(runs: Path) -> None:
         "--all",
         "--format",
         "trajectory",
-        "--status",
-        "done",
         "-o",
         str(out),
         OPENAI_API_KEY=CANARY_KEY,
@@ -126,6 +125,11 @@ def test_trajectory_records_and_verified_filter(runs: Path) -> None:
         assert record.usage["model_calls"] >= 2
     assert records["cited"]["citation_check"]["verified"] is True
     assert records["uncited"]["citation_check"]["unsupported_claims"] == 1
+
+    done_only = runs / "done.jsonl"
+    only = _ponder(runs, "export", "--all", "--status", "done", "-o", str(done_only))
+    assert only.returncode == 0, only.stderr
+    assert [r["run_id"] for r in _lines(done_only)] == ["cited"]
 
     kept = runs / "verified.jsonl"
     done = _ponder(runs, "export", "--all", "--verified-only", "-o", str(kept))
