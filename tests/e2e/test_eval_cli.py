@@ -105,3 +105,19 @@ def test_demo_model_runs_the_bundled_eval_end_to_end(tmp_path: Path) -> None:
     assert [m["items"] for m in results["metrics"]] == [2]
     assert all(i["status"] in ("done", "budget_exhausted") for i in results["items"])
     assert (out / "eval.png").exists()
+
+
+def test_eval_compares_sample_counts(tmp_path: Path) -> None:
+    data, out = _dataset(tmp_path), tmp_path / "out"
+    model = f"script:{_script(tmp_path)}"
+    done = ponder(
+        "eval", str(data), "--model", model, "--limit", "1", "--samples", "1,2",
+        "--out", str(out), home=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = {
+        m["config"]["samples"]: m for m in json.loads((out / "results.json").read_text())["metrics"]
+    }
+    assert set(rows) == {1, 2}
+    assert rows[1]["model_calls"] == 2 and rows[2]["model_calls"] == 4  # two paths, two calls each
+    assert rows[1]["accuracy"] == rows[2]["accuracy"] == 1.0
