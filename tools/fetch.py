@@ -74,7 +74,10 @@ class FetchOptions(BaseModel):
     )
     user_agent: str = "Mozilla/5.0 (compatible; Ponder/0.1; page reader)"
     extract_in_processes: bool = Field(
-        default=True, description="extract pages in worker processes (one per core), not a thread"
+        default=False,
+        description="extract pages read at once in worker processes (one per core but one); "
+        "off by default because workers import the caller's main module, which a script "
+        "without an `if __name__ == '__main__':` guard would run again",
     )
 
 

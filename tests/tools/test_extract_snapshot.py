@@ -8,6 +8,9 @@ import hashlib
 import json
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ from tools._extract import extract_html, page_observation
 from tools.fetch import FetchOptions, FetchTool, decode_body
 
 SNAPSHOT = json.loads((Path(__file__).parent / "data" / "extract_snapshot.json").read_text())
+_IN_PROCESSES = FetchOptions(extract_in_processes=True)  # the CLI's choice
 
 pytestmark = pytest.mark.skipif(
     not DOCS.is_dir(), reason=f"{DOCS} missing: apt-get install python3.11-doc"
@@ -74,7 +78,7 @@ def test_four_reads_at_once_in_worker_processes_read_the_snapshot_text() -> None
     pages = pick_pages(DOCS, 50)
     site = DocSite(DOCS)
     try:
-        observations = _read_all(FetchTool(policy=site.policy), site, pages)
+        observations = _read_all(FetchTool(policy=site.policy, options=_IN_PROCESSES), site, pages)
     finally:
         site.stop()
     pool = _extract_pool.extraction_pool()
@@ -90,7 +94,7 @@ def test_a_worker_killed_mid_read_falls_back_to_a_thread_with_the_same_text() ->
     _extract_pool.shutdown_extraction_pool()
     pages = pick_pages(DOCS, 50)[:6]
     site = DocSite(DOCS)
-    tool = FetchTool(policy=site.policy)
+    tool = FetchTool(policy=site.policy, options=_IN_PROCESSES)
     try:
         _read_all(tool, site, pages[:4])  # four at once: starts the workers
         pool = _extract_pool.extraction_pool()
@@ -112,7 +116,7 @@ def test_a_page_read_alone_is_extracted_in_a_thread() -> None:
     site = DocSite(DOCS)
     try:
         page = pick_pages(DOCS, 50)[1]
-        (obs,) = _read_all(FetchTool(policy=site.policy), site, [page])
+        (obs,) = _read_all(FetchTool(policy=site.policy, options=_IN_PROCESSES), site, [page])
     finally:
         site.stop()
     assert _hash(next(iter(obs.documents.values()))) == SNAPSHOT[page]["text"]
@@ -130,3 +134,47 @@ def test_thread_mode_starts_no_worker_processes() -> None:
         site.stop()
     assert _hash(next(iter(obs.documents.values()))) == SNAPSHOT[page]["text"]
     assert _extract_pool._pool is None
+
+
+def test_a_library_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
+    """Workers import the caller's main module; by default a library user's script
+    (no ``if __name__ == "__main__":``) must not be run again by reading pages at once."""
+    marker = tmp_path / "ran.txt"
+    script = tmp_path / "user_script.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import asyncio
+            from bench.docsite import DocSite
+            from bench.reading import DOCS, pick_pages
+            from tools.fetch import FetchTool
+
+            with open({str(marker)!r}, "a") as out:
+                out.write("ran\\n")
+            site = DocSite(DOCS)
+            tool = FetchTool(policy=site.policy)
+            pages = pick_pages(DOCS, 4)
+
+            async def go():
+                return await asyncio.gather(
+                    *(tool.observe(url=site.url("/" + p), mode="http") for p in pages)
+                )
+
+            print(len([o for o in asyncio.run(go()) if o.ok and o.content]))
+            site.stop()
+            """
+        )
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "4"
+    assert marker.read_text().splitlines() == ["ran"]
