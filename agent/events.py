@@ -38,6 +38,7 @@ __all__ = [
     "StepStartedEvent",
     "TriageEvent",
     "UsageEvent",
+    "VoteEvent",
     "emit",
     "parse_event",
 ]
@@ -157,6 +158,15 @@ class UsageEvent(_Event):
     wall_s: float
 
 
+class VoteEvent(_Event):
+    """The verifier's choice among sampled reasoning paths (``--samples N``)."""
+
+    type: Literal["vote"] = "vote"
+    chosen: int | None
+    vote: dict[str, int]
+    candidates: tuple[dict[str, JsonValue], ...] = ()
+
+
 Event = Annotated[
     TriageEvent
     | PlanEvent
@@ -167,7 +177,8 @@ Event = Annotated[
     | ReplanEvent
     | CitationCheckEvent
     | AnswerEvent
-    | UsageEvent,
+    | UsageEvent
+    | VoteEvent,
     Field(discriminator="type"),
 ]
 

@@ -42,6 +42,9 @@ class RunReport(BaseModel):
     plans: list[PlanView] = Field(default_factory=list)
     reflections: list[Reflection] = Field(default_factory=list)
     usage: dict[str, float | int] = Field(default_factory=dict)
+    sampling: dict[str, Any] | None = Field(
+        default=None, description="with --samples N: every candidate, its score, the vote"
+    )
 
     @classmethod
     def from_state(cls, state: ResearchState, *, status: RunStatus | None = None) -> RunReport:
@@ -83,6 +86,7 @@ class RunReport(BaseModel):
             plans=plans,
             reflections=list(state.get("reflections") or []),
             usage=(state.get("usage") or Usage()).summary(),
+            sampling=state.get("sampling"),  # type: ignore[typeddict-item]
         )
 
     def to_markdown(self) -> str:
@@ -104,6 +108,11 @@ class RunReport(BaseModel):
                 "",
             ]
             lines += [f"- `{s.id}` [{s.status}] {s.tool}: {s.goal}" for s in plan.steps]
+        if self.sampling:
+            lines += ["", f"## Candidates ({self.sampling.get('samples', 0)} paths)", ""]
+            for c in self.sampling.get("candidates", []):
+                mark = "chosen" if c.get("chosen") else c.get("error") or f"{c.get('votes')} votes"
+                lines.append(f"- path {c['path']} [{mark}] score {c['score']}: {c['short_answer']}")
         if self.reflections:
             lines += ["", "## Reflections", ""]
             lines += [f"- {r.decision}: {r.reason}" for r in self.reflections]

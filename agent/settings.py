@@ -124,6 +124,11 @@ class Settings(BaseModel):
         default=6000, description="evidence text shown to the synthesizer, in characters"
     )
     web_search: WebSearchSettings = WebSearchSettings()
+    samples: PositiveInt | Literal["auto"] = Field(
+        default=1,
+        description="independent reasoning paths whose answers a verifier votes on; "
+        "auto: chosen from triage and effort",
+    )
 
     def depth(self, chosen: DepthName | None = None) -> Depth:
         """The depth for this run: the effort if set, else triage's choice."""

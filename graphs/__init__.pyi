@@ -3,3 +3,4 @@
 
 from .plan_execute import build_plan_execute_graph as build_plan_execute_graph
 from .research import build_research_graph as build_research_graph
+from .sampled import build_sampled_graph as build_sampled_graph

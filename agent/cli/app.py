@@ -10,10 +10,12 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 
+from agent.cli.eval_command import eval_command
+from agent.cli.export_command import export_command
 from agent.cli.mcp_server import mcp_command
 from agent.cli.tools_command import tools_command
 
@@ -146,6 +148,16 @@ def _emit(report: RunReport, json_out: bool, output: Path | None) -> NoReturn:
     raise typer.Exit(EXIT.get(report.status, 1))
 
 
+def _samples(text: str) -> int | Literal["auto"]:
+    from agent.errors import ConfigError
+
+    if text == "auto":
+        return "auto"
+    if not text.isdigit() or not 1 <= int(text) <= 32:
+        raise ConfigError(f"--samples takes a number from 1 to 32 or auto, got {text!r}")
+    return int(text)
+
+
 @app.command()
 def run(
     task: Annotated[str | None, typer.Argument(help="The question or task.")] = None,
@@ -185,6 +197,10 @@ def run(
     max_tokens: Annotated[int, typer.Option(min=100)] = 400_000,
     timeout: Annotated[float, typer.Option(min=1.0, help="Wall-clock budget in seconds.")] = 900.0,
     step_timeout: Annotated[float, typer.Option(min=0.1)] = 60.0,
+    samples: Annotated[
+        str,
+        typer.Option(help="Independent reasoning paths a verifier votes on: N, or auto."),
+    ] = "1",
     show_thinking: Annotated[bool, typer.Option(help="Print the planner's reasoning.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON report.")] = False,
     events: Annotated[
@@ -262,6 +278,7 @@ def run(
             settings=Settings(
                 effort=effort.value,
                 clarify=clarify,
+                samples=_samples(samples),
                 approve_plan=approve_plan,
                 approve_code=approve_code,
                 web_search=web_search,
@@ -402,6 +419,8 @@ def show(
 
 app.command("tools")(tools_command)
 app.command("mcp")(mcp_command)
+app.command("export")(export_command)
+app.command("eval")(eval_command)
 
 # Commands in their own modules register here, after the shared helpers above exist.
 from agent.cli.batch import batch as _batch  # noqa: E402

@@ -123,6 +123,7 @@ async def _drive(
     from langgraph.types import Command, StreamMode
 
     from graphs.research import build_research_graph
+    from graphs.sampled import build_sampled_graph
 
     resolved, tools = prepared.resolved, prepared.tools
     view.start(opts.task, resolved.spec)
@@ -132,9 +133,8 @@ async def _drive(
     }
     context = RunContext(settings=opts.settings)
     async with store.checkpointer() as saver:
-        graph = build_research_graph(
-            resolved.model, tools, checkpointer=saver, settings=opts.settings
-        )
+        build = build_research_graph if opts.settings.samples == 1 else build_sampled_graph
+        graph = build(resolved.model, tools, checkpointer=saver, settings=opts.settings)
         snapshot = await graph.aget_state(config)
         feed: Any = None if resume and snapshot.values else await _first_input(opts, saver)
         if resume and snapshot.interrupts:
