@@ -101,8 +101,10 @@ class PlainView:
             )
         elif e.type == "citation_check":
             self._line(
-                f"citations: {e.kept} of {e.checked} verified"
-                + (f"; rejected {len(e.rejected)}" if e.rejected else "")
+                f"citations: {e.kept} of {e.checked} verified ({e.quoted} quoted, "
+                f"{e.supported} supported, {e.unsupported} unsupported"
+                + (f", {e.snippets} search snippets" if e.snippets else "")
+                + ")"
             )
         elif e.type == "usage":
             self._line(
@@ -173,7 +175,9 @@ class LiveView:
         elif e.type == "replan":
             self.log.append(f"replan from v{e.from_version}: {e.reason}")
         elif e.type == "citation_check":
-            self.log.append(f"citations: {e.kept}/{e.checked} verified")
+            self.log.append(
+                f"citations: {e.kept}/{e.checked} verified, {e.unsupported} unsupported"
+            )
         elif e.type == "usage":
             self.usage = (
                 f"{e.model_calls} model calls · {e.input_tokens + e.output_tokens} tokens"

@@ -17,16 +17,18 @@ from pydantic import BaseModel, Field
 
 from agent._internal.step_pool import step_pool
 from agent.budget import BudgetExhausted, BudgetGate
-from agent.citations import CitationCheck, ClaimDraft, check_claims
+from agent.citations import CitationCheck, ClaimDraft, assess_claims, check_claims, render_answer
 from agent.errors import ModelOutputError
 from agent.events import AnswerEvent, CitationCheckEvent, UsageEvent, emit
 from agent.models.structured import call_structured, grammar_constrained, json_schema_for
 from agent.nodes._deps import NodeDeps
 from agent.observation import fence_text
-from agent.progress import current_plan
+from agent.progress import current_plan, depth_of
 from agent.prompts import render_prompt
 from agent.state import Answer, ResearchState, Usage, add_usage
 from agent.step_views import EvidenceItem, gather_evidence
+from agent.support import lead_sentences
+from agent.support_judge import judge_support
 
 __all__ = ["Synthesis", "direct_answer_update", "synthesize"]
 
@@ -63,7 +65,7 @@ def _extractive(evidence: list[EvidenceItem], state: ResearchState, why: str) ->
     goals = {s.id: s.goal for s in plan.steps} if plan else {}
     claims = [
         ClaimDraft(
-            text=f"{goals.get(sid, sid)}: {item.passage.text.strip()[:300]}", cites=[item.id]
+            label=goals.get(sid, sid), text=lead_sentences(item.passage.text), cites=[item.id]
         )
         for sid, item in firsts.items()
     ]
@@ -105,8 +107,9 @@ async def synthesize(
         CitationCheckEvent(
             run_id=run_id,
             checked=check.checked,
-            kept=len(answer.citations),
+            kept=answer.tally.supported,
             rejected=answer.rejected,
+            **answer.tally.model_dump(exclude={"checked"}),
         ),
     )
     emit(
@@ -186,7 +189,12 @@ async def _model_answer(
         return None
     except ModelOutputError as exc:
         return _extractive(evidence, state, f"the model's synthesis was unusable ({exc})")
-    return check_claims(reply.value.claims, evidence, gaps=reply.value.gaps)
+    assessment = assess_claims(reply.value.claims, evidence)
+    if depth_of(state, settings).name == "high":
+        assessment = await judge_support(
+            assessment, model=deps.model, gate=gate, retries=settings.output_retries, config=config
+        )
+    return render_answer(assessment, gaps=reply.value.gaps)
 
 
 def _evidence_block(evidence: list[EvidenceItem]) -> str:
