@@ -17,7 +17,6 @@ recall on a labelled set are printed by ``python -m bench.citation_check``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -29,10 +28,17 @@ __all__ = ["Support", "best_support", "lead_sentences", "sentences", "support_in
 
 # Identifiers keep their dots and underscores (asyncio.gather, return_exceptions,
 # sys.version_info); numbers keep a decimal or version part (3.11, 0.5).
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*(?:'t)?")
+_TOKEN = re.compile(
+    r"[A-Za-z_][\w.]*=(?:True|False|None|\d+(?:\.\d+)?)"  # an argument: return_exceptions=True
+    r"|\d+(?:[.,]\d+)*"
+    r"|[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*(?:\(\)|'t)?"
+)
+_NOT_AN_END = re.compile(r"(?:^\d+|\b(?:e\.g|i\.e|etc|vs|cf))\.$", re.IGNORECASE)
+_CLAUSE = re.compile(r"[,;:.!?]\s|\s[-–—]\s|\n\s*\n")
+_ASIDE = re.compile(r"\([^()]*\)")  # a parenthetical's "not" does not negate its sentence
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=\S)|\n\s*\n+|\n(?=\s*(?:[-*+>#|]|\d+\.)\s)")
 _NUMBER_TEXT = "zero one two three four five six seven eight nine ten eleven twelve"
-_NEGATION_TEXT = "not no never none nothing neither nor cannot nobody nowhere without"
+_NEGATION_TEXT = "not no never none nothing cannot"
 # "one" is left out: it is more often a pronoun ("if one fails") than a count.
 _NUMBER_WORDS = {w: str(n) for n, w in enumerate(_NUMBER_TEXT.split()) if w != "one"}
 _NEGATIONS = frozenset(_NEGATION_TEXT.split())
@@ -47,7 +53,7 @@ _STOPWORD_TEXT = """
     the their theirs them themselves then there these they this those through thus to too
     under until up upon us very via was we were what when whenever where whether which while
     who whom whose why will with within would yet you your yours yourself yourselves
-    instead one ones way ways thing things something anything everything whatever get gets
+    another instead one ones way ways thing things something anything everything whatever get gets
     got able allow allows allowed means mean meaning i.e e.g etc"""
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
@@ -66,14 +72,17 @@ class _Terms:
     """What a piece of text says, as sets the test can compare."""
 
     stems: frozenset[str]
-    numbers: frozenset[str]
+    numbers: frozenset[str]  # digits, number words, and the literals True/False/None
     identifiers: frozenset[str]
     negated: bool
+    denied: frozenset[str]  # stems a negation governs: from "not" to the clause's end
 
 
 def _is_identifier(token: str) -> bool:
     return (
         "_" in token
+        or "=" in token
+        or token.endswith("()")
         or "." in token
         or any(c.isupper() for c in token[1:])
         or (token.isupper() and len(token) > 1)
@@ -88,8 +97,10 @@ def _terms(text: str) -> _Terms:
     negated = False
     for token in _TOKEN.findall(text.translate(_APOSTROPHES)):
         low = token.lower()
+        if token in _LITERALS:
+            numbers.add(low)
+            continue
         if low.endswith("n't") or low in _NEGATIONS:
-            negated = True
             continue
         if token[0].isdigit():
             numbers.add(token.replace(",", ""))
@@ -98,20 +109,33 @@ def _terms(text: str) -> _Terms:
             numbers.add(_NUMBER_WORDS[low])
             continue
         if _is_identifier(token):
-            identifiers.add(low.rstrip("."))
-            identifiers.add(low.rsplit(".", 1)[-1])
-        for part in re.split(r"[._]", low):
+            name = low.removesuffix("()").rstrip(".")
+            identifiers.add(name)
+            identifiers.add(name.rsplit(".", 1)[-1])
+        for part in re.split(r"[._=()]", low):
             if part and part not in _STOPWORDS and len(part) > 1:
                 stems.add(_stem(part))
-    return _Terms(frozenset(stems), frozenset(numbers), frozenset(identifiers), negated)
+    denied: set[str] = set()
+    for clause in _CLAUSE.split(_ASIDE.sub(" ", text.translate(_APOSTROPHES))):
+        scoped = False
+        for token in _TOKEN.findall(clause):
+            low = token.lower()
+            if token not in _LITERALS and (low.endswith("n't") or low in _NEGATIONS):
+                negated = scoped = True  # None is a value, not a negation
+            elif scoped:
+                denied.update(_stem(p) for p in re.split(r"[._=()]", low) if p)
+    return _Terms(
+        frozenset(stems), frozenset(numbers), frozenset(identifiers), negated, frozenset(denied)
+    )
 
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'"})
+_LITERALS = frozenset({"True", "False", "None"})
 
 
 @dataclass(frozen=True)
 class Support:
-    """The verdict of the support test on one claim and the span it was judged against."""
+    """The verdict of the support test on one claim and the sentence it was judged against."""
 
     supported: bool
     span: str
@@ -129,7 +153,13 @@ def sentences(text: str) -> list[tuple[int, int]]:
         start = match.end()
     if text[start:].strip():
         spans.append(_strip(text, start, len(text)))
-    return spans
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:  # "1." of a list, "e.g." and "i.e." end no sentence
+        if merged and _NOT_AN_END.search(text[merged[-1][0] : merged[-1][1]]):
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return merged
 
 
 def _strip(text: str, start: int, end: int) -> tuple[int, int]:
@@ -144,54 +174,73 @@ _MAX_QUOTE_SENTENCES = 6  # a longer quote is judged against the whole source
 
 
 def _allowance(content_words: int) -> int:
-    """Content words a claim may add beyond its sentence: one in five, none for short claims."""
-    return content_words // 5
+    """Content words a claim may add beyond its sentence: one in eight, none for short claims.
+
+    One missing word in a short claim is usually the word that makes it wrong
+    (``gather`` for ``TaskGroup``, ``True`` for ``False``).
+    """
+    return content_words // 8
 
 
-def _judge(claim: _Terms, span_text: str) -> Support:
-    span = _terms(span_text)
+def _judge(claim: _Terms, sentence: str, before: str) -> Support:
+    """``claim`` against one sentence, read after the sentence ``before`` it.
+
+    Numbers and polarity must be the sentence's own, and it must hold at least
+    half of the claim's words. The sentence before may supply names and, if it
+    has the claim's polarity, the other words: that is where "it raises …"
+    finds what "it" is. The sentence after is never read, so a neighbour's
+    contrasting entity ("… unlike gather") cannot lend its name.
+    """
+    span = _terms(sentence)
+    near = _terms(before)
     if not claim.stems and not claim.numbers and not claim.identifiers:
-        return Support(False, span_text, "the claim says nothing checkable")
-    wrong_numbers = sorted(claim.numbers - span.numbers)
+        return Support(False, sentence, "the claim says nothing checkable")
+    # "maxsize=0" in the source says 0 too.
+    values = {i.rsplit("=", 1)[1] for i in span.identifiers if "=" in i}
+    wrong_numbers = sorted(n for n in claim.numbers if n not in span.numbers | span.stems | values)
     if wrong_numbers:
-        return Support(False, span_text, f"number {', '.join(wrong_numbers)} not in the source", ())
-    unknown = sorted(i for i in claim.identifiers if i not in span.identifiers | span.stems)
+        return Support(False, sentence, f"{', '.join(wrong_numbers)} not in the source")
+    named = span.identifiers | span.stems | near.identifiers
     # An identifier written as a plain word in the source still counts ("taskgroup").
-    unknown = [i for i in unknown if _stem(i) not in span.stems]
+    unknown = sorted(i for i in claim.identifiers if i not in named and _stem(i) not in named)
     if unknown:
-        return Support(False, span_text, f"{', '.join(unknown)} not in the source")
-    missing = tuple(sorted(claim.stems - span.stems))
-    if len(missing) > _allowance(len(claim.stems)):
-        return Support(False, span_text, f"words not in the source: {', '.join(missing)}", missing)
-    if claim.negated != span.negated:
+        return Support(False, sentence, f"{', '.join(unknown)} not in the source")
+    lent = {_stem(p) for i in near.identifiers for p in re.split(r"[._=()]", i) if p}
+    if near.negated == claim.negated:
+        lent |= near.stems
+    missing = tuple(sorted(claim.stems - span.stems - lent))
+    own = len(claim.stems & span.stems)
+    if len(missing) > _allowance(len(claim.stems)) or 2 * own < len(claim.stems):
+        absent = missing or tuple(sorted(claim.stems - span.stems))
+        return Support(False, sentence, f"words not in the source: {', '.join(absent)}", missing)
+    # The sentence denies the claim's words only where a "not" governs them, so
+    # "coroutines that were never awaited" does not negate "it logs callbacks".
+    denies = bool(claim.stems & span.denied)
+    if claim.negated != denies:
         said = "negates" if claim.negated else "affirms"
-        return Support(False, span_text, f"the claim {said} what the source does not", missing)
-    return Support(True, span_text, "", missing)
-
-
-def _windows(text: str, spans: list[tuple[int, int]]) -> Iterator[str]:
-    for i, (a, b) in enumerate(spans):
-        yield text[a:b]
-        if i + 1 < len(spans):
-            yield text[a : spans[i + 1][1]]
+        return Support(False, sentence, f"the claim {said} what the source does not", missing)
+    return Support(True, sentence, "", missing)
 
 
 def best_support(claim: str, text: str) -> Support:
-    """The test against the sentence (or pair of sentences) of ``text`` that best fits ``claim``.
+    """The test against the sentence of ``text`` that best fits ``claim``.
 
-    A supporting window wins; among failing ones, the one missing fewest words
-    explains the failure.
+    One sentence (read after the one before it), never the whole passage, so
+    words scattered over a page do not add up to support. A supporting
+    sentence wins; among failing ones, the one sharing most words with the
+    claim explains the failure.
     """
     terms = _terms(claim)
+    spans = sentences(text)
     best: Support | None = None
     best_key: tuple[int, int, int] = (2, 0, 0)
-    for window in _windows(text, sentences(text)) or [text]:
-        verdict = _judge(terms, window)
+    for i, (a, b) in enumerate(spans):
+        before = text[spans[i - 1][0] : spans[i - 1][1]] if i else ""
+        verdict = _judge(terms, text[a:b], before)
         if verdict.supported:
-            key = (0, len(verdict.missing), len(window))
+            key = (0, len(verdict.missing), b - a)
         else:
-            overlap = len(terms.stems & _terms(window).stems)
-            key = (1, -overlap, len(window))
+            key = (1, -len(terms.stems & _terms(text[a:b]).stems), b - a)
         if best is None or key < best_key:
             best, best_key = verdict, key
     return best if best is not None else Support(False, "", "the source is empty")
