@@ -1,13 +1,20 @@
-"""Whether a cited span supports a claim: a lexical test that can say no.
+"""Whether a cited sentence supports a claim: a word test that can say no.
 
 A quote found in the source proves only that the run fetched those words. This
-test asks whether they say what the claim says, with no model: the claim's
-numbers must appear exactly, its identifiers (``asyncio.gather``, ``TaskGroup``)
-must appear, almost all of its other content words must appear (compared as
-Snowball stems, stopwords ignored), and a claim must not negate what its
-sentence affirms or affirm what it negates. It is judged against the best
-sentence of the span, or two neighbouring sentences, never against the whole
-page, so an unrelated sentence elsewhere does not lend its words.
+test asks, with no model, whether they say what the claim says. The claim is
+judged against one sentence of the cited text (read after the sentence before
+it, where a pronoun finds its subject), never against the whole page, so words
+scattered over a page do not add up to support:
+
+- every number of the claim (digits, "two"…"twelve", and True/False/None) is in
+  the sentence, exactly;
+- every identifier (``asyncio.gather``, ``TaskGroup``, ``return_exceptions=True``)
+  is in the sentence or the one before;
+- its other content words, compared as Snowball stems with stopwords ignored,
+  are there too: the sentence holds at least half, and at most one in eight may
+  be missing altogether;
+- a "not" in the claim matches a "not" governing the claim's words in the
+  sentence (to the end of its clause, parentheticals aside), and vice versa.
 
 It is deliberately strict: a claim that paraphrases with synonyms fails it,
 which costs an unsupported mark, never a false citation. Its precision and
@@ -53,18 +60,17 @@ _STOPWORD_TEXT = """
     the their theirs them themselves then there these they this those through thus to too
     under until up upon us very via was we were what when whenever where whether which while
     who whom whose why will with within would yet you your yours yourself yourselves
-    another instead one ones way ways thing things something anything everything whatever get gets
-    got able allow allows allowed means mean meaning i.e e.g etc"""
+    another instead one ones way ways thing things something anything everything whatever
+    get gets got able allow allows allowed means mean meaning i.e e.g etc"""
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+
+_STEMMER = snowballstemmer.stemmer("english")
 
 
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    stemmer = _STEMMER[0]
-    return str(stemmer.stemWord(word))
-
-
-_STEMMER = [snowballstemmer.stemmer("english")]
+    return str(_STEMMER.stemWord(word))
 
 
 @dataclass(frozen=True)
