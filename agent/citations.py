@@ -22,13 +22,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from agent.observation import normalize_text
 from agent.state import Answer, Citation, CitationTally
 from agent.step_views import EvidenceItem
-from agent.support import Support, best_support, support_in_context
+from agent.support import Support, best_support, sentences, support_in_context
 
 __all__ = [
     "CitationCheck",
@@ -37,6 +38,7 @@ __all__ = [
     "ClaimsAssessment",
     "assess_claims",
     "check_claims",
+    "claims_schema",
     "render_answer",
     "tally_line",
 ]
@@ -120,6 +122,77 @@ def _verdict(index: int, claim: ClaimDraft, cid: str, item: EvidenceItem | None)
     return CitationVerdict(index, cid, item, True, found, found.reason)
 
 
+_QUOTABLE = (20, 300)  # sentence lengths a small model may pick as its quote
+_MAX_QUOTABLE = 48
+
+
+def claims_schema(evidence: Sequence[EvidenceItem], *, grammar: bool) -> dict[str, object]:
+    """The JSON schema of the synthesis's ``claims`` for this evidence.
+
+    A model decoding under a grammar (a small local one) cannot copy words
+    exactly, so it is not asked for ids and free quotes: it picks its quote
+    from the evidence's own sentences first (an enum the grammar enforces) and
+    writes the claim after it; the quote names the passage it cites. Its claim
+    is still free text, so the support test can still reject it.
+    """
+    if grammar:
+        # Spacing is folded (quotes are matched as `normalize_text` folds them) and
+        # sentences with a double quote or backslash are left out: llama.cpp's
+        # grammar compiler does not escape them in an enum.
+        quotable = list(
+            dict.fromkeys(
+                text
+                for item in evidence
+                for a, b in sentences(item.passage.text[: item.shown])
+                if _QUOTABLE[0] <= len(text := " ".join(item.passage.text[a:b].split()))
+                and len(text) <= _QUOTABLE[1]
+                and not {'"', "\\"} & set(text)
+            )
+        )[:_MAX_QUOTABLE]
+        if quotable:
+            return {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 6,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "quote": {"type": "string", "enum": quotable},
+                        "text": {"type": "string", "maxLength": 400},
+                    },
+                    "required": ["quote", "text"],
+                },
+            }
+    return {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 12,
+        "items": {
+            "type": "object",
+            "properties": {
+                "text": {"type": "string", "maxLength": 600},
+                "cites": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": [item.id for item in evidence]},
+                    "minItems": 1,
+                    "maxItems": 4,
+                },
+                "quote": {"type": "string", "maxLength": 300},
+            },
+            "required": ["text", "cites"],
+        },
+    }
+
+
+def _cited(claim: ClaimDraft, evidence: Sequence[EvidenceItem]) -> list[str]:
+    """The ids a claim cites; a claim with a quote and no ids cites the passage it quotes."""
+    if claim.cites or not claim.quote.strip():
+        return list(dict.fromkeys(claim.cites))
+    wanted = normalize_text(claim.quote)
+    found = [item.id for item in evidence if wanted in normalize_text(item.passage.text)]
+    return found[:1] or ["(no passage holds the quote)"]
+
+
 def assess_claims(
     claims: Sequence[ClaimDraft], evidence: Sequence[EvidenceItem]
 ) -> ClaimsAssessment:
@@ -128,7 +201,7 @@ def assess_claims(
     verdicts = [
         _verdict(i, claim, cid, by_id.get(cid))
         for i, claim in enumerate(claims)
-        for cid in dict.fromkeys(claim.cites)
+        for cid in _cited(claim, evidence)
     ]
     return ClaimsAssessment(tuple(claims), tuple(verdicts))
 
@@ -139,9 +212,15 @@ def check_claims(
     *,
     gaps: Sequence[str] = (),
     heading: str = "",
+    written_by: Literal["model", "evidence"] = "evidence",
 ) -> CitationCheck:
-    """`assess_claims` then `render_answer`: the whole check without a model."""
-    return render_answer(assess_claims(claims, evidence), gaps=gaps, heading=heading)
+    """`assess_claims` then `render_answer`: the whole check without a model judgement.
+
+    The synthesizer uses it for answers built from the evidence without the
+    model (``written_by="evidence"``); pass ``"model"`` for claims a model wrote.
+    """
+    assessment = assess_claims(claims, evidence)
+    return render_answer(assessment, gaps=gaps, heading=heading, written_by=written_by)
 
 
 def _tally(assessment: ClaimsAssessment, claims_unsupported: int) -> CitationTally:
@@ -173,7 +252,11 @@ def tally_line(tally: CitationTally) -> str:
 
 
 def render_answer(
-    assessment: ClaimsAssessment, *, gaps: Sequence[str] = (), heading: str = ""
+    assessment: ClaimsAssessment,
+    *,
+    gaps: Sequence[str] = (),
+    heading: str = "",
+    written_by: Literal["model", "evidence"] = "model",
 ) -> CitationCheck:
     """The answer's Markdown: claims with their citation numbers, the gaps, the sources."""
     numbers: dict[tuple[str, str], int] = {}
@@ -241,5 +324,6 @@ def render_answer(
         gaps=tuple(gaps),
         rejected=tuple(rejected),
         tally=tally,
+        written_by=written_by if tally.claims else "none",
     )
     return CitationCheck(answer=answer, checked=tally.checked)

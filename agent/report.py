@@ -39,6 +39,9 @@ class RunReport(BaseModel):
     answer: str = ""
     citations: list[Citation] = Field(default_factory=list)
     citation_check: CitationTally | None = None
+    answer_by: str = Field(
+        default="none", description="model, evidence (built without the model) or none"
+    )
     triage: TriageDecision | None = None
     plans: list[PlanView] = Field(default_factory=list)
     reflections: list[Reflection] = Field(default_factory=list)
@@ -81,6 +84,7 @@ class RunReport(BaseModel):
             answer=answer.markdown if answer else "",
             citations=list(answer.citations) if answer else [],
             citation_check=answer.tally if answer and answer.tally.checked else None,
+            answer_by=answer.written_by if answer else "none",
             triage=state.get("triage"),
             plans=plans,
             reflections=list(state.get("reflections") or []),

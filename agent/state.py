@@ -133,6 +133,10 @@ class Answer(BaseModel):
     gaps: tuple[str, ...] = Field(default=(), description="what the evidence did not cover")
     rejected: tuple[str, ...] = Field(default=(), description="citations dropped by the check")
     tally: CitationTally = CitationTally()
+    written_by: Literal["model", "evidence", "none"] = Field(
+        default="model",
+        description="the model wrote it; built from the evidence without the model; no answer",
+    )
 
 
 class NodeUsage(BaseModel):

@@ -17,7 +17,14 @@ from pydantic import BaseModel, Field
 
 from agent._internal.step_pool import step_pool
 from agent.budget import BudgetExhausted, BudgetGate
-from agent.citations import CitationCheck, ClaimDraft, assess_claims, check_claims, render_answer
+from agent.citations import (
+    CitationCheck,
+    ClaimDraft,
+    assess_claims,
+    check_claims,
+    claims_schema,
+    render_answer,
+)
 from agent.errors import ModelOutputError
 from agent.events import AnswerEvent, CitationCheckEvent, UsageEvent, emit
 from agent.models.structured import call_structured, grammar_constrained, json_schema_for
@@ -140,32 +147,9 @@ async def _model_answer(
     config: RunnableConfig,
     evidence: list[EvidenceItem],
 ) -> CitationCheck | None:
-    ids = [item.id for item in evidence]
     js = json_schema_for(Synthesis)
     js.pop("$defs", None)
-    js["properties"]["claims"] = {
-        "type": "array",
-        "minItems": 1,
-        "maxItems": 12,
-        "items": {
-            "type": "object",
-            "properties": {
-                "text": {"type": "string", "maxLength": 600},
-                "cites": {
-                    "type": "array",
-                    "items": {"type": "string", "enum": ids},
-                    "minItems": 1,
-                    "maxItems": 4,
-                },
-                "quote": {"type": "string", "maxLength": 300},
-            },
-            "required": ["text", "cites"],
-        },
-    }
-    if grammar_constrained(deps.model):
-        # A small local model cannot copy words exactly; under a grammar its
-        # citations quote the whole passage instead of a phrase it would garble.
-        del js["properties"]["claims"]["items"]["properties"]["quote"]
+    js["properties"]["claims"] = claims_schema(evidence, grammar=grammar_constrained(deps.model))
     js["properties"]["gaps"] = {
         "type": "array",
         "items": {"type": "string", "maxLength": 300},

@@ -8,8 +8,12 @@ from typing import Any
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel
 
+from agent.citations import ClaimDraft, assess_claims, claims_schema
 from agent.nodes import reflector
+from agent.observation import Observation, Passage
 from agent.report import RunReport
+from agent.state import StepRecord
+from agent.step_views import EvidenceItem
 from agent.support import best_support, support_in_context
 from agent.testing import ScriptedChatModel
 from tests.agent.graph_run import run_research, settings
@@ -68,6 +72,7 @@ def test_a_claim_its_passage_does_not_support_is_rejected_without_a_quote() -> N
     report = RunReport.from_state(state).model_dump(mode="json")
     assert report["citation_check"]["unsupported"] == 3
     assert report["citation_check"]["supported"] == 1
+    assert report["answer_by"] == "model"
 
 
 def test_a_found_quote_still_has_to_support_the_claim() -> None:
@@ -199,3 +204,51 @@ def test_the_model_judgement_is_budget_gated_and_the_word_test_then_stands() -> 
     check = next(e for e in events if e.type == "citation_check")
     assert check.judged_by == "words (model judgement skipped: budget)"
     assert check.supported == 1 and state["status"] == "done"
+
+
+def _evidence(text: str, ref: str = "doc.md") -> EvidenceItem:
+    record = StepRecord(
+        step_id="s1",
+        plan_version=1,
+        tool="read_document",
+        input={"path": ref},
+        status="done",
+        observation=Observation(
+            tool="read_document",
+            ok=True,
+            content=text,
+            passages=(Passage(ref=ref, text=text),),
+            documents={ref: text},
+        ),
+    )
+    return EvidenceItem("s1.1", record.observation.passages[0], record)
+
+
+def test_a_small_model_picks_its_quote_from_the_evidence_and_its_claim_is_still_judged() -> None:
+    """Under a grammar the quote is an enum of the evidence's sentences, chosen before the claim
+    is written; the quote names the passage cited, and the free-text claim can still fail."""
+    text = (
+        "asyncio.TaskGroup was added in Python 3.11. "
+        "When a task fails, the group cancels the remaining tasks."
+    )
+    item = _evidence(text)
+    schema = claims_schema([item], grammar=True)
+    claim = schema["items"]["properties"]  # type: ignore[index]
+    assert list(claim) == ["quote", "text"] and schema["items"]["required"] == ["quote", "text"]  # type: ignore[index]
+    assert claim["quote"]["enum"] == [  # type: ignore[index]
+        "asyncio.TaskGroup was added in Python 3.11.",
+        "When a task fails, the group cancels the remaining tasks.",
+    ]
+    quote = "When a task fails, the group cancels the remaining tasks."
+    drafts = [
+        ClaimDraft(text="A failed task makes the group cancel the remaining tasks.", quote=quote),
+        ClaimDraft(text="A failed task makes the group wait for the remaining tasks.", quote=quote),
+        ClaimDraft(text="TaskGroup came in Python 3.11.", quote="not a sentence of the evidence"),
+    ]
+    verdicts = assess_claims(drafts, [item]).verdicts
+    assert [v.passage_id for v in verdicts[:2]] == ["s1.1", "s1.1"]
+    assert [v.verified for v in verdicts] == [True, False, False]
+    assert "wait" in verdicts[1].reason
+    # Models that can copy get ids to cite and an optional quote of their own.
+    free = claims_schema([item], grammar=False)["items"]  # type: ignore[index]
+    assert free["required"] == ["text", "cites"] and "quote" in free["properties"]
