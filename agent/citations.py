@@ -153,7 +153,7 @@ def claims_schema(evidence: Sequence[EvidenceItem], *, grammar: bool) -> dict[st
             return {
                 "type": "array",
                 "minItems": 1,
-                "maxItems": 6,
+                "maxItems": 3,
                 "items": {
                     "type": "object",
                     "properties": {

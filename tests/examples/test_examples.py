@@ -116,8 +116,10 @@ def test_quickstart_answers_from_the_corpus_with_the_demo_model(tmp_path: Path) 
     assert re.search(r"^status: (done|budget_exhausted) \(\w+\)$", out, flags=re.MULTILINE), out
     calls = re.search(r"^model calls: (\d+), tool calls: (\d+)$", out, flags=re.MULTILINE)
     assert calls and int(calls[1]) >= 2 and int(calls[2]) >= 1, out
-    cited = cited_documents(out)
-    assert cited != ["none"] and set(cited) <= CORPUS_FILES, out
+    # The check judged the citations; a small model's claims may all fail it.
+    assert re.search(r"_Citation check: \d+ of [1-9]\d* citations verified", out), out
+    cited = [c for c in cited_documents(out) if c != "none"]
+    assert set(cited) <= CORPUS_FILES, out
     assert set(source_files(out)) == set(cited)
     assert list((tmp_path / "corpus-index").glob("corpus-*.sqlite"))
 
@@ -140,10 +142,16 @@ def test_stream_events_prints_each_typed_event_as_it_arrives(tmp_path: Path) -> 
     times = [float(t) for t, _ in stamped]
     assert times == sorted(times) and len(stamped) == sum(seen.values())
     assert stamped[-1][1] == "usage"
-    check = re.search(r"citation check: (\d+) of (\d+) citations verified", out)
-    assert check and 1 <= int(check[1]) <= int(check[2]), out
+    check = re.search(
+        r"citation check: (\d+) of (\d+) citations verified \((\d+) quoted, (\d+) supported, "
+        r"(\d+) unsupported\)",
+        out,
+    )
+    assert check, out
+    kept, checked, quoted, supported, unsupported = map(int, check.groups())
+    assert checked >= 1 and kept == supported and quoted == supported + unsupported, out
     files = source_files(out)
-    assert files and set(files) <= CORPUS_FILES, out
+    assert len(set(files)) <= kept and set(files) <= CORPUS_FILES, out
 
 
 @pytest.mark.demo_model
@@ -161,7 +169,7 @@ def test_openai_compatible_server_example_serves_plans_and_stops_its_server(
     assert re.search(r"^status: (done|budget_exhausted) \(\w+\)$", out, flags=re.MULTILINE), out
     calls = re.search(r"^model calls through the server: (\d+)$", out, flags=re.MULTILINE)
     assert calls and int(calls[1]) >= 2, out
-    cited = cited_documents(out)
-    assert cited != ["none"] and set(cited) <= CORPUS_FILES, out
+    cited = [c for c in cited_documents(out) if c != "none"]
+    assert set(cited) <= CORPUS_FILES, out
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", int(up[2])), timeout=2):
         pass  # the example stopped the server it started
