@@ -271,15 +271,15 @@ def support_in_context(claim: str, quote: str, source: str) -> Support | None:
     return best_support(claim, source)
 
 
-def lead_sentences(text: str, limit: int = 300) -> str:
-    """The first sentence of ``text``, and the second if both fit in ``limit`` characters.
+def lead_sentences(text: str) -> str:
+    """The first real sentence of ``text`` (headings and scraps skipped), whole.
 
-    Whole sentences, never a cut word: an excerpt quoted as a claim stays checkable.
+    An excerpt quoted as a claim (a partial answer built without the model)
+    stays one whole sentence, so the support test judges it against itself.
     """
     spans = sentences(text)
-    if not spans:
-        return text.strip()
-    a, b = spans[0]
-    if len(spans) > 1 and spans[1][1] - a <= limit:
-        b = spans[1][1]
-    return text[a:b]
+    for a, b in spans:
+        piece = text[a:b]
+        if len(piece) >= 20 and not piece.lstrip().startswith(("#", "|")):
+            return piece
+    return text[spans[0][0] : spans[0][1]] if spans else text.strip()

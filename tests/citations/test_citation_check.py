@@ -252,3 +252,16 @@ def test_a_small_model_picks_its_quote_from_the_evidence_and_its_claim_is_still_
     # Models that can copy get ids to cite and an optional quote of their own.
     free = claims_schema([item], grammar=False)["items"]  # type: ignore[index]
     assert free["required"] == ["text", "cites"] and "quote" in free["properties"]
+
+
+def test_a_partial_answer_built_without_the_model_quotes_sentences_that_pass_the_check() -> None:
+    tool, _ = recording_tool()
+    model = ScriptedChatModel(script={"Planning": [planning(step("s1", "a"), step("s2", "b"))]})
+    state, events = run_research(model, [tool], config=settings(max_model_calls=1))
+    assert state["status"] == "budget_exhausted"
+    answer = state["answer"]
+    assert answer.written_by == "evidence" and answer.markdown.startswith("_Partial answer")
+    assert "find a: Fact about a: the value of a is 1. [" in answer.markdown
+    check = next(e for e in events if e.type == "citation_check")
+    assert (check.checked, check.supported, check.unsupported) == (2, 2, 0)
+    assert RunReport.from_state(state).answer_by == "evidence"

@@ -79,8 +79,8 @@ def test_embed_in_parent_graph_runs_research_between_the_parents_nodes(tmp_path:
     published = "parent: published a brief citing 2 passages"
     assert lines.index(framed) < lines.index(published)
     assert "research status: done (answered)" in lines
-    assert "gather can hand exceptions back as results. [1]" in lines
-    assert "A TaskGroup cancels the other tasks when one fails. [2]" in lines
+    assert "With return_exceptions=True, a CancelledError is in the result list. [1]" in lines
+    assert "The group cancels the remaining tasks when the body raises. [2]" in lines
     assert "Sources: taskgroup.md, tasks-and-gather.md" in lines
     assert "**Sources**" not in out  # the parent's publish node rewrote the answer
     assert "checkpoint namespaces in the parent's saver: (parent), research" in lines
