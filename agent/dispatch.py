@@ -4,6 +4,11 @@ Both the planner (which starts steps while the plan is still streaming in) and
 the executor start steps through `start_step`, so a step begun early is the same
 work the executor later waits for: same `StepKey`, no second tool call.
 
+`start_step` is also the one gate every start passes, whichever node asks
+(early start, executor, retry, replan, resume): a step whose tool needs a
+person's approval never starts before that approval is in the state, and no
+step starts once the step budget is spent.
+
 Dependency outputs reach a step through placeholders in its input:
 
 - ``{{s1}}``: step s1's primary value (a search's top URL, a page's text,
@@ -17,11 +22,11 @@ Dependency outputs reach a step through placeholders in its input:
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
@@ -33,12 +38,28 @@ from agent.events import EventSink, StepStartedEvent, emit
 from agent.models.structured import call_structured
 from agent.observation import Observation, fence
 from agent.plan import PLACEHOLDER, PlanStep
+from agent.plan_merge import step_signature
+from agent.progress import executed_count, step_state
 from agent.prompts import render_prompt
 from agent.settings import Settings
 from agent.state import NodeUsage, ResearchState, StepRecord
 from agent.toolset import Toolset
 
-__all__ = ["StepContext", "StepOutcome", "fill_placeholders", "start_step", "step_key"]
+__all__ = [
+    "StartBlock",
+    "StepContext",
+    "StepOutcome",
+    "StepStart",
+    "approval_key",
+    "fill_placeholders",
+    "launched_count",
+    "needs_approval",
+    "start_step",
+    "step_key",
+]
+
+StartBlock = Literal["awaits_approval", "refused", "over_budget"]
+"""Why a step was not started: no decision yet, a person said no, the step budget is spent."""
 
 
 class Extraction(BaseModel):
@@ -72,15 +93,55 @@ class PlaceholderError(ValueError):
 
 
 def step_key(run_id: str, step: PlanStep, attempt: int) -> StepKey:
-    digest = hashlib.sha256(
-        json.dumps([step.tool, step.input], sort_keys=True, default=str).encode()
-    ).hexdigest()[:16]
+    digest = hashlib.sha256(step_signature(step.tool, step.input).encode()).hexdigest()[:16]
     return StepKey(run_id=run_id, step_id=step.id, attempt=attempt, fingerprint=digest)
 
 
-def start_step(ctx: StepContext, step: PlanStep, attempt: int) -> StepKey:
-    """Start the step on the pool (a no-op if this attempt already runs)."""
+@dataclass(frozen=True)
+class StepStart:
+    """What asking to start a step did: ``blocked`` is None when it runs (or already ran)."""
+
+    key: StepKey
+    blocked: StartBlock | None = None
+
+
+def approval_key(key: StepKey) -> str:
+    """The name a person's decision on this exact attempt and input is stored under."""
+    return f"{key.step_id}:{key.attempt}:{key.fingerprint}"
+
+
+def needs_approval(settings: Settings, toolset: Toolset, tool: str) -> bool:
+    return settings.approve_code and toolset.needs_approval(tool)
+
+
+def launched_count(state: ResearchState, run_id: str) -> int:
+    """Tool executions so far, counting the ones running now, for the step budget."""
+    running = sum(
+        1 for k in step_pool().keys(run_id) if step_state(state, k.step_id) in ("pending", "retry")
+    )
+    return executed_count(state) + running
+
+
+def _blocked(ctx: StepContext, step: PlanStep, key: StepKey) -> StartBlock | None:
+    if needs_approval(ctx.settings, ctx.toolset, step.tool):
+        decided = (ctx.state.get("code_approvals") or {}).get(approval_key(key))
+        if decided is None:
+            return "awaits_approval"
+        if not decided:
+            return "refused"
+    if key in step_pool():
+        return None
+    if launched_count(ctx.state, ctx.run_id) >= ctx.settings.budgets.max_steps:
+        return "over_budget"
+    return None
+
+
+def start_step(ctx: StepContext, step: PlanStep, attempt: int) -> StepStart:
+    """Start the step on the pool unless it is blocked (a no-op if this attempt already runs)."""
     key = step_key(ctx.run_id, step, attempt)
+    blocked = _blocked(ctx, step, key)
+    if blocked is not None:
+        return StepStart(key, blocked)
     if step_pool().start(key, _run_step(ctx, step, attempt)):
         emit(
             ctx.sink,
@@ -93,7 +154,7 @@ def start_step(ctx: StepContext, step: PlanStep, attempt: int) -> StepKey:
                 attempt=attempt,
             ),
         )
-    return key
+    return StepStart(key)
 
 
 async def _run_step(ctx: StepContext, step: PlanStep, attempt: int) -> StepOutcome:

@@ -18,11 +18,14 @@ A tool failing is not in this tree: it becomes an error observation that the
 reflector reads. A budget running out is not an error either: the run ends with
 status ``budget_exhausted`` and a partial answer.
 
-Every error carries a short ``hint`` (what to do) and a ``code`` that names its
-section in the README's troubleshooting table.
+Every error carries a short ``hint`` (what to do) and a ``code``, one member of
+`ErrorCode`, that the CLI prints (``ponder: error [model-spec]: ...``) and that
+names its row in the README's troubleshooting table (a test keeps the two equal).
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 __all__ = [
     "AgentRunError",
@@ -30,6 +33,7 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "CorpusError",
+    "ErrorCode",
     "MissingDependencyError",
     "ModelCallError",
     "ModelOutputError",
@@ -41,6 +45,25 @@ __all__ = [
 ]
 
 
+class ErrorCode(StrEnum):
+    """What went wrong, in a word; each value is a row of the README's troubleshooting table."""
+
+    CONFIG = "config"
+    MODEL_SPEC = "model-spec"
+    MISSING_DEPENDENCY = "missing-dependency"
+    CORPUS = "corpus"
+    RUN_NOT_FOUND = "run-not-found"
+    USAGE = "usage"
+    MODEL_CALL = "model-call"
+    MODEL_OUTPUT = "model-output"
+    PLANNING = "planning"
+    APPROVAL_REQUIRED = "approval-required"
+    CHECKPOINT = "checkpoint"
+    RUN_FAILED = "run-failed"
+    INTERRUPTED = "interrupted"
+    INTERNAL = "internal"
+
+
 class PonderError(RuntimeError):
     """Root of Ponder's errors; `str()` is one line a person can act on.
 
@@ -49,7 +72,8 @@ class PonderError(RuntimeError):
     error occurred", which would hide the hint a person needs.
     """
 
-    code = "ponder-error"
+    # The root is never raised on its own; the CLI treats an unclassified one as a bug.
+    code: ErrorCode = ErrorCode.INTERNAL
     hint = ""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
@@ -66,43 +90,43 @@ class PonderError(RuntimeError):
 class UserError(PonderError):
     """The caller asked for something that cannot work as asked."""
 
-    code = "user-error"
+    code = ErrorCode.USAGE
 
 
 class ConfigError(UserError):
-    code = "config"
+    code = ErrorCode.CONFIG
 
 
 class ModelSpecError(UserError):
-    code = "model-spec"
+    code = ErrorCode.MODEL_SPEC
     hint = "use demo, auto, llamacpp:/path.gguf, openai:MODEL, anthropic:MODEL or ollama:MODEL"
 
 
 class MissingDependencyError(UserError, ImportError):
     """An optional piece is not installed; the hint names the install command."""
 
-    code = "missing-dependency"
+    code = ErrorCode.MISSING_DEPENDENCY
 
 
 class CorpusError(UserError):
-    code = "corpus"
+    code = ErrorCode.CORPUS
 
 
 class RunNotFoundError(UserError):
-    code = "run-not-found"
+    code = ErrorCode.RUN_NOT_FOUND
     hint = "`ponder runs` lists the runs in this store"
 
 
 class AgentRunError(PonderError):
     """The run started but could not finish."""
 
-    code = "run-failed"
+    code = ErrorCode.RUN_FAILED
 
 
 class ModelCallError(AgentRunError):
     """The model provider failed after retries; `status` is the HTTP status if any."""
 
-    code = "model-call"
+    code = ErrorCode.MODEL_CALL
 
     def __init__(self, message: str, *, status: int | None = None, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
@@ -112,22 +136,22 @@ class ModelCallError(AgentRunError):
 class ModelOutputError(AgentRunError):
     """The model kept answering in a shape Ponder cannot use."""
 
-    code = "model-output"
+    code = ErrorCode.MODEL_OUTPUT
     hint = "try a larger model, or raise the retry setting"
 
 
 class PlanningError(ModelOutputError):
-    code = "planning"
+    code = ErrorCode.PLANNING
     hint = "the last validation error is above; a larger model or a simpler task may help"
 
 
 class ApprovalRequiredError(AgentRunError):
-    code = "approval-required"
+    code = ErrorCode.APPROVAL_REQUIRED
     hint = "run on a terminal to approve the plan, or drop --approve-plan"
 
 
 class CheckpointError(AgentRunError):
     """A checkpoint could not be read back safely, so nothing of it was used."""
 
-    code = "checkpoint"
+    code = ErrorCode.CHECKPOINT
     hint = "the run store was changed outside Ponder or is damaged; start the run again"

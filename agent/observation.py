@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "ErrorKind",
+    "ListItem",
     "Observation",
     "Passage",
     "ToolError",
@@ -63,6 +64,20 @@ class Passage(BaseModel):
     )
 
 
+class ListItem(BaseModel):
+    """One entry of a list a step produced (a search result, a link on a page).
+
+    Lists are what a later step can map over, one child step per item
+    (``s1.results[:5]``): each item carries the URL or reference to act on.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str = Field(description="the URL (or corpus path#anchor) the item points at")
+    title: str = ""
+    snippet: str = Field(default="", description="a short teaser, never citable text")
+
+
 class Observation(BaseModel):
     """The result of one tool call, as stored in the run and shown to the model."""
 
@@ -78,6 +93,11 @@ class Observation(BaseModel):
     )
     value: str = Field(default="", description="the primary result, for {{sN}} placeholders")
     fields: dict[str, str] = Field(default_factory=dict, description="for {{sN.field}}")
+    lists: dict[str, tuple[ListItem, ...]] = Field(
+        default_factory=dict,
+        description="named lists a later step can map over: 'results' of a search, "
+        "'links' of a page",
+    )
     error: ToolError | None = None
     untrusted: bool = Field(
         default=False, description="text from the web or files: data, never instructions"
@@ -102,6 +122,13 @@ class Observation(BaseModel):
             error=ToolError(kind=kind, message=message, retryable=retryable),
             via=via,
         )
+
+    def items(self, name: str) -> tuple[ListItem, ...]:
+        """The list called ``name``; `KeyError` naming the lists there are."""
+        if name not in self.lists:
+            known = ", ".join(sorted(self.lists)) or "none"
+            raise KeyError(f"{self.tool} has no list {name!r} (lists: {known})")
+        return self.lists[name]
 
     def source_text(self, ref: str) -> str:
         """The stored document a passage came from (or the passages' own text)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -63,6 +64,10 @@ class PlanDiff(BaseModel):
     kept: tuple[str, ...] = ()
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+    merged: dict[str, str] = Field(
+        default_factory=dict,
+        description="duplicate steps the planner wrote, each with the step it was merged into",
+    )
 
 
 class Plan(BaseModel):
@@ -89,13 +94,14 @@ class Plan(BaseModel):
     def ids(self) -> tuple[str, ...]:
         return tuple(s.id for s in self.steps)
 
-    def diff_from(self, previous: Plan | None) -> PlanDiff:
+    def diff_from(self, previous: Plan | None, merged: Mapping[str, str] | None = None) -> PlanDiff:
         old = set(previous.ids) if previous else set()
         new = set(self.ids)
         return PlanDiff(
             kept=tuple(i for i in self.ids if i in old),
             added=tuple(i for i in self.ids if i not in old),
             removed=tuple(i for i in (previous.ids if previous else ()) if i not in new),
+            merged=dict(merged or {}),
         )
 
 

@@ -12,7 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    model_validator,
+)
 
 __all__ = [
     "DEPTHS",
@@ -21,7 +28,9 @@ __all__ = [
     "DepthName",
     "Effort",
     "RunContext",
+    "SearchEngine",
     "Settings",
+    "WebSearchSettings",
 ]
 
 Effort = Literal["low", "medium", "high", "auto"]
@@ -64,6 +73,33 @@ class Budgets(BaseModel):
     model_timeout_s: PositiveFloat = 300.0
 
 
+SearchEngine = Literal["ddgs", "searxng", "local"]
+
+
+class WebSearchSettings(BaseModel):
+    """Which engines ``web_search`` asks, in order: the next one when one fails.
+
+    ``local`` is a folder of HTML pages served on 127.0.0.1 (an intranet
+    mirror, or the offline test web); fetch_url reaches it only through
+    ``allow_hosts``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    engines: tuple[SearchEngine, ...] = Field(default=("ddgs",), min_length=1)
+    searxng_url: str | None = Field(default=None, description="a SearXNG instance's address")
+    local_web: str | None = Field(default=None, description="the folder the local engine serves")
+    local_web_port: int = Field(default=0, ge=0, le=65535, description="0: stable per folder")
+
+    @model_validator(mode="after")
+    def _engines_configured(self) -> WebSearchSettings:
+        if "searxng" in self.engines and not self.searxng_url:
+            raise ValueError("the searxng engine needs searxng_url (--searxng-url URL)")
+        if "local" in self.engines and not self.local_web:
+            raise ValueError("the local engine needs local_web (--local-web DIR)")
+        return self
+
+
 class Settings(BaseModel):
     """Everything that shapes one run apart from the model and the tools."""
 
@@ -81,6 +117,7 @@ class Settings(BaseModel):
     evidence_chars: PositiveInt = Field(
         default=6000, description="evidence text shown to the synthesizer, in characters"
     )
+    web_search: WebSearchSettings = WebSearchSettings()
 
     def depth(self, chosen: DepthName | None = None) -> Depth:
         """The depth for this run: the effort if set, else triage's choice."""

@@ -7,6 +7,10 @@ output, so Ponder's logic could not be pinned down with them. These do both:
   tool the caller forces (Ponder's structured calls force one schema per node:
   ``Planning``, ``Reflection``, ``Synthesis``…), or ``"text"`` for plain calls.
 - `FunctionChatModel` answers with a function of the messages and the role.
+- `SchemaChatModel` answers with the smallest reply the forced schema accepts,
+  overlaid with what the test cares about (pydantic-ai's ``TestModel``).
+
+`plan_step` and `planning_reply` are the one way to write a scripted plan.
 
 Both stream (tool-call arguments arrive in pieces, as from a real provider),
 report deterministic token usage, can sleep to simulate latency, and record
@@ -38,13 +42,19 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from agent._testing_replies import plan_step, planning_reply, reply_from_schema
+
 __all__ = [
     "FunctionChatModel",
     "Hang",
+    "SchemaChatModel",
     "ScriptExhaustedError",
     "ScriptedCall",
     "ScriptedChatModel",
     "count_tokens",
+    "plan_step",
+    "planning_reply",
+    "reply_from_schema",
     "scripted_model_from_file",
 ]
 
@@ -287,6 +297,22 @@ class FunctionChatModel(_ScriptedBase):
 
     def _reply_for(self, role: str, messages: Sequence[BaseMessage]) -> Reply:
         return self.fn(list(messages), role)
+
+
+class SchemaChatModel(_ScriptedBase):
+    """Answers each structured call with `reply_from_schema` of the forced schema, overlaid
+    with ``fill[role]``; plain-text calls get ``text``. Never runs out.
+
+    ``SchemaChatModel(fill={"Planning": planning_reply(plan_step("s1", "lookup"))})``
+    """
+
+    fill: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    text: str = "ok"
+
+    def _reply_for(self, role: str, messages: Sequence[BaseMessage]) -> Reply:
+        if role == "text":
+            return self.text
+        return reply_from_schema(self._calls[-1].schema, self.fill.get(role))
 
 
 def _usage(inp: int, out: int) -> Any:

@@ -65,6 +65,16 @@ class Toolset:
         tool = self._tools.get(name)
         return bool(tool is not None and (tool.metadata or {}).get("ponder_runs_code"))
 
+    def needs_approval(self, name: str) -> bool:
+        """Whether a person must approve a call first when ``approve_code`` is on.
+
+        True for the ``python`` tool, any tool that runs model-written code, and
+        any tool whose metadata says ``needs_approval`` (side-effecting MCP tools).
+        """
+        tool = self._tools.get(name)
+        metadata = (tool.metadata or {}) if tool is not None else {}
+        return name == "python" or self.runs_code(name) or bool(metadata.get("needs_approval"))
+
     def parameters(self, name: str) -> dict[str, Any]:
         params: dict[str, Any] = convert_to_openai_tool(self._tools[name])["function"].get(
             "parameters", {"type": "object", "properties": {}}

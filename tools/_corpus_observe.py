@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from agent.observation import Observation, Passage
+from agent.observation import ListItem, Observation, Passage
 from tools._chunking import split_span
 from tools._corpus_index import SearchHit, StoredDocument
 from tools._corpus_parse import Section, paragraph_spans, slugify
@@ -39,6 +39,11 @@ def search_observation(tool: str, query: str, hits: list[SearchHit]) -> Observat
             "paths": "\n".join(paths),
             "ref": refs[0],
             "refs": "\n".join(refs),
+        },
+        lists={
+            "results": tuple(
+                ListItem(url=p.ref, title=p.title, snippet=p.text[:200]) for p in passages
+            )
         },
         untrusted=True,
         via="fts5",

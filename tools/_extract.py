@@ -16,7 +16,7 @@ import lxml.etree
 import lxml.html
 import trafilatura
 
-from agent.observation import Observation, Passage
+from agent.observation import ListItem, Observation, Passage
 
 __all__ = [
     "Link",
@@ -205,6 +205,7 @@ def page_observation(
         documents={page.url: page.text},
         value=shown,
         fields=all_fields,
+        lists={"links": tuple(ListItem(url=link.url, title=link.text) for link in page.links)},
         untrusted=True,
         via=via,
         truncated=truncated,

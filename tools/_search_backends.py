@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
@@ -38,6 +38,7 @@ __all__ = [
     "SearchTimeoutError",
     "canonical_url",
     "dedupe",
+    "results_from_rows",
 ]
 
 
@@ -143,8 +144,9 @@ def dedupe(results: Sequence[SearchResult], limit: int) -> list[SearchResult]:
     return out
 
 
-def _from_ddgs(raw: Sequence[dict[str, Any]]) -> list[SearchResult]:
-    """ddgs result dicts (title, href, body) as results, tracking parameters removed."""
+def results_from_rows(raw: Iterable[dict[str, Any]]) -> list[SearchResult]:
+    """Result dicts (ddgs: title, href, body; SearXNG: title, url, content) as results,
+    tracking parameters removed and rows without an http(s) URL dropped."""
     out: list[SearchResult] = []
     for item in raw:
         url = str(item.get("href") or item.get("url") or "").strip()
@@ -152,7 +154,8 @@ def _from_ddgs(raw: Sequence[dict[str, Any]]) -> list[SearchResult]:
             continue
         url = _without_tracking(url)
         title = " ".join(str(item.get("title") or "").split()) or url
-        snippet = " ".join(str(item.get("body") or item.get("snippet") or "").split())
+        body = item.get("body") or item.get("snippet") or item.get("content") or ""
+        snippet = " ".join(str(body).split())
         out.append(SearchResult(title=title, url=url, snippet=snippet))
     return out
 
@@ -251,7 +254,7 @@ class DDGSBackend:
             raise SearchTimeoutError(f"the search engine timed out: {exc}") from exc
         except DDGSException as exc:
             raise await self._classify(exc, query) from exc
-        results = dedupe(_from_ddgs(raw), options.max_results)
+        results = dedupe(results_from_rows(raw), options.max_results)
         if not results:
             if not await self._online():
                 raise OfflineError("no network: DNS does not resolve the search engines")

@@ -9,7 +9,9 @@ backoff and jitter; "offline" and "no results" are not.
 
 A backend is anything with ``async def search(query, options) -> list[SearchResult]``
 that raises `SearchError` subclasses (`SearchBackend`): `DDGSBackend` is the
-default, `FallbackBackend` chains several (see `tools._search_backends`).
+default, `SearxngBackend` asks a SearXNG instance, `FallbackBackend` chains
+several (see `tools._search_backends`), and `tools.localweb.LocalSearchBackend`
+searches a folder served on loopback.
 Results are de-duplicated by canonical URL whatever the backend.
 """
 
@@ -25,7 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
 
-from agent.observation import Observation, Passage
+from agent.observation import ListItem, Observation, Passage
 from tools._base import ObservingTool
 from tools._search_backends import (
     DDGSBackend,
@@ -41,6 +43,7 @@ from tools._search_backends import (
     canonical_url,
     dedupe,
 )
+from tools._searxng import SearxngBackend
 
 __all__ = [
     "DDGSBackend",
@@ -54,6 +57,7 @@ __all__ = [
     "SearchPolicy",
     "SearchResult",
     "SearchTimeoutError",
+    "SearxngBackend",
     "WebSearch",
     "WebSearchTool",
     "canonical_url",
@@ -273,6 +277,9 @@ def _observation(tool: str, query: str, results: list[SearchResult], via: str) -
             "url": results[0].url,
             "urls": "\n".join(r.url for r in results),
             "titles": "\n".join(r.title for r in results),
+        },
+        lists={
+            "results": tuple(ListItem(url=r.url, title=r.title, snippet=r.snippet) for r in results)
         },
         untrusted=True,
         via=via,

@@ -10,12 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict
 
 from agent.errors import ConfigError
+from agent.settings import WebSearchSettings
+
+if TYPE_CHECKING:
+    from tools.search import SearchBackend
 
 __all__ = ["Toolbox", "ToolboxOptions", "build_toolbox"]
 
@@ -30,6 +34,8 @@ class ToolboxOptions(BaseModel):
     allow_private_network: bool = False
     code_sandbox: Literal["required", "best-effort", "off"] = "required"
     only: tuple[str, ...] = ()
+    web_search: WebSearchSettings = WebSearchSettings()
+    mcp: Path | None = None  # an ``mcpServers`` config file (the user's own, never a task's)
 
 
 @dataclass
@@ -38,7 +44,38 @@ class Toolbox:
     notices: list[str] = field(default_factory=list)
 
 
-def _web_tools(opts: ToolboxOptions) -> list[BaseTool]:
+def _search_backend(opts: ToolboxOptions, notices: list[str]) -> SearchBackend:
+    """The engines of ``opts.web_search``, chained in order when there are several."""
+    from tools.search import DDGSBackend, FallbackBackend, SearxngBackend
+
+    chosen = opts.web_search
+    backends: list[SearchBackend] = []
+    for engine in chosen.engines:
+        if engine == "ddgs":
+            backends.append(DDGSBackend())
+        elif engine == "searxng" and chosen.searxng_url:
+            backends.append(SearxngBackend(chosen.searxng_url))
+        elif engine == "local" and chosen.local_web:
+            backends.append(_local_backend(opts, Path(chosen.local_web), notices))
+    return backends[0] if len(backends) == 1 else FallbackBackend(backends)
+
+
+def _local_backend(opts: ToolboxOptions, folder: Path, notices: list[str]) -> SearchBackend:
+    from tools.corpus import Corpus, CorpusOptions
+    from tools.localweb import LocalSearchBackend, serve_folder
+
+    web = serve_folder(folder, opts.web_search.local_web_port)
+    corpus = Corpus(CorpusOptions(root=folder, index_dir=opts.index_dir))
+    corpus.refresh(force=False)
+    if web.host not in opts.allow_hosts and web.host.split(":")[0] not in opts.allow_hosts:
+        notices.append(
+            f"the local web is at {web.base_url}; fetch_url reads it only with "
+            f"--allow-host {web.host}"
+        )
+    return LocalSearchBackend(corpus, web)
+
+
+def _web_tools(opts: ToolboxOptions, notices: list[str]) -> list[BaseTool]:
     from tools.browser import BrowserTool
     from tools.fetch import FetchTool
     from tools.netguard import NetworkPolicy
@@ -48,7 +85,7 @@ def _web_tools(opts: ToolboxOptions) -> list[BaseTool]:
         allow_hosts=opts.allow_hosts, allow_private_network=opts.allow_private_network
     )
     return [
-        WebSearchTool(session=WebSearch()),
+        WebSearchTool(session=WebSearch(_search_backend(opts, notices))),
         FetchTool(policy=policy),
         BrowserTool(policy=policy),
     ]
@@ -70,8 +107,21 @@ def _code_tool(opts: ToolboxOptions, notices: list[str]) -> list[BaseTool]:
     return [tool]
 
 
+def _mcp_tools(config: Path, opts: ToolboxOptions, notices: list[str]) -> list[BaseTool]:
+    from tools.mcp import McpConfig, load_mcp_tools
+    from tools.netguard import NetworkPolicy
+
+    policy = NetworkPolicy(
+        allow_hosts=opts.allow_hosts, allow_private_network=opts.allow_private_network
+    )
+    found = load_mcp_tools(McpConfig.from_file(config), policy=policy)
+    notices += found.notices
+    return found.tools
+
+
 def build_toolbox(opts: ToolboxOptions) -> Toolbox:
-    """Corpus tools if a corpus is given, web tools for ``search="web"``, the code runner."""
+    """Corpus tools if a corpus is given, web tools for ``search="web"``, the code runner,
+    and the tools of the MCP servers in ``opts.mcp``."""
     from tools.corpus import CorpusOptions, corpus_tools
 
     notices: list[str] = []
@@ -81,9 +131,11 @@ def build_toolbox(opts: ToolboxOptions) -> Toolbox:
     elif opts.search == "corpus":
         raise ConfigError("searching a corpus needs a corpus folder (--corpus DIR)")
     if opts.search == "web":
-        tools += _web_tools(opts)
+        tools += _web_tools(opts, notices)
     if opts.code_sandbox != "off":
         tools += _code_tool(opts, notices)
+    if opts.mcp is not None:
+        tools += _mcp_tools(opts.mcp, opts, notices)
     return Toolbox(tools=_only(tools, opts.only), notices=notices)
 
 

@@ -84,6 +84,13 @@ class StepPool:
             self._entries.pop(key).task.cancel()
         return len(doomed)
 
+    def cancel_keys(self, keys: Iterable[StepKey]) -> int:
+        """Cancel and forget exactly these steps; returns how many were running."""
+        doomed = [k for k in keys if k in self._entries]
+        for key in doomed:
+            self._entries.pop(key).task.cancel()
+        return len(doomed)
+
     def _sweep(self) -> None:
         """Forget results nobody claimed (the run that started them went away)."""
         now = time.monotonic()

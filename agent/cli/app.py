@@ -13,7 +13,11 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from agent.cli.mcp_server import mcp_command
+from agent.cli.tools_command import tools_command
+
 if TYPE_CHECKING:
+    from agent.errors import ErrorCode, PonderError
     from agent.report import RunReport
     from agent.store import RunStore
 
@@ -39,6 +43,9 @@ class Effort(StrEnum):
 
 class Search(StrEnum):
     web = "web"
+    searxng = "searxng"
+    ddgs_searxng = "ddgs,searxng"
+    local = "local"
     corpus = "corpus"
     none = "none"
 
@@ -47,9 +54,14 @@ class EventFormat(StrEnum):
     jsonl = "jsonl"
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(f"ponder: error: {message}", err=True)
-    raise typer.Exit(code)
+def _fail(message: str, exit_code: int, code: ErrorCode) -> NoReturn:
+    """One line on stderr, ``ponder: error [CODE]: message (hint)``, then exit."""
+    typer.echo(f"ponder: error [{code}]: {message}", err=True)
+    raise typer.Exit(exit_code)
+
+
+def _fail_on(exc: PonderError, exit_code: int) -> NoReturn:
+    _fail(str(exc), exit_code, exc.code)
 
 
 def _store(path: Path | None) -> RunStore:
@@ -64,19 +76,21 @@ def _run(work: Any) -> RunReport:
     """Run a CLI coroutine; turn every outcome into one line and an exit code."""
     import asyncio
 
-    from agent.errors import AgentRunError, UserError
+    from agent.errors import AgentRunError, ErrorCode, UserError
 
     try:
         report: RunReport = asyncio.run(work)
         return report
     except UserError as exc:
-        _fail(str(exc), 2)
+        _fail_on(exc, 2)
     except AgentRunError as exc:
-        _fail(str(exc), 1)
+        _fail_on(exc, 1)
     except KeyboardInterrupt:
-        _fail("interrupted; finished steps are saved (ponder resume RUN_ID)", 130)
+        message = "interrupted; finished steps are saved (ponder resume RUN_ID)"
+        _fail(message, 130, ErrorCode.INTERRUPTED)
     except Exception as exc:  # a framework bug: one line here, the traceback in a log file
-        _fail(f"internal error {type(exc).__name__}: {exc} (traceback in {_log_traceback()})", 1)
+        message = f"internal error {type(exc).__name__}: {exc} (traceback in {_log_traceback()})"
+        _fail(message, 1, ErrorCode.INTERNAL)
 
 
 def _log_traceback() -> str:
@@ -137,8 +151,21 @@ def run(
     corpus: Annotated[Path | None, typer.Option(help="Folder of documents to research.")] = None,
     search: Annotated[
         Search | None,
-        typer.Option(help="web, corpus or none (default: corpus if --corpus, else web)."),
+        typer.Option(
+            help="web (ddgs), searxng, ddgs,searxng (a fallback chain), local, corpus or none "
+            "(default: corpus if --corpus, else web)."
+        ),
     ] = None,
+    searxng_url: Annotated[
+        str | None, typer.Option(help="The SearXNG instance for --search searxng.")
+    ] = None,
+    local_web: Annotated[
+        Path | None,
+        typer.Option(help="Folder of HTML pages served on 127.0.0.1 for --search local."),
+    ] = None,
+    local_web_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port of the local web (0: stable per folder).")
+    ] = 0,
     max_steps: Annotated[int, typer.Option(min=1, max=200)] = 48,
     max_replans: Annotated[int, typer.Option(min=0, max=20)] = 3,
     max_model_calls: Annotated[int, typer.Option(min=1, max=1000)] = 24,
@@ -156,10 +183,18 @@ def run(
     run_id: Annotated[str | None, typer.Option(help="Name the run (default: random).")] = None,
     approve_plan: Annotated[bool, typer.Option(help="Approve each plan before it runs.")] = False,
     approve_code: Annotated[
-        bool, typer.Option(help="Approve each code step before it runs.")
+        bool,
+        typer.Option(
+            "--approve-actions",
+            "--approve-code",
+            help="Approve each code step and side-effecting MCP tool call before it runs.",
+        ),
     ] = False,
     tools: Annotated[
         str | None, typer.Option(help="Only these tools, comma-separated (e.g. corpus_search).")
+    ] = None,
+    mcp: Annotated[
+        Path | None, typer.Option(help="MCP servers config (mcpServers JSON): add their tools.")
     ] = None,
     allow_host: Annotated[
         list[str] | None, typer.Option(help="Let web tools reach this host[:port].")
@@ -177,13 +212,20 @@ def run(
         text = read_task(task, task_file)
         if corpus is not None and not corpus.is_dir():
             raise ConfigError(f"corpus folder {corpus} does not exist or is not a folder")
-        chosen = (search or (Search.corpus if corpus else Search.web)).value
+        from agent.cli.web_options import web_search_choice
+
+        chosen, web_search = web_search_choice(
+            (search or (Search.corpus if corpus else Search.web)).value,
+            searxng_url=searxng_url,
+            local_web=local_web,
+            local_web_port=local_web_port,
+        )
         if chosen == "corpus" and corpus is None:
             raise ConfigError("--search corpus needs --corpus DIR")
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
         if (approve_plan or approve_code) and not interactive:
             raise ConfigError(
-                "--approve-plan/--approve-code need a terminal to ask on",
+                "--approve-plan/--approve-actions need a terminal to ask on",
                 hint="run interactively, or drop the flag",
             )
         if run_id is not None and not run_id.replace("-", "").replace("_", "").isalnum():
@@ -199,10 +241,12 @@ def run(
             search=chosen,
             allow_hosts=list(allow_host or []),
             tools=[t.strip() for t in (tools or "").split(",") if t.strip()],
+            mcp_config=str(mcp.resolve()) if mcp else None,
             settings=Settings(
                 effort=effort.value,
                 approve_plan=approve_plan,
                 approve_code=approve_code,
+                web_search=web_search,
                 budgets=Budgets(
                     max_steps=max_steps,
                     max_replans=max_replans,
@@ -215,7 +259,7 @@ def run(
         )
         run_store = _store(store)
     except UserError as exc:
-        _fail(str(exc), 2)
+        _fail_on(exc, 2)
     from agent.cli.approve import ask_on_terminal
     from agent.cli.session import start_run
 
@@ -240,6 +284,7 @@ def batch(
     effort: Annotated[Effort, typer.Option()] = Effort.auto,
     corpus: Annotated[Path | None, typer.Option()] = None,
     search: Annotated[Search | None, typer.Option()] = None,
+    searxng_url: Annotated[str | None, typer.Option()] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=32, help="Runs at once.")] = 4,
     max_steps: Annotated[int, typer.Option(min=1, max=200)] = 48,
     timeout: Annotated[float, typer.Option(min=1.0)] = 900.0,
@@ -256,21 +301,29 @@ def batch(
         if corpus is not None and not corpus.is_dir():
             raise ConfigError(f"corpus folder {corpus} does not exist or is not a folder")
         from agent.cli.session import RunOptions
+        from agent.cli.web_options import web_search_choice
         from agent.settings import Budgets, Settings
 
+        kind, web_search = web_search_choice(
+            (search or (Search.corpus if corpus else Search.web)).value,
+            searxng_url=searxng_url,
+            local_web=None,
+        )
         base = RunOptions(
             task=tasks[0],
             model=model,
             base_url=base_url,
             corpus=str(corpus.resolve()) if corpus else None,
-            search=(search or (Search.corpus if corpus else Search.web)).value,
+            search=kind,
             settings=Settings(
-                effort=effort.value, budgets=Budgets(max_steps=max_steps, timeout_s=timeout)
+                effort=effort.value,
+                web_search=web_search,
+                budgets=Budgets(max_steps=max_steps, timeout_s=timeout),
             ),
         )
         run_store = _store(store)
     except UserError as exc:
-        _fail(str(exc), 2)
+        _fail_on(exc, 2)
     import asyncio
 
     from agent.cli.render import PlainView
@@ -312,7 +365,7 @@ def resume(
     try:
         run_store = _store(store)
     except UserError as exc:
-        _fail(str(exc), 2)
+        _fail_on(exc, 2)
     from agent.cli.approve import ask_on_terminal
     from agent.cli.session import resume_run
 
@@ -341,7 +394,7 @@ def runs(
     try:
         records = _store(store).list(limit)
     except UserError as exc:
-        _fail(str(exc), 2)
+        _fail_on(exc, 2)
     for r in records:
         when = datetime.datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M")
         typer.echo(f"{r.run_id}  {r.status:<16} {when}  {r.task[:70]}")
@@ -360,9 +413,13 @@ def show(
     try:
         run_store = _store(store)
     except UserError as exc:
-        _fail(str(exc), 2)
+        _fail_on(exc, 2)
     report = _run(show_run(run_id, store=run_store))
     typer.echo(report.model_dump_json(indent=2) if json_out else report.to_markdown())
+
+
+app.command("tools")(tools_command)
+app.command("mcp")(mcp_command)
 
 
 def main() -> None:

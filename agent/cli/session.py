@@ -42,6 +42,7 @@ class RunOptions(BaseModel):
     allow_private_network: bool = False
     code_sandbox: Literal["required", "best-effort", "off"] = "required"
     tools: list[str] = []
+    mcp_config: str | None = None  # the path only: its env/headers secrets are never stored
     settings: Settings = Settings()
 
 
@@ -66,6 +67,8 @@ def _tools(opts: RunOptions, store: RunStore, view: RunView) -> list[Any]:
             allow_private_network=opts.allow_private_network,
             code_sandbox=opts.code_sandbox,
             only=tuple(opts.tools),
+            web_search=opts.settings.web_search,
+            mcp=Path(opts.mcp_config) if opts.mcp_config else None,
         )
     )
     for notice in box.notices:

@@ -204,6 +204,7 @@ async def call_structured(
     json_schema: dict[str, Any] | None = None,
     validate: Callable[[T], str | None] | None = None,
     on_partial: Callable[[dict[str, Any]], None] | None = None,
+    on_rejected: Callable[[str], None] | None = None,
     config: RunnableConfig | None = None,
     error: type[ModelOutputError] = ModelOutputError,
 ) -> StructuredReply[T]:
@@ -211,6 +212,8 @@ async def call_structured(
 
     ``json_schema`` overrides the schema sent to the model (for per-run enums
     such as the tool names); the reply is still validated against ``schema``.
+    ``on_rejected`` hears each refused reply's problem, so work begun from its
+    partials (``on_partial``) can be undone before the model is asked again.
     """
     js = json_schema or json_schema_for(schema)
     method = _method_for(model)
@@ -234,6 +237,8 @@ async def call_structured(
             problem = _compact(exc)
         if not problem:
             return StructuredReply(value=value, attempts=attempt)
+        if on_rejected is not None:
+            on_rejected(problem)
         echo = raw.text[:_MAX_ECHO] if raw.text else "(nothing)"
         history += [
             AIMessage(content=echo),

@@ -18,13 +18,12 @@ from langgraph.runtime import Runtime
 
 from agent._internal.step_pool import step_pool
 from agent.budget import BudgetGate
-from agent.dispatch import StepContext, StepOutcome, start_step, step_key
+from agent.dispatch import StepContext, StepOutcome, approval_key, start_step
 from agent.events import StepFinishedEvent, emit
 from agent.nodes._deps import NodeDeps
-from agent.nodes.approve_code import approval_key
 from agent.observation import Observation
 from agent.plan import PlanStep
-from agent.progress import blocked_steps, current_plan, executed_count, ready_steps, step_state
+from agent.progress import blocked_steps, current_plan, ready_steps
 from agent.state import NodeUsage, ResearchState, StepRecord
 from agent.step_views import record_digest
 
@@ -78,31 +77,20 @@ async def execute(
         config=config,
         sink=sink,
     )
-    approvals = state.get("code_approvals") or {}
     pending: list[str] = []
     wanted = []
-    launched = executed_count(state) + sum(
-        1 for k in pool.keys(run_id) if step_state(state, k.step_id) in ("pending", "retry")
-    )
     over_budget = False
     for step, attempt in ready_steps(state):
-        key = step_key(run_id, step, attempt)
-        if settings.approve_code and deps.toolset.runs_code(step.tool):
-            name = approval_key(step.id, attempt, key.fingerprint)
-            if name not in approvals:
-                pending.append(name)
-                continue
-            if not approvals[name]:
-                finished[step.id] = _refused(step, attempt, plan.version)
-                _emit_finished(sink, run_id, finished[step.id])
-                continue
-        if key not in pool:
-            if launched >= settings.budgets.max_steps:
-                over_budget = True
-                continue
-            launched += 1
-            start_step(ctx, step, attempt)
-        wanted.append(key)
+        started = start_step(ctx, step, attempt)
+        if started.blocked == "awaits_approval":
+            pending.append(approval_key(started.key))
+        elif started.blocked == "refused":
+            finished[step.id] = _refused(step, attempt, plan.version)
+            _emit_finished(sink, run_id, finished[step.id])
+        elif started.blocked == "over_budget":
+            over_budget = True
+        else:
+            wanted.append(started.key)
 
     if pending or (finished and not wanted):
         return {"steps": finished, "pending_approval": pending, "usage": gate.usage_update()}

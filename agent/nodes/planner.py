@@ -26,6 +26,7 @@ from agent.models.structured import call_structured, grammar_constrained
 from agent.nodes._deps import NodeDeps
 from agent.nodes.synthesizer import direct_answer_update
 from agent.plan import Plan, PlanStep, TriageDecision, placeholder_refs
+from agent.plan_merge import merge_duplicates, merged_text, step_signature
 from agent.plan_rules import (
     Planning,
     Replanning,
@@ -44,12 +45,28 @@ __all__ = ["plan"]
 
 
 class _EarlyStarter:
-    """Starts complete, self-contained steps while the plan streams in."""
+    """Starts complete, self-contained steps while the plan streams in.
 
-    def __init__(self, ctx: StepContext, deps: NodeDeps, done: frozenset[str]) -> None:
-        self.ctx, self.deps, self.done = ctx, deps, done
+    Every start goes through `start_step`, so an early start passes the same
+    approval and budget gates as the executor's. At most ``limit`` steps of
+    one reply start (a longer plan is invalid anyway), and when a reply is
+    rejected every step it started is cancelled before the model is re-asked.
+    """
+
+    def __init__(
+        self,
+        ctx: StepContext,
+        deps: NodeDeps,
+        done: frozenset[str],
+        limit: int,
+        known: tuple[PlanStep, ...] = (),
+    ) -> None:
+        self.ctx, self.deps, self.done, self.limit = ctx, deps, done, limit
         self.started: dict[str, StepKey] = {}
         self.direct = False
+        # A step equal to one already planned will be merged into it: never start it.
+        self.known = {step_signature(s.tool, s.input) for s in known}
+        self.signatures: set[str] = set()
 
     def __call__(self, partial: dict[str, Any]) -> None:
         if partial.get("mode") == "direct":
@@ -57,7 +74,7 @@ class _EarlyStarter:
         if self.direct:
             return
         drafts = partial.get("steps") or []
-        for raw in drafts[:-1]:  # the last one may still be streaming
+        for raw in drafts[: min(len(drafts) - 1, self.limit)]:  # the last may still stream
             try:
                 draft = StepDraft.model_validate(raw)
             except ValidationError:
@@ -70,8 +87,21 @@ class _EarlyStarter:
                 continue
             if self.deps.toolset.validate_input(draft.tool, draft.input):
                 continue
-            step = to_plan_steps([draft])[0]
-            self.started[draft.id] = start_step(self.ctx, step, 1)
+            signature = step_signature(draft.tool, draft.input)
+            if signature in self.known or signature in self.signatures:
+                continue
+            started = start_step(self.ctx, to_plan_steps([draft])[0], 1)
+            if started.blocked is None:
+                self.started[draft.id] = started.key
+                self.signatures.add(signature)
+
+    def rejected(self) -> None:
+        """The reply was refused: nothing it started may run on or be counted."""
+        if self.started:
+            step_pool().cancel_keys(self.started.values())
+        self.started.clear()
+        self.signatures.clear()
+        self.direct = False
 
 
 async def plan(
@@ -88,6 +118,7 @@ async def plan(
         else:
             update = await _replan(state, runtime, config, deps, settings, gate, previous)
     except BudgetExhausted as exc:
+        step_pool().cancel(run_id)  # no plan came, so nothing started for it may run on
         return {"status": "budget_exhausted", "stop_reason": str(exc), "usage": gate.usage_update()}
     except PlanningError:
         step_pool().cancel(run_id)
@@ -151,7 +182,7 @@ async def _first_plan(
         feedback=state.get("feedback") or "",
     )
     early = _EarlyStarter(
-        _context(state, runtime, config, deps, settings, version), deps, frozenset()
+        _context(state, runtime, config, deps, settings, version), deps, frozenset(), max_steps
     )
 
     def rules(p: Planning) -> str | None:
@@ -187,15 +218,16 @@ async def _first_plan(
     if planning.mode == "direct" and allow_direct:
         step_pool().cancel(run_id)
         return {**update, **direct_answer_update(run_id, planning.answer, runtime)}
-    steps = to_plan_steps(planning.steps)
+    steps, merged = merge_duplicates(to_plan_steps(planning.steps))
+    why = "rejected plan revised with feedback" if rejected else "first plan"
     new_plan = Plan(
         version=version,
         reasoning=planning.reasoning,
         steps=steps,
-        reason="rejected plan revised with feedback" if rejected else "first plan",
+        reason="; ".join(filter(None, [why, merged_text(merged)])),
         origin="revised" if rejected else "planner",
     )
-    return {**update, "plans": [_publish(new_plan, rejected, state, runtime)]}
+    return {**update, "plans": [_publish(new_plan, rejected, state, runtime, merged)]}
 
 
 async def _replan(
@@ -243,7 +275,13 @@ async def _replan(
         unfinished=[s.id for s in unfinished],
     )
     version = previous.version + 1
-    early = _EarlyStarter(_context(state, runtime, config, deps, settings, version), deps, done)
+    early = _EarlyStarter(
+        _context(state, runtime, config, deps, settings, version),
+        deps,
+        done,
+        max_steps,
+        known=previous.steps,
+    )
     taken = frozenset(taken_ids)
 
     def rules(r: Replanning) -> str | None:
@@ -263,15 +301,17 @@ async def _replan(
     )
     keep = set(replanning.keep)
     carried = tuple(s for s in previous.steps if s.id in done or s.id in keep)
-    steps = carried + to_plan_steps(replanning.steps)
+    steps, merged = merge_duplicates(
+        carried + to_plan_steps(replanning.steps), fixed=frozenset(s.id for s in carried)
+    )
     new_plan = Plan(
         version=version,
         reasoning=replanning.reasoning,
         steps=steps,
-        reason=reason,
+        reason="; ".join(filter(None, [reason, merged_text(merged)])),
         origin="replan",
     )
-    return {"plans": [_publish(new_plan, previous, state, runtime)]}
+    return {"plans": [_publish(new_plan, previous, state, runtime, merged)]}
 
 
 T = TypeVar("T", Planning, Replanning)
@@ -299,6 +339,7 @@ async def _request(
         json_schema=js,
         validate=rules,
         on_partial=early if stream else None,
+        on_rejected=lambda _problem: early.rejected(),
         config=config,
         error=PlanningError,
     )
@@ -306,10 +347,14 @@ async def _request(
 
 
 def _publish(
-    plan: Plan, previous: Plan | None, state: ResearchState, runtime: Runtime[Any]
+    plan: Plan,
+    previous: Plan | None,
+    state: ResearchState,
+    runtime: Runtime[Any],
+    merged: dict[str, str],
 ) -> Plan:
     """Stamp the diff, cancel running steps the plan dropped, and announce it."""
-    plan = plan.model_copy(update={"diff": plan.diff_from(previous)})
+    plan = plan.model_copy(update={"diff": plan.diff_from(previous, merged)})
     _keep_only(state["run_id"], plan.steps, state)
     emit(runtime.stream_writer, _plan_event(state["run_id"], plan))
     return plan

@@ -15,8 +15,6 @@ __all__ = [
     "Workload",
     "evidence",
     "judgement",
-    "planning",
-    "ponder_step",
     "synthesis",
 ]
 
@@ -62,24 +60,6 @@ class Workload(ABC):
     def max_steps(self) -> int:
         """Ponder's step budget this workload needs."""
         return 16
-
-
-def ponder_step(
-    sid: str, tool: str, inputs: dict[str, Any], goal: str, deps: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    return {"id": sid, "goal": goal, "tool": tool, "input": inputs, "depends_on": list(deps)}
-
-
-def planning(
-    reasoning: str, steps: list[dict[str, Any]], *, depth: str = "medium"
-) -> dict[str, Any]:
-    return {
-        "mode": "research",
-        "depth": depth,
-        "triage_reason": "needs tools",
-        "reasoning": reasoning,
-        "steps": steps,
-    }
 
 
 def judgement(decision: str, reason: str, failed: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -17,14 +17,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from agent.testing import plan_step, planning_reply
 from bench.meter import CallRecord, ModelTurn, Reply, Script, ToolCall, ToolSpan
 from bench.workloads._common import (
     Flavor,
     Workload,
     evidence,
     judgement,
-    planning,
-    ponder_step,
     synthesis,
     unexpected,
 )
@@ -115,26 +114,46 @@ class Dependencies(Workload):
     # -- Ponder: one plan with placeholders; a replan when the registry fails ----------
     def _ponder(self) -> Script:
         plan = [
-            ponder_step("s1", "lookup", {"query": "population of Atlantis"}, "Find A"),
-            ponder_step("s2", "lookup", {"query": "area of Lemuria"}, "Find B"),
-            ponder_step("s3", "calc", {"expression": "{{s2}} * 3 + 7"}, "Compute C", ("s2",)),
-            ponder_step("s4", "lookup", {"query": "registry code for {{s3}}"}, "Find R", ("s3",)),
-            ponder_step(
-                "s5", "calc", {"expression": "{{s1}} + {{s4}}"}, "Sum A and R", ("s1", "s4")
+            plan_step("s1", "lookup", {"query": "population of Atlantis"}, goal="Find A"),
+            plan_step("s2", "lookup", {"query": "area of Lemuria"}, goal="Find B"),
+            plan_step(
+                "s3", "calc", {"expression": "{{s2}} * 3 + 7"}, goal="Compute C", after=("s2",)
+            ),
+            plan_step(
+                "s4", "lookup", {"query": "registry code for {{s3}}"}, goal="Find R", after=("s3",)
+            ),
+            plan_step(
+                "s5",
+                "calc",
+                {"expression": "{{s1}} + {{s4}}"},
+                goal="Sum A and R",
+                after=("s1", "s4"),
             ),
         ]
         fix = [
-            ponder_step(
-                "s6", "lookup", {"query": "registry mirror code for {{s3}}"}, "Find R", ("s3",)
+            plan_step(
+                "s6",
+                "lookup",
+                {"query": "registry mirror code for {{s3}}"},
+                goal="Find R",
+                after=("s3",),
             ),
-            ponder_step(
-                "s7", "calc", {"expression": "{{s1}} + {{s6}}"}, "Sum A and R", ("s1", "s6")
+            plan_step(
+                "s7",
+                "calc",
+                {"expression": "{{s1}} + {{s6}}"},
+                goal="Sum A and R",
+                after=("s1", "s6"),
             ),
         ]
 
         def reply(turn: ModelTurn) -> Reply:
             if turn.role == "Planning" and turn.index == 0:
-                return Reply(structured=planning(thought("plan", 0), plan))
+                return Reply(
+                    structured=planning_reply(
+                        *plan, reasoning=thought("plan", 0), triage_reason="needs tools"
+                    )
+                )
             if turn.role == "Judgement" and turn.index == 0 and self.replan:
                 return Reply(structured=judgement("replan", thought("judge", 0), ("s4",)))
             if turn.role == "Replanning" and turn.index == 0 and self.replan:

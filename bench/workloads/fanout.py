@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.settings import DEPTHS
+from agent.testing import plan_step, planning_reply
 from bench.meter import ModelTurn, Reply, Script, ToolCall
 from bench.workloads._common import (
     Flavor,
@@ -25,8 +26,6 @@ from bench.workloads._common import (
     Workload,
     evidence,
     judgement,
-    planning,
-    ponder_step,
     synthesis,
     unexpected,
 )
@@ -179,16 +178,20 @@ class FanOut(Workload):
             first = 1 + 2 * sum(len(b) for b in batches[:batch_no])
             batch = batches[batch_no]
             out = [
-                ponder_step(
-                    f"s{first + j}", "web_search", {"query": f"population of {p}"}, f"Find {p}"
+                plan_step(
+                    f"s{first + j}", "web_search", {"query": f"population of {p}"}, goal=f"Find {p}"
                 )
                 for j, p in enumerate(batch)
             ]
             for j, p in enumerate(batch):
                 search_id, sid = f"s{first + j}", f"s{first + len(batch) + j}"
                 out.append(
-                    ponder_step(
-                        sid, "fetch_url", {"url": f"{{{{{search_id}}}}}"}, f"Read {p}", (search_id,)
+                    plan_step(
+                        sid,
+                        "fetch_url",
+                        {"url": f"{{{{{search_id}}}}}"},
+                        goal=f"Read {p}",
+                        after=(search_id,),
                     )
                 )
             return out
@@ -198,8 +201,15 @@ class FanOut(Workload):
                 first = steps(0)
                 if self.real:
                     sid = f"s{len(first) + 1}"
-                    first.append(ponder_step(sid, "python", {"code": self.CODE}, "Checksum"))
-                return Reply(structured=planning(thought("plan", 0), first, depth=depth))
+                    first.append(plan_step(sid, "python", {"code": self.CODE}, goal="Checksum"))
+                return Reply(
+                    structured=planning_reply(
+                        *first,
+                        reasoning=thought("plan", 0),
+                        depth=depth,
+                        triage_reason="needs tools",
+                    )
+                )
             if turn.role == "Judgement":
                 more = turn.index + 1 < len(batches)
                 decision = "replan" if more else "finish"

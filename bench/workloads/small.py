@@ -17,14 +17,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agent.testing import plan_step, planning_reply
 from bench.meter import ModelTurn, Reply, Script, ToolCall
 from bench.workloads._common import (
     Flavor,
     Workload,
     evidence,
     judgement,
-    planning,
-    ponder_step,
     synthesis,
     unexpected,
 )
@@ -43,7 +42,11 @@ def _ponder_replies(
 ) -> Script:
     def reply(turn: ModelTurn) -> Reply:
         if turn.role == "Planning" and turn.index == 0:
-            return Reply(structured=planning(thought("plan", 0), steps, depth=depth))  # type: ignore[arg-type]
+            return Reply(
+                structured=planning_reply(
+                    *steps, reasoning=thought("plan", 0), depth=depth, triage_reason="needs tools"
+                )
+            )  # type: ignore[arg-type]
         if turn.role == "Judgement" and turn.index == 0:
             return Reply(structured=judgement("finish", thought("judge", 0)))
         if turn.role == "Synthesis":
@@ -93,7 +96,7 @@ class Overhead(Workload):
             return lambda turn: (
                 Reply(thought("noop", 0), calls) if turn.index == 0 else Reply(answer="Done.")
             )
-        steps = [ponder_step(f"s{i + 1}", "noop", {"x": str(i)}, f"No-op {i}") for i in range(k)]
+        steps = [plan_step(f"s{i + 1}", "noop", {"x": str(i)}, goal=f"No-op {i}") for i in range(k)]
         return _ponder_replies(steps, "high", lambda _: "Done.")
 
 
@@ -142,15 +145,15 @@ class TokenGrowth(Workload):
                 )
 
             return seq
-        steps = [ponder_step("s1", "read_record", {"key": "k0"}, "Read the first record")]
+        steps = [plan_step("s1", "read_record", {"key": "k0"}, goal="Read the first record")]
         for i in range(2, k + 1):
             steps.append(
-                ponder_step(
+                plan_step(
                     f"s{i}",
                     "read_record",
                     {"key": f"{{{{s{i - 1}.next}}}}"},
-                    f"Read record {i}",
-                    (f"s{i - 1}",),
+                    goal=f"Read record {i}",
+                    after=(f"s{i - 1}",),
                 )
             )
         return _ponder_replies(steps, "medium" if k <= 6 else "high", self._answer)

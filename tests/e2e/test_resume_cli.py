@@ -8,18 +8,12 @@ import signal
 import subprocess
 import time
 
-from tests.conftest import planning
+from tests.conftest import planning, step
 from tests.e2e.cli_runner import CORPUS, PONDER, REPO, env, events, ponder, write_script
 
 
 def _step(sid: str, query: str, deps: tuple[str, ...] = ()) -> dict:
-    return {
-        "id": sid,
-        "goal": f"find {query}",
-        "tool": "corpus_search",
-        "input": {"query": query},
-        "depends_on": list(deps),
-    }
+    return step(sid, query, deps, tool="corpus_search")
 
 
 # Claims the corpus passages s1.1 and s2.1 really support, so the citation check keeps them.

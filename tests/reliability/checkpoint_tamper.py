@@ -16,6 +16,7 @@ counts the tampers that were refused with one clear line and ran nothing.
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import shutil
 import sqlite3
@@ -245,7 +246,8 @@ def run_tamper(tamper: Tamper, clean_home: Path, work: Path) -> TamperOutcome:
     (modules / "ponder_canary_module.py").write_text(CANARY_MODULE.format(canary=str(canary)))
     with sqlite3.connect(home / "runs.sqlite") as db:
         tamper.rewrite(db, canary)
-    extra = {"PYTHONPATH": str(modules)}  # the canary module could be imported, if anything did
+    # The canary module could be imported, if anything did; the repo stays first on the path.
+    extra = {"PYTHONPATH": os.pathsep.join([str(REPO), str(modules)])}
     problems: list[str] = []
     details: list[str] = []
     for command in (["show", RUN_ID, "--json"], ["resume", RUN_ID, "--json"]):
@@ -254,7 +256,7 @@ def run_tamper(tamper: Tamper, clean_home: Path, work: Path) -> TamperOutcome:
             capture_output=True, text=True, env=env(home, **extra), cwd=REPO, timeout=120,
             check=False,
         )  # fmt: skip
-        errors = [ln for ln in done.stderr.splitlines() if ln.startswith("ponder: error:")]
+        errors = [ln for ln in done.stderr.splitlines() if ln.startswith("ponder: error [")]
         details.append(f"{command[0]}: exit {done.returncode}: {errors[-1] if errors else ''}")
         if done.returncode != 1:
             problems.append(f"ponder {command[0]} exited {done.returncode}, not refusing")

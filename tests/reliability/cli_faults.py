@@ -7,7 +7,7 @@ the SDK itself raises on a 429, a 500, a dropped connection or a timeout, and a
 tool call can arrive cut off mid-JSON. Script cases load `ScriptedChatModel`
 from JSON (``--model script:PATH``). A case is survived when the process either
 finishes ``done`` with a cited answer (and, where the case says so, the plan the
-model meant), or exits 1 with one ``ponder: error:`` line and no traceback, and
+model meant), or exits 1 with one ``ponder: error [CODE]:`` line and no traceback, and
 in both cases ends within its ``--timeout`` plus a generous margin.
 """
 
@@ -208,7 +208,7 @@ def _judge(fault: CliFault, code: int, out: str, err: str) -> list[str]:
     if "Traceback" in err or "Traceback" in out:
         problems.append("a traceback was printed")
     if fault.expect == "failed":
-        lines = [ln for ln in err.splitlines() if ln.startswith("ponder: error:")]
+        lines = [ln for ln in err.splitlines() if ln.startswith("ponder: error [")]
         if code != 1:
             problems.append(f"exit code {code}, expected 1")
         if len(lines) != 1 or fault.error not in lines[0]:

@@ -7,7 +7,7 @@ that are odd but acceptable (a NUL inside the task, ANSI escapes, emoji) must
 run to an answer. `run_cli_fuzz_suite()` runs the table for the report.
 
 An error is *clean* when the exit code is 2, no traceback or "internal error"
-is printed, and the message is either Ponder's one line (``ponder: error: …``)
+is printed, and the message is either Ponder's one line (``ponder: error [CODE]: …``)
 or Click's usage error for a flag it could not parse.
 """
 
@@ -175,7 +175,7 @@ def judge_cli(code: int, output: str, expect: int, phrase: str = "") -> list[str
         if bad in output:
             problems.append(f"{bad!r} in the output: {output[-300:]!r}")
     if expect == 2:
-        ours = [ln for ln in output.splitlines() if ln.startswith("ponder: error:")]
+        ours = [ln for ln in output.splitlines() if ln.startswith("ponder: error [")]
         usage = "Usage:" in output and "Error" in output
         if len(ours) > 1 or not (ours or usage):
             problems.append(f"no single clear error line: {output[-300:]!r}")

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from agent.testing import plan_step
 from tests.e2e.cli_runner import PONDER, REPO, env, write_script
 
 __all__ = [
@@ -55,8 +56,7 @@ def _code(step: str, sleep: float, extra: str = "") -> str:
 
 
 def _step(sid: str, code: str, deps: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"id": sid, "goal": f"token {sid}", "tool": "python", "input": {"code": code},
-            "depends_on": list(deps)}  # fmt: skip
+    return plan_step(sid, "python", {"code": code}, goal=f"token {sid}", after=deps)
 
 
 PLAN = {

@@ -142,7 +142,7 @@ def _expectations(
     """The run must really have done what the case is about, or a clean result proves nothing."""
     problems = []
     if case == "openai_401":
-        lines = [ln for ln in done.stderr.splitlines() if ln.startswith("ponder: error:")]
+        lines = [ln for ln in done.stderr.splitlines() if ln.startswith("ponder: error [")]
         if done.returncode != 1 or len(lines) != 1 or "auth" not in lines[0]:
             problems.append(f"expected one auth error line, got {done.returncode}: {lines}")
         return problems

@@ -70,5 +70,5 @@ def test_any_task_file_bytes_end_in_an_answer_or_a_clean_error(fuzz_home, data: 
 
 def test_the_judge_flags_a_traceback_and_a_wrong_code() -> None:
     assert cf.judge_cli(1, "Traceback (most recent call last):\n  boom", 2)
-    assert cf.judge_cli(2, "ponder: error: a\nponder: error: b", 2)
-    assert cf.judge_cli(2, "ponder: error: the task is empty", 2, "the task is empty") == []
+    assert cf.judge_cli(2, "ponder: error [config]: a\nponder: error [config]: b", 2)
+    assert cf.judge_cli(2, "ponder: error [usage]: the task is empty", 2, "the task is empty") == []

@@ -9,10 +9,9 @@ from tests.reliability.sandbox_attacks import SUITE_OPTIONS, leftover_sandbox_pr
 from tools._sandbox import probe_sandbox
 
 _PROBE = probe_sandbox(SUITE_OPTIONS.bwrap, SUITE_OPTIONS.python)
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not _PROBE.ok, reason=f"the python steps need the sandbox: {_PROBE.reason}"),
-]
+needs_bwrap = pytest.mark.skipif(
+    not _PROBE.ok, reason=f"the python steps need the sandbox: {_PROBE.reason}"
+)
 
 
 def test_strikes_are_seeded_and_cover_every_phase() -> None:
@@ -26,6 +25,9 @@ def test_strikes_are_seeded_and_cover_every_phase() -> None:
     }
 
 
+@pytest.mark.slow
+@pytest.mark.sandbox
+@needs_bwrap
 @pytest.mark.timeout(600)
 def test_twenty_kills_resume_without_redoing_or_losing_anything() -> None:
     result = kt.run_kill_trials(trials=20)

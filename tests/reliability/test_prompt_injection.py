@@ -30,7 +30,7 @@ def canary() -> Iterator[sa.Canary]:
 
 
 def _marks(case: inj.InjectionCase) -> list[pytest.MarkDecorator]:
-    marks = [needs_bwrap]
+    marks = [pytest.mark.sandbox, needs_bwrap]
     if case.reader == "browser":
         marks += [pytest.mark.browser, requires_chromium]
     return marks

@@ -11,6 +11,7 @@ from tools._sandbox import probe_sandbox
 _PROBE = probe_sandbox(SUITE_OPTIONS.bwrap, SUITE_OPTIONS.python)
 
 
+@pytest.mark.sandbox
 @pytest.mark.skipif(not _PROBE.ok, reason=f"no sandbox: {_PROBE.reason}")
 @pytest.mark.parametrize("case", sl.CASES)
 def test_planted_key_never_leaks(case: sl.Case, tmp_path) -> None:
@@ -18,6 +19,7 @@ def test_planted_key_never_leaks(case: sl.Case, tmp_path) -> None:
     assert outcome.clean, outcome.problems
 
 
+@pytest.mark.sandbox
 @pytest.mark.skipif(not _PROBE.ok, reason=f"no sandbox: {_PROBE.reason}")
 def test_the_leak_check_finds_a_key_typed_into_the_task(tmp_path) -> None:
     """The control: a key the user typed into the task is found in every channel it reaches."""

@@ -236,6 +236,7 @@ async def test_demo_query_finds_gather_exceptions_and_the_taskgroup_comparison(e
     assert obs.value == obs.passages[0].text
     assert obs.fields["path"] == "tasks-and-gather.md"
     assert obs.fields["paths"].split("\n")[0] == "tasks-and-gather.md"
+    assert [r.url for r in obs.items("results")] == [p.ref for p in obs.passages]
     assert (
         obs.content.count("\n[") >= 4
         and "[1] tasks-and-gather.md#how-gather-handles-exceptions" in obs.content

@@ -28,6 +28,9 @@ async def test_article_reads_as_markdown_with_numbered_links(site: SiteServer) -
     assert f"[2] Next story → {site.url('/second.html')}" in obs.content  # first label wins
     assert "→ https://example.org/lighthouses/kerrow" in obs.content
     assert site.url("/links.html") in obs.fields["links"].splitlines()
+    links = obs.items("links")  # every link, typed, in page order: what a fan-out maps over
+    assert (links[1].url, links[1].title) == (site.url("/second.html"), "Next story")
+    assert "https://example.org/lighthouses/kerrow" in [link.url for link in links]
     assert "Fresnel lens" in obs.value
 
 

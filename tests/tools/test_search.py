@@ -199,6 +199,15 @@ async def test_ddgs_results_are_parsed_normalised_and_deduplicated(ddg_transport
     assert obs.content.startswith(f"Web results for 'asyncio gather':\n\n[1] {first.title}\n")
     assert f"[2] {obs.passages[1].title}\n    {obs.passages[1].ref}\n    " in obs.content
     assert obs.untrusted and obs.via == "ddgs"
+    # The results as a typed list, in rank order: what a fan-out step maps over.
+    results = obs.items("results")
+    assert [r.url for r in results] == [p.ref for p in obs.passages]
+    assert {r.url: (r.title, r.snippet) for r in results}[group.ref] == (
+        "asyncio.TaskGroup",
+        "Structured concurrency in Python 3.11.",
+    )
+    with pytest.raises(KeyError, match="no list 'links'"):
+        obs.items("links")
 
 
 async def test_a_dns_failure_in_the_transport_is_offline(ddg_transport):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,12 +16,17 @@ def _names(**options: object) -> list[str]:
     return [t.name for t in build_toolbox(ToolboxOptions(**options)).tools]
 
 
-def test_corpus_run_gets_corpus_tools_and_the_sandbox(tmp_path: Path) -> None:
-    names = _names(search="corpus", corpus=CORPUS, index_dir=tmp_path)
-    expected = ["corpus_search", "read_document"]
-    if shutil.which("bwrap"):
-        expected.append("python")
-    assert names == expected
+def test_corpus_run_gets_exactly_the_corpus_tools(tmp_path: Path) -> None:
+    names = _names(search="corpus", corpus=CORPUS, index_dir=tmp_path, code_sandbox="off")
+    assert names == ["corpus_search", "read_document"]
+
+
+@pytest.mark.sandbox
+def test_corpus_run_with_the_sandbox_also_gets_python(tmp_path: Path) -> None:
+    box = build_toolbox(ToolboxOptions(search="corpus", corpus=CORPUS, index_dir=tmp_path))
+    if box.notices:
+        pytest.skip("; ".join(box.notices))
+    assert [t.name for t in box.tools] == ["corpus_search", "read_document", "python"]
 
 
 def test_web_run_gets_search_fetch_and_browser(tmp_path: Path) -> None:
@@ -30,10 +34,11 @@ def test_web_run_gets_search_fetch_and_browser(tmp_path: Path) -> None:
     assert names == ["web_search", "fetch_url", "browser"]
 
 
+@pytest.mark.sandbox
 def test_code_tool_is_marked_for_approval(tmp_path: Path) -> None:
-    if not shutil.which("bwrap"):
-        pytest.skip("bubblewrap is not installed")
     box = build_toolbox(ToolboxOptions(search="none", index_dir=tmp_path))
+    if box.notices:
+        pytest.skip("; ".join(box.notices))
     (python,) = box.tools
     assert python.name == "python" and python.metadata == {"ponder_runs_code": True}
 

@@ -1,0 +1,106 @@
+"""Reply builders for scripted models: one typed plan-step builder, and replies built from a schema.
+
+Tests and the benchmark both script Ponder's planner; `plan_step` and
+`planning_reply` are the one way to write its replies, validated by the same
+`StepDraft` model the planner parses, so a script that the planner would
+refuse fails where it is written. `reply_from_schema` builds the smallest
+reply a JSON schema accepts (as pydantic-ai's ``TestModel`` does), so a test
+states only the fields that matter to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import JsonValue
+
+from agent.plan_rules import StepDraft
+
+__all__ = ["plan_step", "planning_reply", "reply_from_schema"]
+
+
+def plan_step(
+    sid: str,
+    tool: str,
+    tool_input: Mapping[str, JsonValue] | None = None,
+    *,
+    goal: str = "",
+    after: Sequence[str] = (),
+    expected: str = "",
+) -> dict[str, Any]:
+    """One step of a scripted plan, as the model sends it: ``plan_step("s2", "fetch_url",
+    {"url": "{{s1.url}}"}, after=["s1"])``. Raises pydantic's ValidationError on a bad id."""
+    draft = StepDraft(
+        id=sid,
+        goal=goal or f"run {tool} for {sid}",
+        tool=tool,
+        input=dict(tool_input or {}),
+        depends_on=list(after),
+        expected=expected,
+    )
+    return draft.model_dump(exclude=None if expected else {"expected"})
+
+
+def planning_reply(
+    *steps: Mapping[str, Any],
+    reasoning: str = "Break the task into steps.",
+    mode: Literal["direct", "research", "compute"] = "research",
+    depth: Literal["low", "medium", "high"] = "medium",
+    triage_reason: str = "needs facts",
+    answer: str = "",
+) -> dict[str, Any]:
+    """The planner's whole reply: triage, visible reasoning and the steps."""
+    reply: dict[str, Any] = {
+        "mode": mode,
+        "depth": depth,
+        "triage_reason": triage_reason,
+        "reasoning": reasoning,
+        "steps": [dict(s) for s in steps],
+    }
+    if answer:
+        reply["answer"] = answer
+    return reply
+
+
+def reply_from_schema(schema: Mapping[str, Any], fill: Mapping[str, Any] | None = None) -> Any:
+    """The smallest value `schema` (JSON Schema, as bound to a tool) accepts, with `fill`
+    laid over the top-level object: required fields only, first enum value, minimum lengths."""
+    value = _minimal(schema, schema.get("$defs", {}))
+    if fill:
+        if not isinstance(value, dict):
+            raise TypeError(f"fill needs an object schema, got {schema.get('type')!r}")
+        value = {**value, **fill}
+    return value
+
+
+def _minimal(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> Any:
+    if "$ref" in schema:
+        return _minimal(defs[str(schema["$ref"]).rsplit("/", 1)[-1]], defs)
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "default" in schema:
+        return schema["default"]
+    for union in ("anyOf", "oneOf", "allOf"):
+        if union in schema:
+            options = [o for o in schema[union] if o.get("type") != "null"] or schema[union]
+            return _minimal(options[0], defs)
+    kind = schema.get("type", "object")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        props: Mapping[str, Any] = schema.get("properties", {})
+        return {name: _minimal(props[name], defs) for name in schema.get("required", [])}
+    if kind == "array":
+        item = schema.get("items", {})
+        return [_minimal(item, defs) for _ in range(int(schema.get("minItems", 0)))]
+    if kind == "string":
+        return "x" * max(1, int(schema.get("minLength", 1)))
+    if kind in ("integer", "number"):
+        low = schema.get("minimum", schema.get("exclusiveMinimum", -1) + 1)
+        return int(low) if kind == "integer" else float(low)
+    if kind == "boolean":
+        return False
+    return None
