@@ -97,7 +97,7 @@ def _verdict(index: int, claim: ClaimDraft, cid: str, item: EvidenceItem | None)
     source = item.source_text()
     quote = claim.quote.strip()
     if quote:
-        found = support_in_context(claim.text, quote, source)
+        found = support_in_context(claim.text, quote, source, title=item.passage.title)
         if found is None:
             return CitationVerdict(
                 index,
@@ -118,7 +118,7 @@ def _verdict(index: int, claim: ClaimDraft, cid: str, item: EvidenceItem | None)
         passage = f"{item.goal} — {item.record.tool}({call}) returned {passage}"
     # No quote (small models are not asked for one): the passage's best sentence
     # must support the claim, so the check can still fail.
-    found = best_support(claim.text, passage)
+    found = best_support(claim.text, passage, title=item.passage.title)
     return CitationVerdict(index, cid, item, True, found, found.reason)
 
 

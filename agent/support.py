@@ -42,6 +42,7 @@ _TOKEN = re.compile(
 )
 _NOT_AN_END = re.compile(r"(?:^\d+|\b(?:e\.g|i\.e|etc|vs|cf))\.$", re.IGNORECASE)
 _CLAUSE = re.compile(r"[,;:.!?]\s|\s[-–—]\s|\n\s*\n")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _ASIDE = re.compile(r"\([^()]*\)")  # a parenthetical's "not" does not negate its sentence
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=\S)|\n\s*\n+|\n(?=\s*(?:[-*+>#|]|\d+\.)\s)")
 _NUMBER_TEXT = "zero one two three four five six seven eight nine ten eleven twelve"
@@ -61,7 +62,8 @@ _STOPWORD_TEXT = """
     under until up upon us very via was we were what when whenever where whether which while
     who whom whose why will with within would yet you your yours yourself yourselves
     another instead one ones way ways thing things something anything everything whatever
-    get gets got able allow allows allowed means mean meaning i.e e.g etc"""
+    get gets got able allow allows allowed means mean meaning i.e e.g etc
+    return returns returned"""
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
@@ -118,7 +120,8 @@ def _terms(text: str) -> _Terms:
             name = low.removesuffix("()").rstrip(".")
             identifiers.add(name)
             identifiers.add(name.rsplit(".", 1)[-1])
-        for part in re.split(r"[._=()]", low):
+        # CancelledError also says "cancelled" and "error"; its whole name is kept above.
+        for part in re.split(r"[._=()]", _CAMEL.sub(" ", token).lower().replace(" ", ".")):
             if part and part not in _STOPWORDS and len(part) > 1:
                 stems.add(_stem(part))
     denied: set[str] = set()
@@ -188,17 +191,33 @@ def _allowance(content_words: int) -> int:
     return content_words // 8
 
 
-def _judge(claim: _Terms, sentence: str, before: str) -> Support:
+def _unmatched(stems: frozenset[str], pool: frozenset[str] | set[str]) -> set[str]:
+    """Stems not in ``pool``; a shared prefix of six letters counts as a match, since
+    Snowball leaves derivations apart ("convert" and "convers" from "conversions")."""
+    left = set(stems - pool)
+    return {s for s in left if not any(_same_root(s, p) for p in pool)}
+
+
+def _same_root(a: str, b: str) -> bool:
+    return len(a) >= _ROOT and len(b) >= _ROOT and a[:_ROOT] == b[:_ROOT]
+
+
+_ROOT = 6
+
+
+def _judge(claim: _Terms, sentence: str, before: str, title: str = "") -> Support:
     """``claim`` against one sentence, read after the sentence ``before`` it.
 
     Numbers and polarity must be the sentence's own, and it must hold at least
     half of the claim's words. The sentence before may supply names and, if it
     has the claim's polarity, the other words: that is where "it raises …"
-    finds what "it" is. The sentence after is never read, so a neighbour's
-    contrasting entity ("… unlike gather") cannot lend its name.
+    finds what "it" is. The page's ``title`` may supply names and words too
+    (it is what "this module" is). The sentence after is never read, so a
+    neighbour's contrasting entity ("… unlike gather") cannot lend its name.
     """
     span = _terms(sentence)
     near = _terms(before)
+    heading = _terms(title)
     if not claim.stems and not claim.numbers and not claim.identifiers:
         return Support(False, sentence, "the claim says nothing checkable")
     # "maxsize=0" in the source says 0 too.
@@ -206,16 +225,17 @@ def _judge(claim: _Terms, sentence: str, before: str) -> Support:
     wrong_numbers = sorted(n for n in claim.numbers if n not in span.numbers | span.stems | values)
     if wrong_numbers:
         return Support(False, sentence, f"{', '.join(wrong_numbers)} not in the source")
-    named = span.identifiers | span.stems | near.identifiers
+    named = span.identifiers | span.stems | near.identifiers | heading.identifiers | heading.stems
     # An identifier written as a plain word in the source still counts ("taskgroup").
     unknown = sorted(i for i in claim.identifiers if i not in named and _stem(i) not in named)
     if unknown:
         return Support(False, sentence, f"{', '.join(unknown)} not in the source")
     lent = {_stem(p) for i in near.identifiers for p in re.split(r"[._=()]", i) if p}
+    lent |= heading.stems
     if near.negated == claim.negated:
         lent |= near.stems
-    missing = tuple(sorted(claim.stems - span.stems - lent))
-    own = len(claim.stems & span.stems)
+    missing = tuple(sorted(_unmatched(claim.stems, span.stems | lent)))
+    own = len(claim.stems) - len(_unmatched(claim.stems, span.stems))
     if len(missing) > _allowance(len(claim.stems)) or 2 * own < len(claim.stems):
         absent = missing or tuple(sorted(claim.stems - span.stems))
         return Support(False, sentence, f"words not in the source: {', '.join(absent)}", missing)
@@ -228,7 +248,7 @@ def _judge(claim: _Terms, sentence: str, before: str) -> Support:
     return Support(True, sentence, "", missing)
 
 
-def best_support(claim: str, text: str) -> Support:
+def best_support(claim: str, text: str, *, title: str = "") -> Support:
     """The test against the sentence of ``text`` that best fits ``claim``.
 
     One sentence (read after the one before it), never the whole passage, so
@@ -242,7 +262,7 @@ def best_support(claim: str, text: str) -> Support:
     best_key: tuple[int, int, int] = (2, 0, 0)
     for i, (a, b) in enumerate(spans):
         before = text[spans[i - 1][0] : spans[i - 1][1]] if i else ""
-        verdict = _judge(terms, text[a:b], before)
+        verdict = _judge(terms, text[a:b], before, title)
         if verdict.supported:
             key = (0, len(verdict.missing), b - a)
         else:
@@ -252,7 +272,7 @@ def best_support(claim: str, text: str) -> Support:
     return best if best is not None else Support(False, "", "the source is empty")
 
 
-def support_in_context(claim: str, quote: str, source: str) -> Support | None:
+def support_in_context(claim: str, quote: str, source: str, *, title: str = "") -> Support | None:
     """The test against the sentences of ``source`` around ``quote``; None if it is not there.
 
     The quote is matched as `normalize_text` matches it (case, spacing, curly
@@ -267,8 +287,8 @@ def support_in_context(claim: str, quote: str, source: str) -> Support | None:
         for i in range(len(spans) - width + 1):
             a, b = spans[i][0], spans[i + width - 1][1]
             if wanted in normalize_text(source[a:b]):
-                return best_support(claim, source[a:b])
-    return best_support(claim, source)
+                return best_support(claim, source[a:b], title=title)
+    return best_support(claim, source, title=title)
 
 
 def lead_sentences(text: str) -> str:
