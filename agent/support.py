@@ -10,9 +10,10 @@ scattered over a page do not add up to support:
   the sentence, exactly;
 - every identifier (``asyncio.gather``, ``TaskGroup``, ``return_exceptions=True``)
   is in the sentence or the one before;
-- its other content words, compared as Snowball stems with stopwords ignored,
-  are there too: the sentence holds at least half, and at most one in eight may
-  be missing altogether;
+- its other content words, compared as Snowball stems (or a shared six-letter
+  root) with stopwords ignored, are there too: the sentence holds at least half,
+  the sentence before or the page title may hold others, and at most one in
+  eight may be missing altogether;
 - a "not" in the claim matches a "not" governing the claim's words in the
   sentence (to the end of its clause, parentheticals aside), and vice versa.
 
