@@ -11,11 +11,13 @@ states only the fields that matter to it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import JsonValue
 
+from agent.plan import TaskMode
 from agent.plan_rules import StepDraft
+from agent.settings import DepthName
 
 __all__ = ["plan_step", "planning_reply", "reply_from_schema"]
 
@@ -45,8 +47,8 @@ def plan_step(
 def planning_reply(
     *steps: Mapping[str, Any],
     reasoning: str = "Break the task into steps.",
-    mode: Literal["direct", "research", "compute"] = "research",
-    depth: Literal["low", "medium", "high"] = "medium",
+    mode: TaskMode = "research",
+    depth: DepthName = "medium",
     triage_reason: str = "needs facts",
     answer: str = "",
 ) -> dict[str, Any]:

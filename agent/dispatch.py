@@ -1,43 +1,46 @@
-"""Starting plan steps: filling dependency placeholders, calling the tool, recording the result.
+"""Running plan steps: the one owner of the step pool (start, wait, cancel, resume).
 
-Both the planner (which starts steps while the plan is still streaming in) and
-the executor start steps through `start_step`, so a step begun early is the same
-work the executor later waits for: same `StepKey`, no second tool call.
+Only this module touches `agent._internal.step_pool`; nodes go through it:
 
-`start_step` is also the one gate every start passes, whichever node asks
-(early start, executor, retry, replan, resume): a step whose tool needs a
-person's approval never starts before that approval is in the state, and no
-step starts once the step budget is spent.
-
-Dependency outputs reach a step through placeholders in its input:
-
-- ``{{s1}}``: step s1's primary value (a search's top URL, a page's text,
-  the code runner's stdout);
-- ``{{s1.url}}``: a named field of s1's observation;
-- ``{{s1 | the release year}}``: a small model call extracts exactly that
-  from s1's observation (the LLMCompiler-style "fill by extraction" choice,
-  used only when the step asks for it).
+- **start**: `start_step`, called by the planner (steps whose inputs are known
+  start while the plan still streams in) and the executor (every ready step,
+  retries included). A step begun early is the same work the executor later
+  waits for: same `StepKey`, no second tool call. It is also the one gate every
+  start passes: a step whose tool needs a person's approval never starts before
+  that approval is in the state, and no step starts once the step budget is spent.
+- **wait**: `finished_steps`, called by the executor, waits for the first of
+  its steps to finish and takes every finished one out of the pool.
+- **cancel**: `cancel_steps`, called by the planner (steps a refused plan reply
+  started, steps the final plan dropped or changed, everything when planning
+  fails or a budget runs out), the executor (everything when wall time runs
+  out) and the synthesizer (everything: nothing runs past the answer).
+- **resume**: the pool lives in memory and no checkpoint holds it. A run
+  resumed in the same process (after an approval pause) finds its running steps
+  still in the pool and waits for them; a run resumed in a new process finds
+  the pool empty, so a step that was running when the run stopped (it has no
+  record) starts again, as the same attempt. Finished steps are never redone:
+  their records are in the checkpoint.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
-from pydantic import BaseModel, Field, JsonValue
+from pydantic import Field, JsonValue
 
 from agent._internal.step_pool import StepKey, step_pool
 from agent.budget import BudgetExhausted, BudgetGate
 from agent.events import EventSink, StepStartedEvent, emit
-from agent.models.structured import call_structured
+from agent.models.structured import ReplySchema, call_structured
 from agent.observation import Observation, fence
-from agent.plan import PLACEHOLDER, PlanStep
+from agent.placeholders import PlaceholderError, fill_placeholders
+from agent.plan import PlanStep
 from agent.plan_merge import step_signature
 from agent.progress import executed_count, step_state
 from agent.prompts import render_prompt
@@ -48,12 +51,15 @@ from agent.toolset import Toolset
 __all__ = [
     "StartBlock",
     "StepContext",
+    "StepKey",
     "StepOutcome",
     "StepStart",
     "approval_key",
-    "fill_placeholders",
+    "cancel_steps",
+    "finished_steps",
     "launched_count",
     "needs_approval",
+    "running_steps",
     "start_step",
     "step_key",
 ]
@@ -62,8 +68,10 @@ StartBlock = Literal["awaits_approval", "refused", "over_budget"]
 """Why a step was not started: no decision yet, a person said no, the step budget is spent."""
 
 
-class Extraction(BaseModel):
+class Extraction(ReplySchema):
     """The exact value asked for, taken from the observation."""
+
+    SCRIPT_KEY: ClassVar[str] = "Extraction"
 
     value: str = Field(description="just the value, no explanation")
 
@@ -86,10 +94,6 @@ class StepContext:
     settings: Settings
     config: RunnableConfig | None
     sink: EventSink | None
-
-
-class PlaceholderError(ValueError):
-    pass
 
 
 def step_key(run_id: str, step: PlanStep, attempt: int) -> StepKey:
@@ -157,6 +161,29 @@ def start_step(ctx: StepContext, step: PlanStep, attempt: int) -> StepStart:
     return StepStart(key)
 
 
+def running_steps(run_id: str) -> list[StepKey]:
+    """The run's steps in the pool: running, or finished and not yet taken out."""
+    return step_pool().keys(run_id)
+
+
+async def finished_steps(keys: Iterable[StepKey], timeout: float) -> list[StepOutcome]:
+    """Wait until one of ``keys`` is done; take every finished one out of the pool."""
+    pool = step_pool()
+    done = await pool.wait_any(keys, timeout=timeout)
+    outcomes: list[StepOutcome] = [pool.claim(key) for key in done]
+    return outcomes
+
+
+def cancel_steps(
+    run_id: str, *, only: Iterable[StepKey] | None = None, keep: Iterable[StepKey] = ()
+) -> int:
+    """Cancel the run's steps (``only`` these, or all but ``keep``); returns how many."""
+    pool = step_pool()
+    if only is not None:
+        return pool.cancel_keys(only)
+    return pool.cancel(run_id, keep=keep)
+
+
 async def _run_step(ctx: StepContext, step: PlanStep, attempt: int) -> StepOutcome:
     started = time.time()
     records = ctx.state.get("steps", {})
@@ -210,45 +237,3 @@ async def _run_step(ctx: StepContext, step: PlanStep, attempt: int) -> StepOutco
         errors_before=errors_before,
     )
     return StepOutcome(record=record, usage=gate.spent)
-
-
-async def fill_placeholders(
-    value: JsonValue,
-    records: Mapping[str, StepRecord],
-    extract: Callable[[Observation, str], Awaitable[str]],
-) -> JsonValue:
-    """``value`` with every placeholder replaced by its dependency's output."""
-    if isinstance(value, dict):
-        return {k: await fill_placeholders(v, records, extract) for k, v in value.items()}
-    if isinstance(value, list):
-        return [await fill_placeholders(v, records, extract) for v in value]
-    if not isinstance(value, str) or "{{" not in value:
-        return value
-    parts: list[str] = []
-    last = 0
-    for m in PLACEHOLDER.finditer(value):
-        parts.append(value[last : m.start()])
-        parts.append(await _resolve(m, records, extract))
-        last = m.end()
-    parts.append(value[last:])
-    return "".join(parts)
-
-
-async def _resolve(
-    m: re.Match[str],
-    records: Mapping[str, StepRecord],
-    extract: Callable[[Observation, str], Awaitable[str]],
-) -> str:
-    ref, field, instruction = m.group(1), m.group(2), (m.group(3) or "").strip()
-    record = records.get(ref)
-    if record is None or not record.ok:
-        raise PlaceholderError(f"{m.group(0)} refers to step {ref}, which has no result")
-    obs = record.observation
-    if instruction:
-        return await extract(obs, instruction)
-    if field:
-        if field not in obs.fields:
-            known = ", ".join(sorted(obs.fields)) or "none"
-            raise PlaceholderError(f"step {ref} has no field {field!r} (fields: {known})")
-        return obs.fields[field]
-    return obs.value or obs.content

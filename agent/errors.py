@@ -12,10 +12,11 @@
         ├── ModelOutputError       the model's output stayed unusable after repairs
         │   └── PlanningError      no valid plan after the allowed re-asks
         ├── ApprovalRequiredError  a plan needs approval but nobody can give it
-        └── CheckpointError        a stored checkpoint is unreadable or names a refused type
+        ├── CheckpointError        a stored checkpoint is unreadable or names a refused type
+        └── StoreUnavailableError  the run store (Postgres) cannot be reached mid-run
 
 A tool failing is not in this tree: it becomes an error observation that the
-reflector reads. A budget running out is not an error either: the run ends with
+reflection reads. A budget running out is not an error either: the run ends with
 status ``budget_exhausted`` and a partial answer.
 
 Every error carries a short ``hint`` (what to do) and a ``code``, one member of
@@ -41,6 +42,7 @@ __all__ = [
     "PlanningError",
     "PonderError",
     "RunNotFoundError",
+    "StoreUnavailableError",
     "UserError",
 ]
 
@@ -62,6 +64,7 @@ class ErrorCode(StrEnum):
     RUN_FAILED = "run-failed"
     INTERRUPTED = "interrupted"
     INTERNAL = "internal"
+    STORE_UNAVAILABLE = "store-unavailable"
 
 
 class PonderError(RuntimeError):
@@ -155,3 +158,10 @@ class CheckpointError(AgentRunError):
 
     code = ErrorCode.CHECKPOINT
     hint = "the run store was changed outside Ponder or is damaged; start the run again"
+
+
+class StoreUnavailableError(AgentRunError):
+    """The run store stopped answering; what was checkpointed before is kept."""
+
+    code = ErrorCode.STORE_UNAVAILABLE
+    hint = "finished steps are saved: once the store is back, `ponder resume RUN_ID` continues"

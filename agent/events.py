@@ -22,8 +22,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
 
-from agent.plan import PlanDiff, PlanStep
-from agent.state import Verdict
+from agent.plan import ApprovalDecision, Plan, PlanDiff, PlanStep, TaskMode, TriageDecision
+from agent.state import ReflectionDecision, Verdict
 
 __all__ = [
     "AnswerEvent",
@@ -54,10 +54,20 @@ class _Event(BaseModel):
 
 class TriageEvent(_Event):
     type: Literal["triage"] = "triage"
-    mode: Literal["direct", "research", "compute"]
+    mode: TaskMode
     depth: str
     reason: str
     decided_by: str
+
+    @classmethod
+    def of(cls, run_id: str, decision: TriageDecision) -> TriageEvent:
+        return cls(
+            run_id=run_id,
+            mode=decision.mode,
+            depth=decision.depth,
+            reason=decision.reason,
+            decided_by=decision.decided_by,
+        )
 
 
 class PlanEvent(_Event):
@@ -68,11 +78,23 @@ class PlanEvent(_Event):
     diff: PlanDiff
     reason: str = ""
 
+    @classmethod
+    def of(cls, run_id: str, plan: Plan) -> PlanEvent:
+        """The announcement of ``plan`` (a new version, with its diff and reason)."""
+        return cls(
+            run_id=run_id,
+            version=plan.version,
+            reasoning=plan.reasoning,
+            steps=plan.steps,
+            diff=plan.diff,
+            reason=plan.reason,
+        )
+
 
 class ApprovalEvent(_Event):
     type: Literal["approval"] = "approval"
     version: int
-    decision: Literal["approve", "edit", "reject"]
+    decision: ApprovalDecision
     feedback: str = ""
 
 
@@ -100,7 +122,7 @@ class StepFinishedEvent(_Event):
 class ReflectionEvent(_Event):
     type: Literal["reflection"] = "reflection"
     verdicts: tuple[Verdict, ...]
-    decision: Literal["continue", "retry", "replan", "finish"]
+    decision: ReflectionDecision
     reason: str
     stalled: bool = False
     by: str = "model"

@@ -8,17 +8,26 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from agent.settings import DepthName
+
 __all__ = [
     "PLACEHOLDER",
     "STEP_ID",
+    "ApprovalDecision",
     "Plan",
     "PlanDiff",
     "PlanStep",
+    "TaskMode",
     "TriageDecision",
     "placeholder_refs",
 ]
 
 STEP_ID = r"^s[0-9]{1,3}$"
+
+TaskMode = Literal["direct", "research", "compute"]
+"""How a task is handled: answered at once, researched, or computed."""
+ApprovalDecision = Literal["approve", "edit", "reject"]
+"""A person's answer to a plan or a code step awaiting approval."""
 
 # {{s1}}, {{s1.url}} or {{s1 | the year the release came out}}
 PLACEHOLDER = re.compile(
@@ -111,7 +120,7 @@ class TriageDecision(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: Literal["triage"] = "triage"
-    mode: Literal["direct", "research", "compute"]
-    depth: Literal["low", "medium", "high"]
+    mode: TaskMode
+    depth: DepthName
     reason: str
     decided_by: Literal["rules", "model", "effort"] = "model"

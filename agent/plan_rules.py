@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 from graphlib import CycleError, TopologicalSorter
-from typing import Any, Literal
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, JsonValue, model_validator
 
-from agent.plan import STEP_ID, PlanStep, placeholder_refs
+from agent.models.structured import ReplySchema
+from agent.plan import STEP_ID, PlanStep, TaskMode, placeholder_refs
+from agent.settings import DepthName
 from agent.toolset import Toolset
 
 __all__ = [
@@ -50,19 +52,23 @@ class StepDraft(BaseModel):
         return self
 
 
-class Planning(BaseModel):
+class Planning(ReplySchema):
     """Triage the task, think it through, then plan the steps."""
 
-    mode: Literal["direct", "research", "compute"] = "research"
-    depth: Literal["low", "medium", "high"] | None = None
+    SCRIPT_KEY: ClassVar[str] = "Planning"
+
+    mode: TaskMode = "research"
+    depth: DepthName | None = None
     triage_reason: str = ""
     answer: str = Field(default="", description="only when mode is direct")
     reasoning: str = Field(description="your step-by-step breakdown of the task")
     steps: list[StepDraft] = Field(default_factory=list)
 
 
-class Replanning(BaseModel):
+class Replanning(ReplySchema):
     """Revise the plan: keep what is done, add what is still missing."""
+
+    SCRIPT_KEY: ClassVar[str] = "Replanning"
 
     reasoning: str = Field(description="what went wrong or is missing, and the fix")
     keep: list[str] = Field(default_factory=list, description="unfinished steps to keep")
@@ -185,7 +191,7 @@ def planning_json_schema(
                 else {"type": "array", "items": {"type": "string"}, "maxItems": 0}
             )
         return {
-            "title": "Replanning",
+            "title": Replanning.SCRIPT_KEY,
             "description": Replanning.__doc__,
             "type": "object",
             "properties": {
@@ -208,7 +214,7 @@ def planning_json_schema(
     props["reasoning"] = reasoning
     props["steps"] = steps
     return {
-        "title": "Planning",
+        "title": Planning.SCRIPT_KEY,
         "description": Planning.__doc__,
         "type": "object",
         "properties": props,

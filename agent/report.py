@@ -116,8 +116,13 @@ class RunReport(BaseModel):
         u = self.usage
         lines += [
             "",
-            f"Usage: {u.get('model_calls', 0)} model calls, "
+            f"Usage: {_counted(u.get('model_calls', 0), 'model call')}, "
             f"{u.get('input_tokens', 0)}+{u.get('output_tokens', 0)} tokens, "
-            f"{u.get('tool_calls', 0)} tool calls, {u.get('wall_s', 0)} s",
+            f"{_counted(u.get('tool_calls', 0), 'tool call')}, {u.get('wall_s', 0)} s",
         ]
         return "\n".join(lines) + "\n"
+
+
+def _counted(n: float, noun: str) -> str:
+    """``1 tool call``, ``2 tool calls``."""
+    return f"{n:g} {noun}" if n == 1 else f"{n:g} {noun}s"

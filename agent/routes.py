@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from agent.progress import failed_unjudged, plan_finished, unjudged_successes
+from agent.run_end import stopped
 from agent.state import ResearchState
 
 __all__ = [
@@ -18,10 +19,6 @@ __all__ = [
 END: Literal["__end__"] = "__end__"
 
 
-def _stopped(state: ResearchState) -> bool:
-    return state.get("status") in ("budget_exhausted", "failed")
-
-
 def _reflect_on_successes(state: ResearchState) -> bool:
     settings = state.get("settings")
     triage = state.get("triage")
@@ -32,7 +29,7 @@ def _reflect_on_successes(state: ResearchState) -> bool:
 
 
 def route_after_triage(state: ResearchState) -> Literal["plan", "__end__"]:
-    return END if state.get("answer") is not None or _stopped(state) else "plan"
+    return END if state.get("answer") is not None or stopped(state) else "plan"
 
 
 def route_after_plan(
@@ -40,7 +37,7 @@ def route_after_plan(
 ) -> Literal["approve_plan", "execute", "synthesize", "__end__"]:
     if state.get("answer") is not None:
         return END
-    if _stopped(state):
+    if stopped(state):
         return "synthesize"
     settings = state.get("settings")
     if settings is not None and settings.approve_plan:
@@ -56,7 +53,7 @@ def route_after_execute(
     state: ResearchState,
 ) -> Literal["execute", "reflect", "approve_code", "synthesize"]:
     """Reflect at once on a failure (running steps go on meanwhile); else keep executing."""
-    if _stopped(state):
+    if stopped(state):
         return "synthesize"
     if state.get("pending_approval"):
         return "approve_code"
@@ -69,7 +66,7 @@ def route_after_execute(
 
 def route_after_reflect(state: ResearchState) -> Literal["execute", "plan", "synthesize"]:
     reflections = state.get("reflections") or []
-    if _stopped(state) or not reflections:
+    if stopped(state) or not reflections:
         return "synthesize"
     decision = reflections[-1].decision
     if decision == "replan":

@@ -26,11 +26,13 @@ __all__ = [
     "NodeUsage",
     "OutputState",
     "Reflection",
+    "ReflectionDecision",
     "ResearchState",
     "RunStatus",
     "StepRecord",
     "Usage",
     "Verdict",
+    "VerdictKind",
     "add_usage",
     "append_plans",
     "append_reflections",
@@ -38,7 +40,12 @@ __all__ = [
     "merge_step_records",
 ]
 
-RunStatus = Literal["running", "done", "budget_exhausted", "failed", "interrupted"]
+ReflectionDecision = Literal["continue", "retry", "replan", "finish"]
+"""What a reflection decides the run does next."""
+VerdictKind = Literal["ok", "failed", "insufficient"]
+"""A reflection's judgement of one step: it met its goal, failed, or ran but fell short."""
+RunStatus = Literal["running", "done", "unanswered", "budget_exhausted", "failed", "interrupted"]
+"""``unanswered``: the run ended normally but produced no cited answer."""
 StepStatus = Literal["done", "failed", "skipped"]
 
 
@@ -75,12 +82,12 @@ class Verdict(BaseModel):
 
     step_id: str
     attempt: int = 1
-    verdict: Literal["ok", "failed", "insufficient"]
+    verdict: VerdictKind
     reason: str = ""
 
 
 class Reflection(BaseModel):
-    """The reflector's judgement of finished steps and what to do next."""
+    """A reflection: the verdict on each finished step and what the run does next."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -88,7 +95,7 @@ class Reflection(BaseModel):
     index: int
     plan_version: int
     verdicts: tuple[Verdict, ...] = ()
-    decision: Literal["continue", "retry", "replan", "finish"]
+    decision: ReflectionDecision
     reason: str = ""
     retry: tuple[str, ...] = ()
     stalled: bool = False

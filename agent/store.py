@@ -1,4 +1,8 @@
-"""Where runs live: one SQLite file with LangGraph's checkpoints and an index of runs.
+"""Where runs live: LangGraph's checkpoints plus an index of runs, in SQLite or Postgres.
+
+SQLite (one file) is the embedded default; a ``postgresql://`` URL (``--store``
+or ``PONDER_STORE``) selects `agent.postgres_store.PostgresRunStore`, which
+offers the same `Store` interface to many processes and machines.
 
 The checkpoints hold everything a run learned (so ``ponder resume`` redoes
 nothing finished); the ``ponder_runs`` table holds what is needed to rebuild
@@ -15,22 +19,29 @@ import json
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from pydantic import BaseModel
 
 from agent.checkpointing import checkpoint_serde
 from agent.errors import ConfigError, RunNotFoundError
+from agent.lease import live_status, this_process
 from agent.state import RunStatus
 
 __all__ = [
+    "COLUMNS",
     "RunRecord",
     "RunStore",
+    "Store",
     "default_store_path",
+    "is_postgres_url",
+    "open_store",
+    "record_from_row",
 ]
 
 _BUSY_TIMEOUT_MS = 30_000
@@ -42,18 +53,35 @@ CREATE TABLE IF NOT EXISTS ponder_runs (
     status TEXT NOT NULL,
     options TEXT NOT NULL,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    heartbeat_at REAL NOT NULL DEFAULT 0
 )
 """
+# Stores made before the lease existed get its columns (a running row there reads
+# as interrupted: heartbeat 0 is long past).
+_LEASE_COLUMNS = {"owner": "TEXT NOT NULL DEFAULT ''", "heartbeat_at": "REAL NOT NULL DEFAULT 0"}
+_BATCHES = """
+CREATE TABLE IF NOT EXISTS ponder_batches (
+    batch_id TEXT PRIMARY KEY,
+    manifest TEXT NOT NULL,
+    created_at REAL NOT NULL
+)
+"""
+COLUMNS = "run_id, task, status, options, created_at, updated_at, owner, heartbeat_at"
 
 
 class RunRecord(BaseModel):
+    """One run in the index; ``status`` is as a reader should see it (see `agent.lease`)."""
+
     run_id: str
     task: str
     status: RunStatus
     options: dict[str, Any]
     created_at: float
     updated_at: float
+    owner: str = ""
+    heartbeat_at: float = 0.0
 
 
 def default_store_path(env: Mapping[str, str]) -> Path:
@@ -66,7 +94,48 @@ def default_store_path(env: Mapping[str, str]) -> Path:
     return Path(user_data_dir("ponder", appauthor=False)) / "runs.sqlite"
 
 
+class Store(Protocol):
+    """What every run store offers: a checkpointer for graphs and an index of runs."""
+
+    @property
+    def local_dir(self) -> Path:
+        """A folder on this machine for caches (the corpus index)."""
+        ...
+
+    def checkpointer(self) -> AbstractAsyncContextManager[BaseCheckpointSaver[str]]: ...
+    def save(self, run_id: str, task: str, options: Mapping[str, Any]) -> None: ...
+    def set_status(self, run_id: str, status: RunStatus) -> None: ...
+    def beat(self, run_id: str) -> None:
+        """Refresh this process's lease on a run it is running."""
+        ...
+
+    def get(self, run_id: str) -> RunRecord: ...
+    def list(self, limit: int = 50) -> list[RunRecord]: ...
+    def save_batch(self, batch_id: str, manifest: Mapping[str, Any]) -> None:
+        """Keep what ``ponder batch --resume`` needs (tasks, options); refuse a taken id."""
+        ...
+
+    def get_batch(self, batch_id: str) -> dict[str, Any]: ...
+
+
+def is_postgres_url(spec: str) -> bool:
+    return spec.startswith(("postgresql://", "postgres://"))
+
+
+def open_store(spec: str | None, env: Mapping[str, str]) -> Store:
+    """The store named by ``spec`` (a file or ``postgresql://`` URL), else ``PONDER_STORE``,
+    else the default SQLite file."""
+    spec = spec or env.get("PONDER_STORE") or None
+    if spec and is_postgres_url(spec):
+        from agent.postgres_store import PostgresRunStore
+
+        return PostgresRunStore(spec, local_dir=default_store_path(env).parent)
+    return RunStore(Path(spec).expanduser() if spec else default_store_path(env))
+
+
 class RunStore:
+    """The SQLite store: one file, shared by processes on one machine."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
@@ -74,6 +143,11 @@ class RunStore:
             with self._connect() as db:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute(_SCHEMA)
+                db.execute(_BATCHES)
+                have = {row[1] for row in db.execute("PRAGMA table_info(ponder_runs)")}
+                for name, kind in _LEASE_COLUMNS.items():
+                    if name not in have:
+                        db.execute(f"ALTER TABLE ponder_runs ADD COLUMN {name} {kind}")
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
                 f"cannot open the run store at {path}: {exc}",
@@ -84,6 +158,10 @@ class RunStore:
         db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         db.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         return db
+
+    @property
+    def local_dir(self) -> Path:
+        return self.path.parent
 
     @asynccontextmanager
     async def checkpointer(self) -> AsyncIterator[AsyncSqliteSaver]:
@@ -98,10 +176,18 @@ class RunStore:
         now = time.time()
         with self._connect() as db:
             db.execute(
-                "INSERT INTO ponder_runs VALUES (?, ?, 'running', ?, ?, ?) "
+                f"INSERT INTO ponder_runs ({COLUMNS}) VALUES (?, ?, 'running', ?, ?, ?, ?, ?) "
                 "ON CONFLICT(run_id) DO UPDATE SET status='running', "
-                "updated_at=excluded.updated_at",
-                (run_id, task, json.dumps(dict(options)), now, now),
+                "updated_at=excluded.updated_at, owner=excluded.owner, "
+                "heartbeat_at=excluded.heartbeat_at",
+                (run_id, task, json.dumps(dict(options)), now, now, this_process(), now),
+            )
+
+    def beat(self, run_id: str) -> None:
+        with self._connect() as db:
+            db.execute(
+                "UPDATE ponder_runs SET heartbeat_at=? WHERE run_id=? AND owner=?",
+                (time.time(), run_id, this_process()),
             )
 
     def set_status(self, run_id: str, status: RunStatus) -> None:
@@ -113,26 +199,54 @@ class RunStore:
 
     def get(self, run_id: str) -> RunRecord:
         with self._connect() as db:
-            row = db.execute("SELECT * FROM ponder_runs WHERE run_id=?", (run_id,)).fetchone()
+            row = db.execute(
+                f"SELECT {COLUMNS} FROM ponder_runs WHERE run_id=?", (run_id,)
+            ).fetchone()
         if row is None:
             raise RunNotFoundError(f"no run {run_id!r} in {self.path}")
-        return _record(row)
+        return record_from_row(row)
 
     def list(self, limit: int = 50) -> list[RunRecord]:
         with self._connect() as db:
             rows = db.execute(
-                "SELECT * FROM ponder_runs ORDER BY created_at DESC LIMIT ?", (limit,)
+                f"SELECT {COLUMNS} FROM ponder_runs ORDER BY created_at DESC LIMIT ?", (limit,)
             ).fetchall()
-        return [_record(r) for r in rows]
+        return [record_from_row(r) for r in rows]
+
+    def save_batch(self, batch_id: str, manifest: Mapping[str, Any]) -> None:
+        try:
+            with self._connect() as db:
+                db.execute(
+                    "INSERT INTO ponder_batches VALUES (?, ?, ?)",
+                    (batch_id, json.dumps(dict(manifest)), time.time()),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise ConfigError(
+                f"a batch {batch_id!r} already exists in {self.path}",
+                hint=f"continue it with `ponder batch --resume {batch_id}`",
+            ) from exc
+
+    def get_batch(self, batch_id: str) -> dict[str, Any]:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT manifest FROM ponder_batches WHERE batch_id=?", (batch_id,)
+            ).fetchone()
+        if row is None:
+            raise RunNotFoundError(f"no batch {batch_id!r} in {self.path}")
+        manifest: dict[str, Any] = json.loads(row[0])
+        return manifest
 
 
-def _record(row: tuple[Any, ...]) -> RunRecord:
-    run_id, task, status, options, created, updated = row
+def record_from_row(row: tuple[Any, ...]) -> RunRecord:
+    """A `RunRecord` from a ``ponder_runs`` row in `COLUMNS` order, its lease applied."""
+    run_id, task, status, options, created, updated, owner, heartbeat_at = row
     return RunRecord(
         run_id=run_id,
         task=task,
-        status=status,
+        status=live_status(status, owner, heartbeat_at, time.time()),
         options=json.loads(options),
         created_at=created,
         updated_at=updated,
+        owner=owner,
+        heartbeat_at=heartbeat_at,
     )

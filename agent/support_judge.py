@@ -10,6 +10,7 @@ unusable, the word test's verdicts stand and the tally says so.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import ClassVar
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
@@ -18,7 +19,7 @@ from pydantic import BaseModel, Field
 from agent.budget import BudgetExhausted, BudgetGate
 from agent.citations import CitationVerdict, ClaimsAssessment
 from agent.errors import ModelCallError, ModelOutputError
-from agent.models.structured import call_structured
+from agent.models.structured import ReplySchema, call_structured
 from agent.observation import fence_text
 from agent.prompts import render_prompt
 
@@ -33,8 +34,10 @@ class ClaimJudgement(BaseModel):
     reason: str = Field(default="", description="why, in a few words")
 
 
-class SupportJudgement(BaseModel):
+class SupportJudgement(ReplySchema):
     """Whether each claim is stated by the source text it cites."""
+
+    SCRIPT_KEY: ClassVar[str] = "SupportJudgement"
 
     judgements: list[ClaimJudgement] = Field(default_factory=list)
 

@@ -4,8 +4,9 @@ langchain-core's fake chat models support neither ``bind_tools`` nor structured
 output, so Ponder's logic could not be pinned down with them. These do both:
 
 - `ScriptedChatModel` answers from per-role scripts. The role is the name of the
-  tool the caller forces (Ponder's structured calls force one schema per node:
-  ``Planning``, ``Reflection``, ``Synthesis``…), or ``"text"`` for plain calls.
+  tool the caller forces: each reply schema's declared ``SCRIPT_KEY``
+  (``Planning``, ``Replanning``, ``Reflection``, ``Synthesis``, ``Extraction``),
+  or ``"text"`` for plain calls.
 - `FunctionChatModel` answers with a function of the messages and the role.
 - `SchemaChatModel` answers with the smallest reply the forced schema accepts,
   overlaid with what the test cares about (pydantic-ai's ``TestModel``).
@@ -254,15 +255,26 @@ class ScriptedChatModel(_ScriptedBase):
 
     ``ScriptedChatModel(script={"Planning": [plan], "Synthesis": [answer]})``.
     With ``repeat_last=True`` the last reply of a role repeats forever (a
-    model that would loop for ever, to test budgets).
+    model that would loop for ever, to test budgets). ``by_task={"text": script}``
+    answers a run whose first prompt contains ``text`` from that script instead
+    (one model file can then drive every task of a batch differently).
     """
 
     script: dict[str, list[Any]] = Field(default_factory=dict)
+    by_task: dict[str, dict[str, list[Any]]] = Field(default_factory=dict)
     repeat_last: bool = False
     _used: dict[str, int] = PrivateAttr(default_factory=dict)
+    _chosen: dict[str, list[Any]] | None = PrivateAttr(default=None)
+
+    def _script_for(self, messages: Sequence[BaseMessage]) -> dict[str, list[Any]]:
+        if self._chosen is None:
+            prompt = "\n".join(str(m.content) for m in messages)
+            matches = [s for text, s in self.by_task.items() if text in prompt]
+            self._chosen = matches[0] if matches else self.script
+        return self._chosen
 
     def _reply_for(self, role: str, messages: Sequence[BaseMessage]) -> Reply:
-        replies = self.script.get(role)
+        replies = self._script_for(messages).get(role)
         if not replies:
             raise ScriptExhaustedError(f"no scripted reply for role {role!r}")
         i = self._used.get(role, 0)

@@ -6,7 +6,7 @@ Any LangChain ``BaseTool`` or ``@tool`` function works. The planner reads each
 tool's name, description (the docstring) and argument schema (the type hints
 and ``Annotated`` descriptions); a step can feed an earlier step's result into
 its input with a ``{{s1}}`` placeholder. Whatever a tool returns or raises
-becomes an observation the reflector can judge, never a crashed run.
+becomes an observation the reflection can judge, never a crashed run.
 
 The model here is `agent.testing.ScriptedChatModel`, scripted to plan with
 these tools (so the example is instant and exact); it also records what the

@@ -21,7 +21,7 @@ from agent.nodes.approve_code import approve_code
 from agent.nodes.approve_plan import approve_plan
 from agent.nodes.executor import execute
 from agent.nodes.planner import plan
-from agent.nodes.reflector import reflect
+from agent.nodes.reflect import reflect
 from agent.nodes.synthesizer import synthesize
 from agent.nodes.triage import triage
 from agent.routes import (

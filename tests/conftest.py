@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +15,7 @@ import pytest
 from langchain_core.tools import BaseTool, StructuredTool
 
 from agent.testing import plan_step, planning_reply
+from tests.postgres_server import PostgresServer, postgres_available
 
 pytest_plugins = ["pytester"]
 
@@ -142,7 +143,9 @@ def planning(
     return planning_reply(*steps, mode=mode, depth=depth, reasoning="Break the task into lookups.")
 
 
-def synthesis(*cites: str, quote: str = "", text: str = "A fact about the value.") -> dict[str, Any]:
+def synthesis(
+    *cites: str, quote: str = "", text: str = "A fact about the value."
+) -> dict[str, Any]:
     """Claims citing ``cites``; the default text is supported by `recording_tool`'s answers
     ("Fact about a: the value of a is 1."), so the citation check keeps them."""
     return {
@@ -154,3 +157,18 @@ def synthesis(*cites: str, quote: str = "", text: str = "A fact about the value.
 @pytest.fixture
 def make_tool() -> Callable[..., tuple[BaseTool, ToolLog]]:
     return recording_tool
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL 15 server for the whole session (loopback only)."""
+    if not postgres_available():
+        pytest.skip("PostgreSQL 15 is not installed (apt-get install postgresql)")
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database on the session's server."""
+    return postgres_server.create_database()

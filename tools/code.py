@@ -2,7 +2,7 @@
 
 The isolation itself (bubblewrap, rlimits, kills) lives in `tools._sandbox`;
 this module turns a run into an `Observation`. A run that hits a limit is an
-error observation (``timeout`` or ``too_large``) the reflector can act on,
+error observation (``timeout`` or ``too_large``) the reflection can act on,
 never an exception. Without bubblewrap the tool refuses to run code unless the
 caller opted into ``mode="best-effort"``, and then every observation says, in
 ``via`` and in its text, that the code ran without isolation.

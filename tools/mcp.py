@@ -7,7 +7,7 @@ server's tools (through langchain-mcp-adapters) and wraps each one so that:
 - its result is an `Observation` marked untrusted, so every prompt fences it
   as data, capped at the server's ``maxOutputChars``;
 - a call that outlives the server's ``timeout``, a server that crashes or
-  answers garbage, is an error observation the reflector can act on;
+  answers garbage, is an error observation the reflection can act on;
 - a tool the config marks as side-effecting (or the server annotates as
   destructive) carries ``metadata={"needs_approval": True}``, which the
   approval gate honours under ``approve_code``;

@@ -4,8 +4,11 @@ LangGraph supersteps are barriers: a node's parallel branches all finish before
 the next superstep starts (langgraph issue #6320). Ponder's executor instead
 starts each step as a task here and returns as soon as *any* step finishes, so
 that step is checkpointed at once while the others keep running; the next
-executor superstep (or reflector) finds them still in flight. Lives on the I/O
+executor superstep (or the reflection) finds them still in flight. Lives on the I/O
 loop; every method must be called there.
+
+`agent.dispatch` is its one user: nodes start, wait for and cancel steps through
+it, and its docstring gives the rules (including what a resume does).
 """
 
 from __future__ import annotations

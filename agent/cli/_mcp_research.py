@@ -17,6 +17,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from agent.cli.mcp_server import ServeOptions
+from agent.cli.render import BaseView
 from agent.cli.session import RunOptions, show_run, start_run
 from agent.errors import ConfigError
 from agent.events import Event
@@ -51,7 +52,7 @@ class ResearchResult(BaseModel):
     resource: str = Field(description="the run's resource URI")
 
 
-class ProgressView:
+class ProgressView(BaseView):
     """A `RunView` that forwards a run's events as MCP progress notifications, in order."""
 
     def __init__(self, ctx: Context) -> None:  # type: ignore[type-arg]

@@ -1,7 +1,8 @@
 """The ``ponder`` command. Imports stay light here so ``ponder --help`` is instant.
 
 Exit codes: 0 done · 1 the run failed · 2 usage error · 3 budget exhausted ·
-130 interrupted (finished steps are saved; ``ponder resume`` continues).
+4 unanswered (no cited answer) · 130 interrupted (finished steps are saved;
+``ponder resume`` continues).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from agent.cli.tools_command import tools_command
 if TYPE_CHECKING:
     from agent.errors import ErrorCode, PonderError
     from agent.report import RunReport
-    from agent.store import RunStore
+    from agent.store import Store
 
 __all__ = ["app", "main"]
 
@@ -31,7 +32,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT = {"done": 0, "failed": 1, "budget_exhausted": 3, "interrupted": 130, "running": 1}
+EXIT = {
+    "done": 0,
+    "failed": 1,
+    "budget_exhausted": 3,
+    "unanswered": 4,
+    "interrupted": 130,
+    "running": 1,
+}
 
 
 class Effort(StrEnum):
@@ -64,33 +72,42 @@ def _fail_on(exc: PonderError, exit_code: int) -> NoReturn:
     _fail(str(exc), exit_code, exc.code)
 
 
-def _store(path: Path | None) -> RunStore:
+def _store(spec: str | None) -> Store:
+    """The store named by --store (a file or postgresql:// URL), else PONDER_STORE, else the
+    default file."""
     import os
 
-    from agent.store import RunStore, default_store_path
+    from agent.store import open_store
 
-    return RunStore(path or default_store_path(os.environ))
+    return open_store(spec, os.environ)
 
 
-def _run(work: Any) -> RunReport:
+def _run(work: Any, run_id: str | None = None) -> RunReport:
     """Run a CLI coroutine; turn every outcome into one line and an exit code."""
-    import asyncio
-
+    from agent.cli.interrupt import run_interruptible
     from agent.errors import AgentRunError, ErrorCode, UserError
 
     try:
-        report: RunReport = asyncio.run(work)
+        report: RunReport = run_interruptible(
+            work,
+            last_words=lambda: f"ponder: error [{ErrorCode.INTERRUPTED}]: {_resume_line(run_id)}",
+        )
         return report
     except UserError as exc:
         _fail_on(exc, 2)
     except AgentRunError as exc:
         _fail_on(exc, 1)
     except KeyboardInterrupt:
-        message = "interrupted; finished steps are saved (ponder resume RUN_ID)"
-        _fail(message, 130, ErrorCode.INTERRUPTED)
+        _fail(_resume_line(run_id), 130, ErrorCode.INTERRUPTED)
     except Exception as exc:  # a framework bug: one line here, the traceback in a log file
         message = f"internal error {type(exc).__name__}: {exc} (traceback in {_log_traceback()})"
         _fail(message, 1, ErrorCode.INTERNAL)
+
+
+def _resume_line(run_id: str | None) -> str:
+    if run_id is None:
+        return "interrupted"
+    return f"run {run_id} was interrupted and is saved; continue it with: ponder resume {run_id}"
 
 
 def _log_traceback() -> str:
@@ -105,7 +122,8 @@ def _log_traceback() -> str:
 
 
 def _view(json_out: bool, events: EventFormat | None, show_thinking: bool) -> Any:
-    from agent.cli.render import JsonLinesView, LiveView, PlainView
+    from agent.cli.live import LiveView
+    from agent.cli.render import JsonLinesView, PlainView, QuietView
 
     if events is EventFormat.jsonl:
         return JsonLinesView()
@@ -113,20 +131,11 @@ def _view(json_out: bool, events: EventFormat | None, show_thinking: bool) -> An
         return (
             PlainView(show_thinking=show_thinking, show_answer=False)
             if sys.stderr.isatty()
-            else _Quiet()
+            else QuietView()
         )
     if sys.stdout.isatty() and sys.stderr.isatty():
         return LiveView(show_thinking=show_thinking)
     return PlainView(show_thinking=show_thinking)
-
-
-class _Quiet:
-    def start(self, task: str, model: str) -> None: ...
-    def notice(self, text: str) -> None:
-        print(f"note: {text}", file=sys.stderr)
-
-    def on_event(self, event: Any) -> None: ...
-    def finish(self, report: Any) -> None: ...
 
 
 def _emit(report: RunReport, json_out: bool, output: Path | None) -> NoReturn:
@@ -200,7 +209,7 @@ def run(
         list[str] | None, typer.Option(help="Let web tools reach this host[:port].")
     ] = None,
     store: Annotated[
-        Path | None, typer.Option(help="Run store file (default: $PONDER_HOME).")
+        str | None, typer.Option(help="Run store: a file or postgresql:// URL.")
     ] = None,
 ) -> None:
     """Research TASK and answer with citations."""
@@ -261,9 +270,10 @@ def run(
     except UserError as exc:
         _fail_on(exc, 2)
     from agent.cli.approve import ask_on_terminal
-    from agent.cli.session import start_run
+    from agent.cli.session import new_run_id, start_run
 
     view = _view(json_out, events, show_thinking)
+    run_id = run_id or new_run_id()
     report = _run(
         start_run(
             opts,
@@ -271,84 +281,10 @@ def run(
             view=view,
             run_id=run_id,
             approver=ask_on_terminal if interactive else None,
-        )
+        ),
+        run_id,
     )
     _emit(report, json_out, output)
-
-
-@app.command()
-def batch(
-    file: Annotated[Path, typer.Argument(help="Tasks, one per line (# comments allowed).")],
-    model: Annotated[str, typer.Option(help="Model spec, as for `ponder run`.")] = "auto",
-    base_url: Annotated[str | None, typer.Option()] = None,
-    effort: Annotated[Effort, typer.Option()] = Effort.auto,
-    corpus: Annotated[Path | None, typer.Option()] = None,
-    search: Annotated[Search | None, typer.Option()] = None,
-    searxng_url: Annotated[str | None, typer.Option()] = None,
-    concurrency: Annotated[int, typer.Option(min=1, max=32, help="Runs at once.")] = 4,
-    max_steps: Annotated[int, typer.Option(min=1, max=200)] = 48,
-    timeout: Annotated[float, typer.Option(min=1.0)] = 900.0,
-    jsonl: Annotated[bool, typer.Option(help="Print each run's report as a JSON line.")] = False,
-    store: Annotated[Path | None, typer.Option()] = None,
-) -> None:
-    """Research many tasks, each as its own resumable run; print how each ended."""
-    from agent.errors import ConfigError, UserError
-
-    try:
-        from agent.cli.task_input import read_batch
-
-        tasks = read_batch(file)
-        if corpus is not None and not corpus.is_dir():
-            raise ConfigError(f"corpus folder {corpus} does not exist or is not a folder")
-        from agent.cli.session import RunOptions
-        from agent.cli.web_options import web_search_choice
-        from agent.settings import Budgets, Settings
-
-        kind, web_search = web_search_choice(
-            (search or (Search.corpus if corpus else Search.web)).value,
-            searxng_url=searxng_url,
-            local_web=None,
-        )
-        base = RunOptions(
-            task=tasks[0],
-            model=model,
-            base_url=base_url,
-            corpus=str(corpus.resolve()) if corpus else None,
-            search=kind,
-            settings=Settings(
-                effort=effort.value,
-                web_search=web_search,
-                budgets=Budgets(max_steps=max_steps, timeout_s=timeout),
-            ),
-        )
-        run_store = _store(store)
-    except UserError as exc:
-        _fail_on(exc, 2)
-    import asyncio
-
-    from agent.cli.render import PlainView
-    from agent.cli.session import run_batch
-
-    items = asyncio.run(
-        run_batch(
-            tasks,
-            base,
-            store=run_store,
-            concurrency=concurrency,
-            make_view=lambda rid: PlainView(show_answer=False, prefix=rid),
-        )
-    )
-    for item in items:
-        if jsonl:
-            typer.echo(item.model_dump_json(exclude={"report": {"plans", "reflections"}}))
-        else:
-            detail = item.error or (item.report.stop_reason if item.report else "")
-            typer.echo(
-                f"{item.index:>3} {item.run_id} {item.status:<16} {item.task[:60]}"
-                + (f"  ({detail})" if item.status != "done" and detail else "")
-            )
-    worst = max((EXIT.get(i.status, 1) for i in items), key=lambda c: (c != 0, c))
-    raise typer.Exit(worst)
 
 
 @app.command()
@@ -357,7 +293,7 @@ def resume(
     json_out: Annotated[bool, typer.Option("--json")] = False,
     events: Annotated[EventFormat | None, typer.Option()] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
-    store: Annotated[Path | None, typer.Option()] = None,
+    store: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Continue an interrupted run from its last checkpoint, redoing no finished step."""
     from agent.errors import UserError
@@ -376,14 +312,15 @@ def resume(
             store=run_store,
             view=_view(json_out, events, False),
             approver=ask_on_terminal if interactive else None,
-        )
+        ),
+        run_id,
     )
     _emit(report, json_out, output)
 
 
 @app.command()
 def runs(
-    store: Annotated[Path | None, typer.Option()] = None,
+    store: Annotated[str | None, typer.Option()] = None,
     limit: Annotated[int, typer.Option(min=1)] = 20,
 ) -> None:
     """List the runs in the store, newest first."""
@@ -404,7 +341,7 @@ def runs(
 def show(
     run_id: Annotated[str, typer.Argument()],
     json_out: Annotated[bool, typer.Option("--json")] = False,
-    store: Annotated[Path | None, typer.Option()] = None,
+    store: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Print a stored run's answer and how it was reached."""
     from agent.cli.session import show_run
@@ -421,6 +358,18 @@ def show(
 app.command("tools")(tools_command)
 app.command("mcp")(mcp_command)
 
+# Commands in their own modules register here, after the shared helpers above exist.
+from agent.cli.batch import batch as _batch  # noqa: E402
+
+app.command(name="batch")(_batch)
+
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        if exc.code == 130:
+            from agent.cli.interrupt import leave_now
+
+            leave_now(130)
+        raise

@@ -10,6 +10,7 @@ import tempfile
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.prompt import Prompt
 from rich.syntax import Syntax
 from rich.tree import Tree
@@ -57,7 +58,10 @@ def ask_on_terminal(request: dict[str, Any]) -> dict[str, Any]:
         tree.add(f"{s['id']} {s['tool']}{after}: {s['goal']}  [dim]{json.dumps(s['input'])}[/]")
     console.print(tree)
     choice = Prompt.ask(
-        "[a]pprove, [e]dit or [r]eject", choices=["a", "e", "r"], default="a", console=console
+        escape("Run this plan? [a]pprove, [e]dit or [r]eject"),
+        choices=["a", "e", "r"],
+        default="a",
+        console=console,
     )
     if choice == "e":
         steps = _edit(request["steps"], console)

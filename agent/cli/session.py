@@ -11,6 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -18,14 +19,20 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel
 
 from agent.cli.render import RunView
-from agent.errors import AgentRunError, ApprovalRequiredError
+from agent.errors import AgentRunError, ApprovalRequiredError, StoreUnavailableError
 from agent.events import parse_event
 from agent.report import RunReport
 from agent.settings import RunContext, Settings
 from agent.state import ResearchState
-from agent.store import RunStore
+from agent.store import Store
 
-__all__ = ["BatchItem", "RunOptions", "resume_run", "run_batch", "show_run", "start_run"]
+__all__ = [
+    "RunOptions",
+    "new_run_id",
+    "resume_run",
+    "show_run",
+    "start_run",
+]
 
 Approver = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -55,14 +62,14 @@ def _model(opts: RunOptions, env: Mapping[str, str], view: RunView) -> Any:
     return resolved
 
 
-def _tools(opts: RunOptions, store: RunStore, view: RunView) -> list[Any]:
+def _tools(opts: RunOptions, store: Store, view: RunView) -> list[Any]:
     from tools.toolbox import ToolboxOptions, build_toolbox
 
     box = build_toolbox(
         ToolboxOptions(
             search=opts.search,
             corpus=Path(opts.corpus) if opts.corpus else None,
-            index_dir=store.path.parent / "corpus-index",
+            index_dir=store.local_dir / "corpus-index",
             allow_hosts=tuple(opts.allow_hosts),
             allow_private_network=opts.allow_private_network,
             code_sandbox=opts.code_sandbox,
@@ -87,7 +94,7 @@ class _Prepared(BaseModel):
 
 
 def _prepare(
-    opts: RunOptions, store: RunStore, view: RunView, env: Mapping[str, str] | None
+    opts: RunOptions, store: Store, view: RunView, env: Mapping[str, str] | None
 ) -> _Prepared:
     return _Prepared(
         resolved=_model(opts, env or os.environ, view), tools=_tools(opts, store, view)
@@ -97,7 +104,7 @@ def _prepare(
 async def _drive(
     opts: RunOptions,
     run_id: str,
-    store: RunStore,
+    store: Store,
     view: RunView,
     approver: Approver | None,
     prepared: _Prepared,
@@ -110,7 +117,10 @@ async def _drive(
 
     resolved, tools = prepared.resolved, prepared.tools
     view.start(opts.task, resolved.spec)
-    config: RunnableConfig = {"configurable": {"thread_id": run_id}}
+    config: RunnableConfig = {
+        "configurable": {"thread_id": run_id},
+        "callbacks": view.callbacks(),
+    }
     context = RunContext(settings=opts.settings)
     async with store.checkpointer() as saver:
         graph = build_research_graph(
@@ -119,7 +129,7 @@ async def _drive(
         snapshot = await graph.aget_state(config)
         feed: Any = None if resume and snapshot.values else {"task": opts.task}
         if resume and snapshot.interrupts:
-            feed = Command(resume=_ask(approver, snapshot.interrupts[0].value))
+            feed = Command(resume=_ask(approver, snapshot.interrupts[0].value, view))
         while True:
             pending = None
             modes: list[StreamMode] = ["custom", "updates"]
@@ -132,53 +142,62 @@ async def _drive(
                     pending = chunk["__interrupt__"][0].value
             if pending is None:
                 break
-            feed = Command(resume=_ask(approver, pending))
+            feed = Command(resume=_ask(approver, pending, view))
         state = cast(ResearchState, (await graph.aget_state(config)).values)
     report = RunReport.from_state(state)
-    store.set_status(run_id, report.status)
+    await asyncio.to_thread(store.set_status, run_id, report.status)
     return report
 
 
-def _ask(approver: Approver | None, request: dict[str, Any]) -> dict[str, Any]:
+def _ask(approver: Approver | None, request: dict[str, Any], view: RunView) -> dict[str, Any]:
     if approver is None:
         raise ApprovalRequiredError(f"run paused for {request.get('kind', 'approval')}")
-    return approver(request)
+    from agent.cli.interrupt import asking
+
+    with view.paused(), asking():
+        return approver(request)
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
 
 
 async def start_run(
     opts: RunOptions,
     *,
-    store: RunStore,
+    store: Store,
     view: RunView,
     approver: Approver | None,
     run_id: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> RunReport:
-    run_id = run_id or uuid.uuid4().hex[:12]
+    run_id = run_id or new_run_id()
     prepared = _prepare(opts, store, view, env)
-    store.save(run_id, opts.task, opts.model_dump(mode="json"))
+    # Store calls run off the event loop: a blocking write there would wait for a lock
+    # that another run's checkpointer can release only on this same loop.
+    await asyncio.to_thread(store.save, run_id, opts.task, opts.model_dump(mode="json"))
     return await _guarded(opts, run_id, store, view, approver, prepared, resume=False)
 
 
 async def resume_run(
     run_id: str,
     *,
-    store: RunStore,
+    store: Store,
     view: RunView,
     approver: Approver | None,
     env: Mapping[str, str] | None = None,
 ) -> RunReport:
-    record = store.get(run_id)
+    record = await asyncio.to_thread(store.get, run_id)
     opts = RunOptions.model_validate(record.options)
     prepared = _prepare(opts, store, view, env)
-    store.save(run_id, record.task, record.options)
+    await asyncio.to_thread(store.save, run_id, record.task, record.options)
     return await _guarded(opts, run_id, store, view, approver, prepared, resume=True)
 
 
 async def _guarded(
     opts: RunOptions,
     run_id: str,
-    store: RunStore,
+    store: Store,
     view: RunView,
     approver: Approver | None,
     prepared: _Prepared,
@@ -186,12 +205,15 @@ async def _guarded(
     resume: bool,
 ) -> RunReport:
     """Run with a hard wall-clock backstop; record the outcome whatever happens."""
+    from agent.lease import Heartbeat
+
     backstop = opts.settings.budgets.timeout_s * 1.5 + 30
     try:
-        report = await asyncio.wait_for(
-            _drive(opts, run_id, store, view, approver, prepared, resume=resume),
-            backstop,
-        )
+        with Heartbeat(lambda: store.beat(run_id)):
+            report = await asyncio.wait_for(
+                _drive(opts, run_id, store, view, approver, prepared, resume=resume),
+                backstop,
+            )
     except TimeoutError as exc:
         store.set_status(run_id, "interrupted")
         raise AgentRunError(
@@ -199,18 +221,34 @@ async def _guarded(
             hint=f"finished steps are saved: `ponder resume {run_id}`",
         ) from exc
     except (asyncio.CancelledError, KeyboardInterrupt):
-        store.set_status(run_id, "interrupted")
+        # From a thread: a checkpoint write still in flight on this loop may hold the
+        # database's write lock, and blocking the loop would keep it from finishing.
+        await asyncio.to_thread(store.set_status, run_id, "interrupted")
+        await _show_where_it_stopped(run_id, store, view)
+        raise
+    except StoreUnavailableError:  # not the run's fault: leave it resumable
+        with suppress(StoreUnavailableError):
+            store.set_status(run_id, "interrupted")
         raise
     except BaseException:
-        store.set_status(run_id, "failed")
+        await asyncio.to_thread(store.set_status, run_id, "failed")
         raise
     view.finish(report)
     return report
 
 
-async def show_run(run_id: str, *, store: RunStore) -> RunReport:
+async def _show_where_it_stopped(run_id: str, store: Store, view: RunView) -> None:
+    """Give the view the run as its last checkpoint left it (what a resume starts from)."""
+    try:
+        report = await asyncio.wait_for(show_run(run_id, store=store), 2.0)
+    except (TimeoutError, AgentRunError, OSError):
+        report = RunReport(run_id=run_id, task="", status="interrupted")
+    view.finish(report)
+
+
+async def show_run(run_id: str, *, store: Store) -> RunReport:
     """The report of a stored run, read straight from its last checkpoint."""
-    record = store.get(run_id)
+    record = await asyncio.to_thread(store.get, run_id)
     async with store.checkpointer() as saver:
         found = await saver.aget_tuple({"configurable": {"thread_id": run_id}})
     values = dict(found.checkpoint["channel_values"]) if found else {}
@@ -218,45 +256,3 @@ async def show_run(run_id: str, *, store: RunStore) -> RunReport:
     values.setdefault("run_id", run_id)
     status = record.status if record.status != "running" or not found else None
     return RunReport.from_state(values, status=status)  # type: ignore[arg-type]
-
-
-class BatchItem(BaseModel):
-    """One task of a batch and how it ended."""
-
-    index: int
-    task: str
-    run_id: str
-    status: str
-    error: str = ""
-    report: RunReport | None = None
-
-
-async def run_batch(
-    tasks: list[str],
-    base: RunOptions,
-    *,
-    store: RunStore,
-    concurrency: int,
-    make_view: Callable[[str], RunView],
-    env: Mapping[str, str] | None = None,
-) -> list[BatchItem]:
-    """Run many tasks as separate runs, ``concurrency`` at a time; one failure stops none."""
-    from agent.errors import PonderError
-
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(index: int, task: str) -> BatchItem:
-        run_id = uuid.uuid4().hex[:12]
-        opts = base.model_copy(update={"task": task})
-        async with gate:
-            try:
-                report = await start_run(
-                    opts, store=store, view=make_view(run_id), approver=None, run_id=run_id, env=env
-                )
-            except PonderError as exc:
-                return BatchItem(
-                    index=index, task=task, run_id=run_id, status="failed", error=str(exc)
-                )
-        return BatchItem(index=index, task=task, run_id=run_id, status=report.status, report=report)
-
-    return list(await asyncio.gather(*(one(i, t) for i, t in enumerate(tasks, start=1))))

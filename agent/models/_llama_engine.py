@@ -41,12 +41,21 @@ _GRAMMAR_CACHE_SIZE = 64
 _OPEN_ENGINES: weakref.WeakSet[LlamaEngine] = weakref.WeakSet()
 
 
+_CLOSE_WAIT_S = 5.0
+
+
 @atexit.register
 def _close_open_engines() -> None:
     # llama-cpp-python frees models in __del__, which at interpreter exit runs after
     # its C bindings are gone and prints a traceback; free them while they exist.
+    # A generation still running (its caller was cancelled, as on Ctrl-C) stops at
+    # its next token or prompt slice; freeing the model under it would crash.
     for engine in list(_OPEN_ENGINES):
-        engine.llama.close()
+        if engine.lock.acquire(timeout=_CLOSE_WAIT_S):
+            try:
+                engine.llama.close()
+            finally:
+                engine.lock.release()
 
 
 def import_llama_cpp() -> Any:
@@ -210,9 +219,11 @@ class LlamaEngine:
         try:
             # A seeded call re-evaluates its whole prompt: logits computed over a reused
             # KV-cache prefix differ in the last bits, and so would the sampled reply.
-            sampler.evaluate_prompt(tokens, reuse_cache=sampling.seed is None)
+            evaluated = sampler.evaluate_prompt(
+                tokens, reuse_cache=sampling.seed is None, cancel=cancel
+            )
             while True:
-                if cancel is not None and cancel.is_set():
+                if not evaluated or (cancel is not None and cancel.is_set()):
                     reason = "cancelled"
                     break
                 token = sampler.next_token()

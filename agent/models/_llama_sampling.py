@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import ctypes
 import math
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 __all__ = ["TokenSampler"]
+
+# Prompts are evaluated this many tokens at a time so a cancelled call stops within
+# one slice (0.15 s for the demo model on an idle 2-core CPU, 0.6 s under load);
+# measured there, slices of 16 and 512 evaluate equally fast (100 tok/s idle).
+_PROMPT_SLICE = 16
 
 
 class TokenSampler:
@@ -66,8 +72,17 @@ class TokenSampler:
             self._grammar = None
         self._chain.close()
 
-    def evaluate_prompt(self, tokens: Sequence[int], *, reuse_cache: bool) -> None:
-        """Bring the KV cache to `tokens`, keeping the longest cached prefix if allowed."""
+    def evaluate_prompt(
+        self,
+        tokens: Sequence[int],
+        *,
+        reuse_cache: bool,
+        cancel: threading.Event | None = None,
+    ) -> bool:
+        """Bring the KV cache to `tokens`, keeping the longest cached prefix if allowed.
+
+        Returns False if `cancel` was set before the whole prompt was evaluated.
+        """
         llama = self._llama
         keep = 0
         if reuse_cache and llama.n_tokens > 0:
@@ -81,7 +96,12 @@ class TokenSampler:
         else:
             llama.reset()
             keep = 0
-        llama.eval(list(tokens[keep:]))
+        rest = list(tokens[keep:])
+        for start in range(0, len(rest), _PROMPT_SLICE):
+            if cancel is not None and cancel.is_set():
+                return False
+            llama.eval(rest[start : start + _PROMPT_SLICE])
+        return True
 
     def next_token(self) -> int:
         """Sample the next token; the grammar, if any, is advanced past it (not past EOG)."""

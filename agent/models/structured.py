@@ -23,7 +23,7 @@ import random
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.exceptions import OutputParserException
@@ -41,6 +41,7 @@ from agent.models._streamed_json import StreamedJson, parse_partial, unfinished_
 from agent.state import NodeUsage
 
 __all__ = [
+    "ReplySchema",
     "StructuredReply",
     "call_structured",
     "call_text",
@@ -48,7 +49,7 @@ __all__ = [
     "json_schema_for",
 ]
 
-T = TypeVar("T", bound=BaseModel)
+T = TypeVar("T", bound="ReplySchema")
 
 _TRANSIENT_TRIES = 3
 _MAX_ECHO = 4000
@@ -86,11 +87,23 @@ def _estimate(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-def json_schema_for(schema: type[BaseModel]) -> dict[str, Any]:
+class ReplySchema(BaseModel):
+    """A reply Ponder asks a model for.
+
+    ``SCRIPT_KEY`` is the name of the tool the model is made to call, so also
+    the key of its replies in a scripted model (`agent.testing`). It is
+    declared, not read off the class name, so renaming a class cannot silently
+    break a script.
+    """
+
+    SCRIPT_KEY: ClassVar[str]
+
+
+def json_schema_for(schema: type[ReplySchema]) -> dict[str, Any]:
     """A JSON schema with ``title``/``description``, as tool-calling backends want."""
     js = schema.model_json_schema()
-    js.setdefault("description", (schema.__doc__ or schema.__name__).strip().split("\n")[0])
-    js["title"] = schema.__name__
+    js.setdefault("description", (schema.__doc__ or schema.SCRIPT_KEY).strip().split("\n")[0])
+    js["title"] = schema.SCRIPT_KEY
     return js
 
 

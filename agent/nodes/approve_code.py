@@ -11,7 +11,7 @@ this node only asks.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
@@ -20,7 +20,7 @@ from pydantic import BaseModel, JsonValue, ValidationError
 from agent.dispatch import approval_key, needs_approval, step_key
 from agent.events import PlanEvent, emit
 from agent.nodes._deps import NodeDeps
-from agent.plan import Plan, PlanStep
+from agent.plan import ApprovalDecision, Plan, PlanStep
 from agent.progress import current_plan, ready_steps
 from agent.state import ResearchState
 
@@ -28,7 +28,7 @@ __all__ = ["CodeDecision", "approve_code"]
 
 
 class CodeDecision(BaseModel):
-    decision: Literal["approve", "edit", "reject"]
+    decision: ApprovalDecision
     input: dict[str, JsonValue] | None = None
 
 
@@ -100,15 +100,5 @@ def _edited_plan(
         origin="edited",
     )
     new = new.model_copy(update={"diff": new.diff_from(plan)})
-    emit(
-        runtime.stream_writer,
-        PlanEvent(
-            run_id=run_id,
-            version=new.version,
-            reasoning=new.reasoning,
-            steps=new.steps,
-            diff=new.diff,
-            reason=new.reason,
-        ),
-    )
+    emit(runtime.stream_writer, PlanEvent.of(run_id, new))
     return new

@@ -9,7 +9,7 @@ planner back to work with that feedback.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agent.events import ApprovalEvent, PlanEvent, emit
 from agent.nodes._deps import NodeDeps
-from agent.plan import Plan
+from agent.plan import ApprovalDecision, Plan
 from agent.plan_rules import StepDraft, check_plan, to_plan_steps
 from agent.progress import current_plan, executed_count
 from agent.state import ResearchState
@@ -26,7 +26,7 @@ __all__ = ["PlanDecision", "approve_plan"]
 
 
 class PlanDecision(BaseModel):
-    decision: Literal["approve", "edit", "reject"]
+    decision: ApprovalDecision
     steps: list[StepDraft] = Field(default_factory=list, description="the edited plan")
     feedback: str = ""
 
@@ -73,17 +73,7 @@ def approve_plan(state: ResearchState, runtime: Runtime[Any], *, deps: NodeDeps)
                 runtime.stream_writer,
                 ApprovalEvent(run_id=run_id, version=plan.version, decision="edit"),
             )
-            emit(
-                runtime.stream_writer,
-                PlanEvent(
-                    run_id=run_id,
-                    version=edited.version,
-                    reasoning=edited.reasoning,
-                    steps=edited.steps,
-                    diff=edited.diff,
-                    reason=edited.reason,
-                ),
-            )
+            emit(runtime.stream_writer, PlanEvent.of(run_id, edited))
             return {"plans": [edited], "feedback": ""}
         request = {**request, "error": f"the edited plan is invalid: {problem}"}
     emit(

@@ -5,7 +5,7 @@ so waves would make a slow step hold back the dependents of a fast one. Here
 each executor superstep starts all ready steps on the step pool, waits for the
 *first* to finish, and returns every finished one, which LangGraph checkpoints
 at once (a resumed run never redoes a finished step). Steps still running stay
-in the pool for the next superstep, or keep going while the reflector thinks.
+in the pool for the next superstep, or keep going during the reflection.
 """
 
 from __future__ import annotations
@@ -16,14 +16,18 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
-from agent._internal.step_pool import step_pool
-from agent.budget import BudgetGate
-from agent.dispatch import StepContext, StepOutcome, approval_key, start_step
+from agent.dispatch import (
+    approval_key,
+    cancel_steps,
+    finished_steps,
+    start_step,
+)
 from agent.events import StepFinishedEvent, emit
 from agent.nodes._deps import NodeDeps
 from agent.observation import Observation
 from agent.plan import PlanStep
 from agent.progress import blocked_steps, current_plan, ready_steps
+from agent.run_end import WALL_TIME_SPENT, budget_exhausted, steps_spent
 from agent.state import NodeUsage, ResearchState, StepRecord
 from agent.step_views import record_digest
 
@@ -33,14 +37,11 @@ __all__ = ["execute"]
 async def execute(
     state: ResearchState, runtime: Runtime[Any], config: RunnableConfig, *, deps: NodeDeps
 ) -> dict[str, Any]:
-    settings = deps.settings_of(state, runtime)
-    gate = BudgetGate(state, settings.budgets, node="executor")
+    node = deps.context(state, runtime, config, node="executor")
+    settings, gate, run_id, sink = node.settings, node.gate, node.run_id, node.sink
     plan = current_plan(state)
-    run_id = state["run_id"]
-    pool = step_pool()
     if plan is None:
         return {}
-    sink = runtime.stream_writer
     finished: dict[str, StepRecord] = {}
 
     for step, dep in blocked_steps(state):
@@ -60,23 +61,10 @@ async def execute(
         return {"steps": finished}
 
     if gate.remaining_s() <= 0:
-        pool.cancel(run_id)
-        return {
-            "status": "budget_exhausted",
-            "stop_reason": "wall_time budget exhausted",
-            "usage": gate.usage_update(),
-        }
+        cancel_steps(run_id)
+        return budget_exhausted(WALL_TIME_SPENT, gate.usage_update())
 
-    ctx = StepContext(
-        run_id=run_id,
-        plan_version=plan.version,
-        state=state,
-        toolset=deps.toolset,
-        model=deps.model,
-        settings=settings,
-        config=config,
-        sink=sink,
-    )
+    ctx = node.step_context(plan.version)
     pending: list[str] = []
     wanted = []
     over_budget = False
@@ -96,29 +84,22 @@ async def execute(
         return {"steps": finished, "pending_approval": pending, "usage": gate.usage_update()}
     if not wanted:
         if over_budget:
-            return {
-                "status": "budget_exhausted",
-                "stop_reason": f"steps budget exhausted ({settings.budgets.max_steps} steps)",
-                "usage": gate.usage_update(),
-            }
+            return budget_exhausted(steps_spent(settings.budgets.max_steps), gate.usage_update())
         return {"usage": gate.usage_update()}
 
-    done = await pool.wait_any(wanted, timeout=max(0.001, gate.remaining_s()))
+    done = await finished_steps(wanted, timeout=max(0.001, gate.remaining_s()))
     usage = NodeUsage()
-    for key in done:
-        outcome: StepOutcome = pool.claim(key)
-        finished[key.step_id] = outcome.record
+    for outcome in done:
+        finished[outcome.record.step_id] = outcome.record
         usage = usage + outcome.usage
         _emit_finished(sink, run_id, outcome.record)
-    update: dict[str, Any] = {"steps": finished}
-    if not done:
-        pool.cancel(run_id)
-        update.update(status="budget_exhausted", stop_reason="wall_time budget exhausted")
     spent = gate.usage_update(tool_calls=len(done))
     if usage.model_calls:
         spent = spent.model_copy(update={"by_node": {"executor": usage}})
-    update["usage"] = spent
-    return update
+    if not done:
+        cancel_steps(run_id)
+        return {"steps": finished, **budget_exhausted(WALL_TIME_SPENT, spent)}
+    return {"steps": finished, "usage": spent}
 
 
 def _refused(step: PlanStep, attempt: int, version: int) -> StepRecord:

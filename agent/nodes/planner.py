@@ -17,14 +17,12 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 from pydantic import ValidationError
 
-from agent._internal.step_pool import StepKey, step_pool
-from agent.budget import BudgetExhausted, BudgetGate
-from agent.dispatch import StepContext, start_step, step_key
+from agent.budget import BudgetExhausted
+from agent.dispatch import StepContext, StepKey, cancel_steps, start_step, step_key
 from agent.errors import PlanningError
 from agent.events import PlanEvent, ReplanEvent, TriageEvent, emit
 from agent.models.structured import call_structured, grammar_constrained
-from agent.nodes._deps import NodeDeps
-from agent.nodes.synthesizer import direct_answer_update
+from agent.nodes._deps import NodeContext, NodeDeps
 from agent.plan import Plan, PlanStep, TriageDecision, placeholder_refs
 from agent.plan_merge import merge_duplicates, merged_text, step_signature
 from agent.plan_rules import (
@@ -37,8 +35,9 @@ from agent.plan_rules import (
 )
 from agent.progress import current_plan, depth_of, executed_count, step_state
 from agent.prompts import render_prompt
-from agent.settings import DEPTHS, Settings
-from agent.state import ResearchState
+from agent.run_end import answered, budget_exhausted
+from agent.settings import DEPTHS
+from agent.state import Answer, ResearchState
 from agent.step_views import evidence_digest, plan_digest
 
 __all__ = ["plan"]
@@ -56,12 +55,11 @@ class _EarlyStarter:
     def __init__(
         self,
         ctx: StepContext,
-        deps: NodeDeps,
         done: frozenset[str],
         limit: int,
         known: tuple[PlanStep, ...] = (),
     ) -> None:
-        self.ctx, self.deps, self.done, self.limit = ctx, deps, done, limit
+        self.ctx, self.done, self.limit = ctx, done, limit
         self.started: dict[str, StepKey] = {}
         self.direct = False
         # A step equal to one already planned will be merged into it: never start it.
@@ -85,7 +83,7 @@ class _EarlyStarter:
                 continue
             if {ref for ref, _, _ in placeholder_refs(draft.input)} - self.done:
                 continue
-            if self.deps.toolset.validate_input(draft.tool, draft.input):
+            if self.ctx.toolset.validate_input(draft.tool, draft.input):
                 continue
             signature = step_signature(draft.tool, draft.input)
             if signature in self.known or signature in self.signatures:
@@ -98,7 +96,7 @@ class _EarlyStarter:
     def rejected(self) -> None:
         """The reply was refused: nothing it started may run on or be counted."""
         if self.started:
-            step_pool().cancel_keys(self.started.values())
+            cancel_steps(self.ctx.run_id, only=self.started.values())
         self.started.clear()
         self.signatures.clear()
         self.direct = False
@@ -107,54 +105,25 @@ class _EarlyStarter:
 async def plan(
     state: ResearchState, runtime: Runtime[Any], config: RunnableConfig, *, deps: NodeDeps
 ) -> dict[str, Any]:
-    settings = deps.settings_of(state, runtime)
-    gate = BudgetGate(state, settings.budgets, node="planner")
+    ctx = deps.context(state, runtime, config, node="planner")
     previous = current_plan(state)
-    run_id = state["run_id"]
     try:
         rejected_before_any_step = bool(state.get("feedback")) and not state.get("steps")
         if previous is None or rejected_before_any_step:
-            update = await _first_plan(state, runtime, config, deps, settings, gate, previous)
+            update = await _first_plan(ctx, previous)
         else:
-            update = await _replan(state, runtime, config, deps, settings, gate, previous)
+            update = await _replan(ctx, previous)
     except BudgetExhausted as exc:
-        step_pool().cancel(run_id)  # no plan came, so nothing started for it may run on
-        return {"status": "budget_exhausted", "stop_reason": str(exc), "usage": gate.usage_update()}
+        cancel_steps(ctx.run_id)  # no plan came, so nothing started for it may run on
+        return budget_exhausted(str(exc), ctx.gate.usage_update())
     except PlanningError:
-        step_pool().cancel(run_id)
+        cancel_steps(ctx.run_id)
         raise
-    return {**update, "feedback": "", "usage": gate.usage_update()}
+    return {**update, "feedback": "", "usage": ctx.gate.usage_update()}
 
 
-def _context(
-    state: ResearchState,
-    runtime: Runtime[Any],
-    config: RunnableConfig,
-    deps: NodeDeps,
-    settings: Settings,
-    version: int,
-) -> StepContext:
-    return StepContext(
-        run_id=state["run_id"],
-        plan_version=version,
-        state=state,
-        toolset=deps.toolset,
-        model=deps.model,
-        settings=settings,
-        config=config,
-        sink=runtime.stream_writer,
-    )
-
-
-async def _first_plan(
-    state: ResearchState,
-    runtime: Runtime[Any],
-    config: RunnableConfig,
-    deps: NodeDeps,
-    settings: Settings,
-    gate: BudgetGate,
-    rejected: Plan | None,
-) -> dict[str, Any]:
+async def _first_plan(ctx: NodeContext, rejected: Plan | None) -> dict[str, Any]:
+    state, settings, toolset = ctx.state, ctx.settings, ctx.toolset
     triage = state.get("triage")
     ask_triage = triage is None or triage.decided_by != "rules"
     allow_direct = settings.effort == "auto" and rejected is None
@@ -163,27 +132,25 @@ async def _first_plan(
     max_steps = min(cap, settings.budgets.max_steps)
     version = (rejected.version + 1) if rejected else 1
     js = planning_json_schema(
-        deps.toolset,
+        toolset,
         max_steps=max_steps,
         triage=ask_triage,
         allow_direct=allow_direct,
-        ordered=grammar_constrained(deps.model),
+        ordered=grammar_constrained(ctx.model),
     )
     messages = render_prompt(
         "plan",
         task=state["task"],
-        tools=deps.toolset.describe(),
+        tools=toolset.describe(),
         max_steps=max_steps,
-        purpose=deps.purpose,
+        purpose=ctx.deps.purpose,
         triage=ask_triage,
         allow_direct=allow_direct,
         effort=settings.effort,
         rejected=plan_digest(state, rejected) if rejected else "",
         feedback=state.get("feedback") or "",
     )
-    early = _EarlyStarter(
-        _context(state, runtime, config, deps, settings, version), deps, frozenset(), max_steps
-    )
+    early = _EarlyStarter(ctx.step_context(version), frozenset(), max_steps)
 
     def rules(p: Planning) -> str | None:
         if p.mode == "direct" and allow_direct:
@@ -191,10 +158,9 @@ async def _first_plan(
         limit = max_steps
         if ask_triage and settings.effort == "auto" and p.depth:
             limit = min(DEPTHS[p.depth].max_plan_steps, max_steps)
-        return check_plan(p.steps, deps.toolset, max_steps=limit)
+        return check_plan(p.steps, toolset, max_steps=limit)
 
-    planning = await _request(deps, settings, gate, config, messages, Planning, js, rules, early)
-    run_id = state["run_id"]
+    planning = await _request(ctx, messages, Planning, js, rules, early)
     update: dict[str, Any] = {}
     if ask_triage:
         depth_name = planning.depth or "medium" if settings.effort == "auto" else settings.effort
@@ -205,19 +171,11 @@ async def _first_plan(
             decided_by="model" if settings.effort == "auto" else "effort",
         )
         update["triage"] = decision
-        emit(
-            runtime.stream_writer,
-            TriageEvent(
-                run_id=run_id,
-                mode=decision.mode,
-                depth=decision.depth,
-                reason=decision.reason,
-                decided_by=decision.decided_by,
-            ),
-        )
+        emit(ctx.sink, TriageEvent.of(ctx.run_id, decision))
     if planning.mode == "direct" and allow_direct:
-        step_pool().cancel(run_id)
-        return {**update, **direct_answer_update(run_id, planning.answer, runtime)}
+        cancel_steps(ctx.run_id)
+        answer = Answer(markdown=planning.answer.strip())
+        return {**update, **answered(ctx.sink, ctx.run_id, answer, "done", "answered directly")}
     steps, merged = merge_duplicates(to_plan_steps(planning.steps))
     why = "rejected plan revised with feedback" if rejected else "first plan"
     new_plan = Plan(
@@ -227,25 +185,14 @@ async def _first_plan(
         reason="; ".join(filter(None, [why, merged_text(merged)])),
         origin="revised" if rejected else "planner",
     )
-    return {**update, "plans": [_publish(new_plan, rejected, state, runtime, merged)]}
+    return {**update, "plans": [_publish(ctx, new_plan, rejected, merged)]}
 
 
-async def _replan(
-    state: ResearchState,
-    runtime: Runtime[Any],
-    config: RunnableConfig,
-    deps: NodeDeps,
-    settings: Settings,
-    gate: BudgetGate,
-    previous: Plan,
-) -> dict[str, Any]:
-    run_id = state["run_id"]
+async def _replan(ctx: NodeContext, previous: Plan) -> dict[str, Any]:
+    state, settings, toolset = ctx.state, ctx.settings, ctx.toolset
     reflections = state.get("reflections") or []
     reason = state.get("feedback") or (reflections[-1].reason if reflections else "replan")
-    emit(
-        runtime.stream_writer,
-        ReplanEvent(run_id=run_id, from_version=previous.version, reason=reason),
-    )
+    emit(ctx.sink, ReplanEvent(run_id=ctx.run_id, from_version=previous.version, reason=reason))
     records = state.get("steps") or {}
     done = frozenset(i for i, r in records.items() if r.status == "done")
     unfinished = [s for s in previous.steps if step_state(state, s.id) in ("pending", "retry")]
@@ -254,12 +201,12 @@ async def _replan(
     max_steps = max(1, min(depth.max_plan_steps, remaining))
     taken_ids = set(records) | set(previous.ids)
     js = planning_json_schema(
-        deps.toolset,
+        toolset,
         max_steps=max_steps,
         triage=False,
         allow_direct=False,
         replan=True,
-        ordered=grammar_constrained(deps.model),
+        ordered=grammar_constrained(ctx.model),
         first_id=1 + max((int(i[1:]) for i in taken_ids), default=0),
         known=sorted(done),
         unfinished=[s.id for s in unfinished],
@@ -267,7 +214,7 @@ async def _replan(
     messages = render_prompt(
         "replan",
         task=state["task"],
-        tools=deps.toolset.describe(),
+        tools=toolset.describe(),
         max_steps=max_steps,
         plan=plan_digest(state, previous),
         evidence=evidence_digest(state, limit=3000),
@@ -275,13 +222,7 @@ async def _replan(
         unfinished=[s.id for s in unfinished],
     )
     version = previous.version + 1
-    early = _EarlyStarter(
-        _context(state, runtime, config, deps, settings, version),
-        deps,
-        done,
-        max_steps,
-        known=previous.steps,
-    )
+    early = _EarlyStarter(ctx.step_context(version), done, max_steps, known=previous.steps)
     taken = frozenset(taken_ids)
 
     def rules(r: Replanning) -> str | None:
@@ -290,15 +231,13 @@ async def _replan(
             return f"keep lists {', '.join(bad)}, which are not unfinished steps of the plan"
         return check_plan(
             r.steps,
-            deps.toolset,
+            toolset,
             max_steps=max_steps,
             finished=taken,
             kept=frozenset(r.keep) | done,
         )
 
-    replanning = await _request(
-        deps, settings, gate, config, messages, Replanning, js, rules, early
-    )
+    replanning = await _request(ctx, messages, Replanning, js, rules, early)
     keep = set(replanning.keep)
     carried = tuple(s for s in previous.steps if s.id in done or s.id in keep)
     steps, merged = merge_duplicates(
@@ -311,17 +250,14 @@ async def _replan(
         reason="; ".join(filter(None, [reason, merged_text(merged)])),
         origin="replan",
     )
-    return {"plans": [_publish(new_plan, previous, state, runtime, merged)]}
+    return {"plans": [_publish(ctx, new_plan, previous, merged)]}
 
 
 T = TypeVar("T", Planning, Replanning)
 
 
 async def _request(
-    deps: NodeDeps,
-    settings: Settings,
-    gate: BudgetGate,
-    config: RunnableConfig,
+    ctx: NodeContext,
     messages: list[BaseMessage],
     schema: type[T],
     js: dict[str, Any],
@@ -329,34 +265,29 @@ async def _request(
     early: _EarlyStarter,
 ) -> T:
     """One planning call: validated, repaired by re-asking, streamed into early starts."""
+    settings = ctx.settings
     stream = settings.stream_planning and not settings.approve_plan
     reply = await call_structured(
-        deps.model,
+        ctx.model,
         messages,
         schema,
-        gate=gate,
+        gate=ctx.gate,
         retries=settings.plan_retries,
         json_schema=js,
         validate=rules,
         on_partial=early if stream else None,
         on_rejected=lambda _problem: early.rejected(),
-        config=config,
+        config=ctx.config,
         error=PlanningError,
     )
     return reply.value
 
 
-def _publish(
-    plan: Plan,
-    previous: Plan | None,
-    state: ResearchState,
-    runtime: Runtime[Any],
-    merged: dict[str, str],
-) -> Plan:
+def _publish(ctx: NodeContext, plan: Plan, previous: Plan | None, merged: dict[str, str]) -> Plan:
     """Stamp the diff, cancel running steps the plan dropped, and announce it."""
     plan = plan.model_copy(update={"diff": plan.diff_from(previous, merged)})
-    _keep_only(state["run_id"], plan.steps, state)
-    emit(runtime.stream_writer, _plan_event(state["run_id"], plan))
+    _keep_only(ctx.run_id, plan.steps, ctx.state)
+    emit(ctx.sink, PlanEvent.of(ctx.run_id, plan))
     return plan
 
 
@@ -368,15 +299,4 @@ def _keep_only(run_id: str, steps: tuple[PlanStep, ...], state: ResearchState) -
         record = records.get(step.id)
         for attempt in {1, (record.attempt + 1) if record else 1}:
             keep.add(step_key(run_id, step, attempt))
-    step_pool().cancel(run_id, keep=keep)
-
-
-def _plan_event(run_id: str, p: Plan) -> PlanEvent:
-    return PlanEvent(
-        run_id=run_id,
-        version=p.version,
-        reasoning=p.reasoning,
-        steps=p.steps,
-        diff=p.diff,
-        reason=p.reason,
-    )
+    cancel_steps(run_id, keep=keep)

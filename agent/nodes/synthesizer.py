@@ -9,14 +9,13 @@ run always ends with the best cited answer its evidence allows.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from agent._internal.step_pool import step_pool
-from agent.budget import BudgetExhausted, BudgetGate
+from agent.budget import BudgetExhausted
 from agent.citations import (
     CitationCheck,
     ClaimDraft,
@@ -25,32 +24,35 @@ from agent.citations import (
     claims_schema,
     render_answer,
 )
+from agent.dispatch import cancel_steps
 from agent.errors import ModelOutputError
-from agent.events import AnswerEvent, CitationCheckEvent, UsageEvent, emit
-from agent.models.structured import call_structured, grammar_constrained, json_schema_for
-from agent.nodes._deps import NodeDeps
+from agent.events import CitationCheckEvent, UsageEvent, emit
+from agent.models.structured import (
+    ReplySchema,
+    call_structured,
+    grammar_constrained,
+    json_schema_for,
+)
+from agent.nodes._deps import NodeContext, NodeDeps
 from agent.observation import fence_text
 from agent.progress import current_plan, depth_of
 from agent.prompts import render_prompt
-from agent.state import Answer, ResearchState, Usage, add_usage
+from agent.run_end import answered, final_outcome
+from agent.state import ResearchState, Usage, add_usage
 from agent.step_views import EvidenceItem, gather_evidence
 from agent.support import lead_sentences
 from agent.support_judge import judge_support
 
-__all__ = ["Synthesis", "direct_answer_update", "synthesize"]
+__all__ = ["Synthesis", "synthesize"]
 
 
-class Synthesis(BaseModel):
+class Synthesis(ReplySchema):
     """Answer the task as claims, each citing the evidence passages that support it."""
+
+    SCRIPT_KEY: ClassVar[str] = "Synthesis"
 
     claims: list[ClaimDraft] = Field(default_factory=list)
     gaps: list[str] = Field(default_factory=list, description="what the evidence does not show")
-
-
-def direct_answer_update(run_id: str, text: str, runtime: Runtime[Any]) -> dict[str, Any]:
-    answer = Answer(markdown=text.strip())
-    emit(runtime.stream_writer, AnswerEvent(run_id=run_id, status="done", markdown=answer.markdown))
-    return {"answer": answer, "status": "done", "stop_reason": "answered directly"}
 
 
 def _gaps(state: ResearchState) -> list[str]:
@@ -82,15 +84,15 @@ def _extractive(evidence: list[EvidenceItem], state: ResearchState, why: str) ->
 async def synthesize(
     state: ResearchState, runtime: Runtime[Any], config: RunnableConfig, *, deps: NodeDeps
 ) -> dict[str, Any]:
-    settings = deps.settings_of(state, runtime)
-    gate = BudgetGate(state, settings.budgets, node="synthesizer")
-    run_id = state["run_id"]
-    step_pool().cancel(run_id)  # nothing keeps running past the answer
-    status = state.get("status") or "running"
-    stop_reason = state.get("stop_reason") or ""
-    evidence = gather_evidence(state, task=state["task"], limit_chars=settings.evidence_chars)
-    if status == "budget_exhausted":
-        check = _extractive(evidence, state, stop_reason or "a budget ran out")
+    ctx = deps.context(state, runtime, config, node="synthesizer")
+    run_id, sink = ctx.run_id, ctx.sink
+    cancel_steps(run_id)  # nothing keeps running past the answer
+    budget = ""
+    if state.get("status") == "budget_exhausted":
+        budget = state.get("stop_reason") or "a budget ran out"
+    evidence = gather_evidence(state, task=state["task"], limit_chars=ctx.settings.evidence_chars)
+    if budget:
+        check = _extractive(evidence, state, budget)
     elif not evidence:
         check = check_claims(
             [],
@@ -98,17 +100,14 @@ async def synthesize(
             gaps=_gaps(state),
             heading="_No step produced usable evidence, so there is no cited answer._",
         )
-        status = "done"
     else:
-        status = "done"
-        written = await _model_answer(state, deps, settings, gate, config, evidence)
+        written = await _model_answer(ctx, evidence)
         if written is None:
-            status = "budget_exhausted"
-            stop_reason = stop_reason or "the budget ran out before the answer was written"
-            written = _extractive(evidence, state, stop_reason)
+            budget = "the budget ran out before the answer was written"
+            written = _extractive(evidence, state, budget)
         check = written
     answer = check.answer
-    sink = runtime.stream_writer
+    status, reason = final_outcome(state, answer, budget=budget, had_evidence=bool(evidence))
     emit(
         sink,
         CitationCheckEvent(
@@ -119,37 +118,18 @@ async def synthesize(
             **answer.tally.model_dump(exclude={"checked"}),
         ),
     )
-    emit(
-        sink,
-        AnswerEvent(
-            run_id=run_id,
-            status=status,
-            markdown=answer.markdown,
-            citations=tuple(c.model_dump(mode="json") for c in answer.citations),
-        ),
-    )
-    spent = gate.usage_update()
+    update = answered(sink, run_id, answer, status, reason)
+    spent = ctx.gate.usage_update()
     total = add_usage(state.get("usage") or Usage(), spent)
     emit(sink, UsageEvent(run_id=run_id, **total.summary()))  # type: ignore[arg-type]
-    return {
-        "answer": answer,
-        "status": status,
-        "stop_reason": stop_reason or "answered",
-        "usage": spent,
-    }
+    return {**update, "usage": spent}
 
 
-async def _model_answer(
-    state: ResearchState,
-    deps: NodeDeps,
-    settings: Any,
-    gate: BudgetGate,
-    config: RunnableConfig,
-    evidence: list[EvidenceItem],
-) -> CitationCheck | None:
+async def _model_answer(ctx: NodeContext, evidence: list[EvidenceItem]) -> CitationCheck | None:
+    state = ctx.state
     js = json_schema_for(Synthesis)
     js.pop("$defs", None)
-    js["properties"]["claims"] = claims_schema(evidence, grammar=grammar_constrained(deps.model))
+    js["properties"]["claims"] = claims_schema(evidence, grammar=grammar_constrained(ctx.model))
     js["properties"]["gaps"] = {
         "type": "array",
         "items": {"type": "string", "maxLength": 300},
@@ -157,26 +137,30 @@ async def _model_answer(
     }
     # Without this a grammar-constrained model may answer ``{}`` (claims has a default).
     js["required"] = ["claims"]
-    prompt = "synthesize" if deps.purpose == "research" else "summarize_task"
+    prompt = "synthesize" if ctx.deps.purpose == "research" else "summarize_task"
     messages = render_prompt(prompt, task=state["task"], evidence=_evidence_block(evidence))
     try:
         reply = await call_structured(
-            deps.model,
+            ctx.model,
             messages,
             Synthesis,
-            gate=gate,
+            gate=ctx.gate,
             json_schema=js,
-            retries=settings.output_retries,
-            config=config,
+            retries=ctx.settings.output_retries,
+            config=ctx.config,
         )
     except BudgetExhausted:
         return None
     except ModelOutputError as exc:
         return _extractive(evidence, state, f"the model's synthesis was unusable ({exc})")
     assessment = assess_claims(reply.value.claims, evidence)
-    if depth_of(state, settings).name == "high":
+    if depth_of(state, ctx.settings).name == "high":
         assessment = await judge_support(
-            assessment, model=deps.model, gate=gate, retries=settings.output_retries, config=config
+            assessment,
+            model=ctx.model,
+            gate=ctx.gate,
+            retries=ctx.settings.output_retries,
+            config=ctx.config,
         )
     return render_answer(assessment, gaps=reply.value.gaps)
 

@@ -19,12 +19,13 @@ from langgraph.runtime import Runtime
 
 from agent.budget import BudgetExhausted, BudgetGate
 from agent.errors import ConfigError
-from agent.events import AnswerEvent, TriageEvent, emit
+from agent.events import TriageEvent, emit
 from agent.models.structured import call_text
 from agent.nodes._deps import NodeDeps
 from agent.plan import TriageDecision
 from agent.prompts import render_prompt
-from agent.state import Answer, ResearchState
+from agent.run_end import answered, started
+from agent.state import Answer, ResearchState, RunStatus
 
 __all__ = ["rules_triage", "triage"]
 
@@ -71,12 +72,7 @@ async def triage(
         raise ConfigError("the task is empty", hint="pass the question to research as `task`")
     settings = deps.settings_for(runtime)
     run_id = state.get("run_id") or run_id_for(config)
-    update: dict[str, Any] = {
-        "run_id": run_id,
-        "status": "running",
-        "task": task,
-        "settings": settings,
-    }
+    update: dict[str, Any] = {"run_id": run_id, "task": task, "settings": settings, **started()}
     why = rules_triage(task)
     if why is None:
         if settings.effort != "auto":
@@ -91,18 +87,10 @@ async def triage(
     decision = TriageDecision(
         mode="direct", depth="low", reason=f"{why}: no research needed", decided_by="rules"
     )
-    emit(
-        runtime.stream_writer,
-        TriageEvent(
-            run_id=run_id,
-            mode=decision.mode,
-            depth=decision.depth,
-            reason=decision.reason,
-            decided_by=decision.decided_by,
-        ),
-    )
+    emit(runtime.stream_writer, TriageEvent.of(run_id, decision))
     gate = BudgetGate(state, settings.budgets, node="triage")
     messages = render_prompt("direct", task=task)
+    status: RunStatus
     try:
         text = await call_text(deps.model, messages, gate=gate, config=config)
         if not text:  # an empty reply is bad output: ask again once, saying so
@@ -112,12 +100,9 @@ async def triage(
     except BudgetExhausted as exc:
         text, status, stop = "", "budget_exhausted", str(exc)
     answer = Answer(markdown=text or f"(no answer: {stop})")
-    emit(runtime.stream_writer, AnswerEvent(run_id=run_id, status=status, markdown=answer.markdown))
     return {
         **update,
         "triage": decision,
-        "answer": answer,
-        "status": status,
-        "stop_reason": stop,
+        **answered(runtime.stream_writer, run_id, answer, status, stop),
         "usage": gate.usage_update(),
     }

@@ -154,7 +154,7 @@ class Dependencies(Workload):
                         *plan, reasoning=thought("plan", 0), triage_reason="needs tools"
                     )
                 )
-            if turn.role == "Judgement" and turn.index == 0 and self.replan:
+            if turn.role == "Reflection" and turn.index == 0 and self.replan:
                 return Reply(structured=judgement("replan", thought("judge", 0), ("s4",)))
             if turn.role == "Replanning" and turn.index == 0 and self.replan:
                 # Keep the slow lookup only if it is still running (a slow model may
@@ -198,7 +198,7 @@ class Dependencies(Workload):
         step = max(fast, default=0.0)
         chain = 3 * step
         if self.replan:
-            chain += by_role.get("Judgement", 0.0) + by_role.get("Replanning", 0.0) + step
+            chain += by_role.get("Reflection", 0.0) + by_role.get("Replanning", 0.0) + step
         return (
             by_role.get("Planning", 0.0) + max(slow, chain) + step + by_role.get("Synthesis", 0.0)
         )

@@ -210,7 +210,7 @@ class FanOut(Workload):
                         triage_reason="needs tools",
                     )
                 )
-            if turn.role == "Judgement":
+            if turn.role == "Reflection":
                 more = turn.index + 1 < len(batches)
                 decision = "replan" if more else "finish"
                 return Reply(structured=judgement(decision, thought("judge", turn.index)))

@@ -47,7 +47,7 @@ def _ponder_replies(
                     *steps, reasoning=thought("plan", 0), depth=depth, triage_reason="needs tools"
                 )
             )  # type: ignore[arg-type]
-        if turn.role == "Judgement" and turn.index == 0:
+        if turn.role == "Reflection" and turn.index == 0:
             return Reply(structured=judgement("finish", thought("judge", 0)))
         if turn.role == "Synthesis":
             found = evidence(turn)

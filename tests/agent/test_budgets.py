@@ -48,7 +48,7 @@ def test_stalled_loop_stops_on_its_own() -> None:
         repeat_last=True,
         script={
             "Planning": [planning(step("s1", "good"), step("s2", "broken"), depth="high")],
-            "Judgement": [
+            "Reflection": [
                 {"verdicts": [], "decision": "retry", "retry": ["s2"], "reason": "again"},
                 {"verdicts": [], "decision": "replan", "reason": "still missing"},
             ],

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from langchain_core.tools import BaseTool, StructuredTool
 
-from agent._internal.step_pool import step_pool
+from agent.dispatch import running_steps
 from agent.testing import ScriptedChatModel
 from tests.agent.graph_run import run_research, settings
 from tests.conftest import planning, step, synthesis
@@ -57,7 +57,7 @@ def test_early_starts_stop_at_the_step_budget() -> None:
     assert not [q for q in log.finished if q.startswith("x")], "a refused plan's step ran on"
     assert state["usage"].tool_calls == 2
     assert sorted(r.input["query"] for r in state["steps"].values()) == ["c", "d"]
-    assert step_pool().keys(state["run_id"]) == []
+    assert running_steps(state["run_id"]) == []
 
 
 def test_a_refused_plan_leaves_no_step_running() -> None:

@@ -179,7 +179,7 @@ node_usage = st.builds(
 )
 usages = st.builds(
     Usage,
-    by_node=st.dictionaries(st.sampled_from(("planner", "reflector", "synthesizer")), node_usage),
+    by_node=st.dictionaries(st.sampled_from(("planner", "reflect", "synthesizer")), node_usage),
     tool_calls=st.integers(0, 5),
     wall_s=st.floats(0, 100, allow_nan=False),
 )

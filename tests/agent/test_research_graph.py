@@ -102,7 +102,7 @@ def test_failed_step_replans_keeping_finished_work() -> None:
     model = ScriptedChatModel(
         script={
             "Planning": [planning(step("s1", "good"), step("s2", "broken"))],
-            "Judgement": [
+            "Reflection": [
                 {
                     "verdicts": [{"step_id": "s2", "verdict": "failed", "reason": "error"}],
                     "decision": "replan",
@@ -136,14 +136,14 @@ def test_transient_failure_is_retried_by_rule_without_a_model_call() -> None:
     model = ScriptedChatModel(
         script={
             "Planning": [planning(step("s1", "flaky"))],
-            "Judgement": [{"verdicts": [], "decision": "finish", "reason": "give up"}],
+            "Reflection": [{"verdicts": [], "decision": "finish", "reason": "give up"}],
         }
     )
     state, _events = run_research(model, [tool], config=settings(step_timeout_s=0.2))
     reflections = state["reflections"]
     assert reflections[0].by == "rules" and reflections[0].decision == "retry"
     assert state["steps"]["s1"].attempt == 2
-    assert len(model.calls_for("Judgement")) == 1  # only after the second failure
+    assert len(model.calls_for("Reflection")) == 1  # only after the second failure
 
 
 @pytest.mark.parametrize(

@@ -21,9 +21,9 @@ from tests.conftest import planning, recording_tool, step
 from tools._search_backends import SearchOptions, SearchResult
 from tools.search import WebSearch, WebSearchTool
 
-# The reflector's schema (its scripted role), found by shape so a rename does not break this.
+# The reflector's scripted role, found by its schema's shape so a rename does not break this.
 REFLECT_ROLE = next(
-    c.__name__
+    c.SCRIPT_KEY
     for c in vars(reflector).values()
     if isinstance(c, type)
     and issubclass(c, BaseModel)

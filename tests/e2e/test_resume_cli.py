@@ -78,7 +78,9 @@ def test_killed_run_resumes_without_redoing_finished_steps(tmp_path) -> None:
             proc.kill()
     started_before = [e["step_id"] for e in events(first_out) if e["type"] == "step_started"]
     assert sorted(started_before) == ["s1", "s2"]
-    assert ponder("runs", home=tmp_path).stdout.count("killme") == 1
+    listed = [ln for ln in ponder("runs", home=tmp_path).stdout.splitlines() if "killme" in ln]
+    assert len(listed) == 1
+    assert listed[0].split()[1] == "interrupted", "a killed run still reads as running"
 
     # The resumed process loads the model afresh: no planning reply at all (a
     # replan would fail the run) and a prompt synthesis.

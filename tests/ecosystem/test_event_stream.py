@@ -39,7 +39,7 @@ SCRIPT: dict[str, Any] = {
             },
         )
     ],
-    "Judgement": [
+    "Reflection": [
         {
             "verdicts": [{"step_id": "s2", "verdict": "failed", "reason": "no such section"}],
             "decision": "replan",

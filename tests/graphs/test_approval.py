@@ -108,7 +108,7 @@ def test_code_step_needs_approval_and_a_refusal_is_an_observation() -> None:
     model = ScriptedChatModel(
         script={
             "Planning": [plan],
-            "Judgement": [{"verdicts": [], "decision": "continue", "reason": "fine without"}],
+            "Reflection": [{"verdicts": [], "decision": "continue", "reason": "fine without"}],
             "Synthesis": [synthesis("s1.1")],
         }
     )

@@ -8,6 +8,7 @@ and each is approved, edited and rejected; the code tool records every run.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from langchain_core.tools import StructuredTool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from agent.settings import Settings
+from agent.settings import Budgets, Settings
 from agent.testing import ScriptedChatModel
 from agent.toolset import Toolset
 from graphs.research import build_research_graph
@@ -72,7 +73,7 @@ def test_code_runs_only_after_a_person_approves_it(
     model = ScriptedChatModel(
         script={
             "Planning": [planning(*steps)],
-            "Judgement": [{"verdicts": [], "decision": "continue", "reason": "fine without"}],
+            "Reflection": [{"verdicts": [], "decision": "continue", "reason": "fine without"}],
             "Synthesis": [synthesis(cite)],
         },
         latency_s=0.02,  # the plan streams in pieces, so early starts get their chance
@@ -140,7 +141,7 @@ def test_a_tool_marked_needs_approval_waits_too(tmp_path: Path) -> None:
     model = ScriptedChatModel(
         script={
             "Planning": [planning(mail, step("s2", "a"), step("s3", "b"))],
-            "Judgement": [{"verdicts": [], "decision": "continue", "reason": "fine"}],
+            "Reflection": [{"verdicts": [], "decision": "continue", "reason": "fine"}],
             "Synthesis": [synthesis("s2.1")],
         },
         latency_s=0.02,
@@ -170,3 +171,81 @@ def test_which_tools_need_approval(tmp_path: Path) -> None:
     )
     needing = [n for n in tools.names if tools.needs_approval(n)]
     assert needing == ["python", "runner", "mcp_write"]
+
+
+def test_a_retry_and_a_replan_each_wait_for_their_own_approval(tmp_path: Path) -> None:
+    """Attempt 2 of a code step is new work: it waits again. So does a replan's code step."""
+    ran = tmp_path / "ran.txt"
+    calls = {"n": 0}
+
+    def run(code: str) -> str:
+        calls["n"] += 1
+        with ran.open("a", encoding="utf-8") as f:
+            f.write(code + "\n")
+        if calls["n"] == 1:
+            time.sleep(1.5)  # past the step timeout: a transient failure, retried by rule
+        return "42"
+
+    slow_code = StructuredTool.from_function(
+        run, name="python", description="Run Python code.", metadata={"ponder_runs_code": True}
+    )
+    lookup, _ = recording_tool(fail={"broken"})
+    replan = {
+        "reasoning": "compute it instead",
+        "keep": [],
+        "steps": [_code_step("s3", EDITED), step("s4", "b")],
+    }
+    model = ScriptedChatModel(
+        script={
+            "Planning": [planning(_code_step("s1"), step("s2", "broken", ("s1",)))],
+            "Reflection": [
+                {"verdicts": [], "decision": "replan", "reason": "s2 broke"},
+                {"verdicts": [], "decision": "continue", "reason": "carry on"},
+            ],
+            "Replanning": [replan],
+            "Synthesis": [synthesis("s4.1")],
+        },
+        latency_s=0.02,
+    )
+    settings = Settings(approve_code=True, budgets=Budgets(step_timeout_s=0.5))
+    graph = build_research_graph(
+        model, [lookup, slow_code], checkpointer=InMemorySaver(), settings=settings
+    )
+    config = {"configurable": {"thread_id": "t-retry-replan"}}
+    first = _pause(graph, {"task": "compute"}, config)
+    assert first is not None and first["step_id"] == "s1" and _runs(ran) == []
+    again = _pause(graph, Command(resume={"decision": "approve"}), config)
+    assert again is not None and again["step_id"] == "s1", "the retry did not ask again"
+    assert _runs(ran) == [CODE]
+    replanned = _pause(graph, Command(resume={"decision": "approve"}), config)
+    assert replanned is not None and replanned["step_id"] == "s3"
+    assert _runs(ran) == [CODE, CODE], "the replan's code step ran before it was approved"
+    assert _pause(graph, Command(resume={"decision": "reject"}), config) is None
+    assert _runs(ran) == [CODE, CODE]
+
+
+def test_a_resumed_run_still_waits_for_approval(tmp_path: Path) -> None:
+    """A fresh graph on the same checkpoint (a new process) asks before running the code."""
+    ran = tmp_path / "ran.txt"
+    lookup, _ = recording_tool()
+    saver = InMemorySaver()
+    script = {
+        "Planning": [planning(_code_step("s1"), step("s2", "a"), step("s3", "b"))],
+        "Synthesis": [synthesis("s2.1")],
+    }
+
+    def graph() -> Any:
+        return build_research_graph(
+            ScriptedChatModel(script=script, latency_s=0.02),
+            [lookup, _code_tool(ran, ponder_runs_code=True)],
+            checkpointer=saver,
+            settings=Settings(approve_code=True),
+        )
+
+    config = {"configurable": {"thread_id": "t-resume"}}
+    assert _pause(graph(), {"task": "compute"}, config) is not None
+    resumed = graph()
+    resumed.invoke(None, config)  # resuming without an answer asks again
+    assert resumed.get_state(config).interrupts and _runs(ran) == []
+    assert _pause(resumed, Command(resume={"decision": "approve"}), config) is None
+    assert _runs(ran) == [CODE]

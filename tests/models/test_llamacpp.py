@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from typing import Any, Literal
 
 import pytest
@@ -142,6 +143,36 @@ async def test_leaving_a_stream_early_releases_the_model(demo: ChatLlamaCpp) -> 
     # If the worker still held the lock this would hang until pytest's timeout.
     reply = await asyncio.wait_for(demo.ainvoke("Hi", max_tokens=4), timeout=120)
     assert reply.usage_metadata is not None
+
+
+def test_cancel_stops_a_long_prompt_evaluation_within_a_second(demo: ChatLlamaCpp) -> None:
+    """Ctrl-C reaches a call that is still reading its prompt: the prompt is evaluated
+    in short slices with the cancel flag checked between them."""
+    from agent.models._llama_engine import Finish, Sampling
+
+    engine = demo.load()
+    long_prompt = [{"role": "user", "content": "gather exceptions TaskGroup " * 400}]
+    sampling = Sampling(0.2, 0.95, 40, 0.05, 1.1, max_tokens=8, seed=0)
+    cancel = threading.Event()
+    outcome: list[object] = []
+
+    def generate() -> None:
+        outcome.extend(engine.generate(long_prompt, sampling, cancel=cancel))
+
+    worker = threading.Thread(target=generate)
+    worker.start()
+    time.sleep(0.5)
+    cancelled_at = time.monotonic()
+    cancel.set()
+    worker.join(timeout=30)
+    took = time.monotonic() - cancelled_at
+    assert not worker.is_alive()
+    assert took < 1.0, f"the prompt kept being evaluated for {took:.2f}s after cancel"
+    finish = outcome[-1]
+    assert isinstance(finish, Finish) and finish.reason == "cancelled"
+    assert finish.completion_tokens == 0
+    # The model is usable again, and the half-read prompt does not leak into it.
+    assert demo.invoke("Hi", max_tokens=4).usage_metadata is not None
 
 
 def test_concurrent_calls_are_serialised_not_corrupted(demo: ChatLlamaCpp) -> None:

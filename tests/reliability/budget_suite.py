@@ -2,7 +2,7 @@
 
 Each `BudgetCase` runs the real research graph with a scripted model and a
 recording tool under one tight budget (the others generous). In most cases the
-model would go on for ever: the reflector always asks for a replan and the
+model would go on for ever: the reflection always asks for a replan and the
 replanner always adds a fresh step (`looping_model`), so only a limit stops the
 run, and each case's budget binds before the depth's own cap of three replans
 does. The other cases have a step that hangs, or that times out and would be
@@ -58,7 +58,7 @@ def looping_model(**extra: Any) -> ScriptedChatModel:
         repeat_last=True,
         script={
             "Planning": [planning(step("s1", "good"), step("s2", "broken"), depth="high")],
-            "Judgement": [{"verdicts": [], "decision": "replan", "reason": "still missing"}],
+            "Reflection": [{"verdicts": [], "decision": "replan", "reason": "still missing"}],
             "Replanning": [endless_replanner()],
             "Synthesis": [synthesis("s1.1")],
             **extra,

@@ -39,6 +39,7 @@ __all__ = [
     "Tamper",
     "TamperOutcome",
     "make_store",
+    "make_store_with",
     "pack",
     "run_tamper",
     "run_tamper_suite",
@@ -203,6 +204,12 @@ class Boom:
 
 def make_store(home: Path) -> Path:
     """A finished run, `RUN_ID`, made by a real ``ponder run``; returns the store file."""
+    make_store_with(home, {})
+    return home / "runs.sqlite"
+
+
+def make_store_with(home: Path, extra_env: dict[str, str]) -> None:
+    """`make_store` with extra environment (``PONDER_STORE`` names another store)."""
     step = {"tool": "corpus_search", "depends_on": []}
     script = write_script(
         home / "model.json",
@@ -220,11 +227,11 @@ def make_store(home: Path) -> Path:
         [str(PONDER), "run", "How do TaskGroup and gather treat errors?",
          "--model", f"script:{script}", "--corpus", str(CORPUS), "--tools", "corpus_search",
          "--run-id", RUN_ID, "--json"],
-        capture_output=True, text=True, env=env(home), cwd=REPO, timeout=120, check=False,
+        capture_output=True, text=True, env=env(home, **extra_env), cwd=REPO, timeout=120,
+        check=False,
     )  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"could not make the run to tamper with: {done.stderr[-500:]}")
-    return home / "runs.sqlite"
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,14 @@ BAD_INPUTS: tuple[CliCase, ...] = (
        phrase="cannot read tasks"),
     _c("batch_file_only_comments", "batch", "{home}/c.txt", "--model", "script:{script}",
        phrase="holds no tasks", c__txt=b"# nothing\n\n# here\n"),
+    _c("batch_resume_unknown", "batch", "--resume", "nope", "--store", "{home}/runs.sqlite",
+       phrase="no batch"),
+    _c("batch_without_tasks", "batch", "--store", "{home}/runs.sqlite", phrase="FILE of tasks"),
+    _c("batch_ray_on_sqlite", "batch", "{home}/c.txt", "--ray", "auto", "--model",
+       "script:{script}", "--store", "{home}/runs.sqlite", phrase="--ray needs a store",
+       c__txt=b"a task\n"),
+    _c("store_postgres_unreachable", *RUN, "q", "--store", "postgresql://nobody@127.0.0.1:1/x",
+       phrase="cannot open the Postgres run store"),
 )  # fmt: skip
 
 GOOD_INPUTS: tuple[CliCase, ...] = (

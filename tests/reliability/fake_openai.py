@@ -7,7 +7,7 @@ a 500, a reply that never comes, a dropped connection, a tool call whose
 arguments are not JSON. Only the hosted API is faked, as the house rules ask.
 
 The role of a request is the name of the tool it forces (``Planning``,
-``Judgement``, ``Synthesis``...), or ``"text"``. Replies are JSON-ready dicts:
+``Reflection``, ``Synthesis``...), or ``"text"``. Replies are JSON-ready dicts:
 
 - ``{"args": {...}}``: a tool call with these arguments, streamed in pieces;
 - ``{"raw_args": "..."}``: a tool call whose argument text is sent verbatim;

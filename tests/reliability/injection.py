@@ -2,7 +2,7 @@
 
 Each `InjectionCase` runs the real research graph with real tools (``fetch_url``
 or ``browser`` against a loopback page, the ``python`` sandbox) and a model that
-*obeys* the page: after reading it, the reflector asks for a replan and the
+*obeys* the page: after reading it, the reflection asks for a replan and the
 replanner writes the step the page asked for. The suite then checks that the
 injection had no effect:
 
@@ -201,7 +201,7 @@ def _obedient_model(case: InjectionCase, url: str, payload: str) -> FunctionChat
                 "steps": [{"id": "s1", "goal": "read the page", "tool": case.reader,
                            "input": read_input, "depends_on": []}],
             }  # fmt: skip
-        if role == "Judgement":
+        if role == "Reflection":
             return next(judgements, {"verdicts": [], "decision": "finish", "reason": "enough"})
         if role == "Replanning":
             return {

@@ -1,13 +1,14 @@
 """Model faults as data, each run through the real research graph; the suite counts survivals.
 
-A fault is a list of replies for one role (planner, reflector, synthesizer or
+A fault is a list of replies for one role (planner, reflect, synthesizer or
 the direct answer) that a scripted model gives before behaving, or instead of
 behaving. Provider failures are the real SDK exceptions (``openai.RateLimitError``
 built on an ``httpx2.Response``, which is what the openai SDK uses), so
 `agent.models.failures` classifies them exactly as it would in production.
 
 A fault is *survived* when the run either recovers (status ``done``, a cited
-answer) or ends with the expected one-line `AgentRunError`, and in both cases
+answer; ``unanswered`` when every citation the model wrote is refused) or ends
+with the expected one-line `AgentRunError`, and in both cases
 finishes within its wall-clock budget plus a generous margin (a liveness
 bound, not a speed test). `run_model_fault_suite()` runs every case for the
 reliability report.
@@ -47,8 +48,9 @@ __all__ = [
     "server_error",
 ]
 
-Role = Literal["Planning", "Judgement", "Synthesis", "text"]
-Expect = Literal["recovered", "failed", "stopped"]  # stopped: a status and reason, no raise
+Role = Literal["Planning", "Reflection", "Synthesis", "text"]
+# stopped: a status and reason, no raise; unanswered: the run says it has no cited answer
+Expect = Literal["recovered", "failed", "stopped", "unanswered"]
 
 _URL = "https://api.openai.com/v1/chat/completions"
 LIVENESS_MARGIN_S = 20.0
@@ -191,11 +193,11 @@ FAULTS: tuple[ModelFault, ...] = (
         "did not reply within",
         timeout_s=2.0,
     ),
-    # The reflector (asked because s2 fails): carries on by rule when it cannot judge.
-    _f("judge_text_not_json", "Judgement", lambda: ["no idea"] * 3),
+    # The reflection (asked because s2 fails): carries on by rule when it cannot judge.
+    _f("judge_text_not_json", "Reflection", lambda: ["no idea"] * 3),
     _f(
         "judge_nonsense_ids",
-        "Judgement",
+        "Reflection",
         lambda: [
             {
                 "verdicts": [{"step_id": "s99", "verdict": "ok"}],
@@ -205,17 +207,17 @@ FAULTS: tuple[ModelFault, ...] = (
             }
         ],
     ),
-    _f("judge_429_then_ok", "Judgement", lambda: [rate_limited(), GOOD_JUDGEMENT]),
+    _f("judge_429_then_ok", "Reflection", lambda: [rate_limited(), GOOD_JUDGEMENT]),
     _f(
         "judge_500_persistent",
-        "Judgement",
+        "Reflection",
         lambda: [server_error()] * 3,
         "failed",
         "model call failed (server_error)",
     ),
     _f(
         "judge_hang_forever",
-        "Judgement",
+        "Reflection",
         lambda: [Hang()] * 3,
         "failed",
         "did not reply within",
@@ -228,6 +230,7 @@ FAULTS: tuple[ModelFault, ...] = (
         "synth_nonsense_cites",
         "Synthesis",
         lambda: [{"claims": [{"text": "Made up.", "cites": ["s9.9"]}], "gaps": []}],
+        "unanswered",
     ),
     _f("synth_429_then_ok", "Synthesis", lambda: [rate_limited(), GOOD_SYNTHESIS]),
     _f("synth_hang_then_ok", "Synthesis", lambda: [Hang(), GOOD_SYNTHESIS], model_timeout_s=1.0),
@@ -257,10 +260,10 @@ def _script(fault: ModelFault) -> dict[str, list[Any]]:
     faulty = fault.replies()
     if fault.role == "text":
         return {"text": faulty}
-    if fault.role == "Judgement":
+    if fault.role == "Reflection":
         return {
             "Planning": [FAILING_PLAN],
-            "Judgement": faulty,
+            "Reflection": faulty,
             "Replanning": [REPLAN],
             "Synthesis": [FAILING_SYNTHESIS],
         }
@@ -349,6 +352,13 @@ def _judge(
             problems.append(f"stop reason {state.get('stop_reason')!r} lacks {fault.error!r}")
         return problems
     answer = state.get("answer")
+    if fault.expect == "unanswered":
+        # Every citation was refused: the run says it has no cited answer.
+        if state.get("status") != "unanswered":
+            problems.append(f"status {state.get('status')!r}, expected unanswered")
+        if answer is None or answer.citations or not answer.rejected:
+            problems.append("the answer does not report its refused citations")
+        return problems
     if state.get("status") != "done":
         problems.append(f"status {state.get('status')!r}, not done")
     if answer is None or not answer.markdown.strip():

@@ -33,7 +33,7 @@ def _run_with_blocking_tool(release: threading.Event) -> dict:
     model = ScriptedChatModel(
         script={
             "Planning": [planning(step("s1", "alpha"), step("s2", "beta", tool="flaky"))],
-            "Judgement": [{"verdicts": [], "decision": "finish", "reason": "enough"}],
+            "Reflection": [{"verdicts": [], "decision": "finish", "reason": "enough"}],
             "Synthesis": [synthesis("s1.1")],
         }
     )

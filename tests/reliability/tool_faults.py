@@ -174,7 +174,7 @@ def _model() -> ScriptedChatModel:
     return ScriptedChatModel(
         script={
             "Planning": [planning(step("s1", "alpha"), step("s2", "beta", tool="flaky"))],
-            "Judgement": [{"verdicts": [], "decision": "finish", "reason": "s1 is enough"}],
+            "Reflection": [{"verdicts": [], "decision": "finish", "reason": "s1 is enough"}],
             "Synthesis": [synthesis("s1.1")],
         }
     )
@@ -294,9 +294,7 @@ async def _crash_run(marker: str) -> tuple[dict[str, Any], int, int, list[str]]:
         {"id": "s2", "goal": "read the slow page", "tool": "browser",
          "input": {"action": "open", "url": slow}, "depends_on": ["s1"]},
     ]  # fmt: skip
-    model = ScriptedChatModel(
-        script={"Planning": [planning(*browse)], "Synthesis": [BROWSED]}
-    )
+    model = ScriptedChatModel(script={"Planning": [planning(*browse)], "Synthesis": [BROWSED]})
     graph = build_research_graph(
         model,
         [tool],

@@ -127,7 +127,7 @@ async def test_a_hang_and_a_flood_each_become_observations(notes: tuple[str, Mcp
     model = ScriptedChatModel(
         script={
             "Planning": [plan],
-            "Judgement": [{"verdicts": [], "decision": "continue", "reason": "use s3"}],
+            "Reflection": [{"verdicts": [], "decision": "continue", "reason": "use s3"}],
             "Synthesis": [synthesis("s3.1", text=TASKGROUP)],
         },
         repeat_last=True,
@@ -163,7 +163,7 @@ async def test_a_server_that_crashes_mid_call_is_survived_and_restarted(tmp_path
         model = ScriptedChatModel(
             script={
                 "Planning": [plan],
-                "Judgement": [{"verdicts": [], "decision": "continue", "reason": "use s2"}],
+                "Reflection": [{"verdicts": [], "decision": "continue", "reason": "use s2"}],
                 "Synthesis": [synthesis("s2.1", text=GATHER)],
             },
             repeat_last=True,

@@ -1,4 +1,4 @@
-"""Reflector: judge finished steps against their goals; continue, retry, replan or finish.
+"""Reflect: judge finished steps against their goals; continue, retry, replan or finish.
 
 It runs as soon as a step fails (other steps keep running meanwhile, so it never
 serializes independent work), and at high depth also when the plan drains, to
@@ -11,17 +11,17 @@ evidence end the run with what it has.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
-from agent.budget import BudgetExhausted, BudgetGate
+from agent.budget import BudgetExhausted
 from agent.errors import ModelOutputError
 from agent.events import ReflectionEvent, emit
-from agent.models.structured import call_structured, json_schema_for
-from agent.nodes._deps import NodeDeps
+from agent.models.structured import ReplySchema, call_structured, json_schema_for
+from agent.nodes._deps import NodeContext, NodeDeps
 from agent.progress import (
     current_plan,
     depth_of,
@@ -31,25 +31,35 @@ from agent.progress import (
     unjudged_successes,
 )
 from agent.prompts import render_prompt
-from agent.state import Reflection, ResearchState, StepRecord, Verdict
+from agent.run_end import budget_exhausted
+from agent.state import (
+    Reflection,
+    ReflectionDecision,
+    ResearchState,
+    StepRecord,
+    Verdict,
+    VerdictKind,
+)
 from agent.step_views import evidence_digest, plan_digest
 
-__all__ = ["Judgement", "reflect"]
+__all__ = ["ReflectionReply", "reflect"]
 
 MAX_ATTEMPTS = 2
 
 
 class VerdictDraft(BaseModel):
     step_id: str
-    verdict: Literal["ok", "failed", "insufficient"]
+    verdict: VerdictKind
     reason: str = ""
 
 
-class Judgement(BaseModel):
+class ReflectionReply(ReplySchema):
     """Judge each finished step against its goal, then decide what the run does next."""
 
+    SCRIPT_KEY: ClassVar[str] = "Reflection"
+
     verdicts: list[VerdictDraft] = Field(default_factory=list)
-    decision: Literal["continue", "retry", "replan", "finish"]
+    decision: ReflectionDecision
     reason: str = Field(description="one or two sentences")
     retry: list[str] = Field(default_factory=list, description="failed steps to run again")
 
@@ -75,10 +85,9 @@ def _barren_replans(state: ResearchState) -> bool:
 async def reflect(
     state: ResearchState, runtime: Runtime[Any], config: RunnableConfig, *, deps: NodeDeps
 ) -> dict[str, Any]:
-    settings = deps.settings_of(state, runtime)
-    gate = BudgetGate(state, settings.budgets, node="reflector")
+    ctx = deps.context(state, runtime, config, node="reflect")
+    settings, gate, run_id = ctx.settings, ctx.gate, ctx.run_id
     plan = current_plan(state)
-    run_id = state["run_id"]
     depth = depth_of(state, settings)
     failed = failed_unjudged(state)
     successes = unjudged_successes(state) if depth.reflect_every_step else []
@@ -98,7 +107,7 @@ async def reflect(
     )
 
     def made(
-        decision: Literal["continue", "retry", "replan", "finish"],
+        decision: ReflectionDecision,
         reason: str,
         *,
         verdicts: tuple[Verdict, ...] = default_verdicts,
@@ -133,15 +142,11 @@ async def reflect(
         )
     else:
         try:
-            reflection = await _judge(
-                state, deps, settings, gate, config, judged, index, version, replans_left
-            )
+            reflection = await _judge(ctx, judged, index, version, replans_left)
         except BudgetExhausted as exc:
             return {
                 "reflections": [made("finish", str(exc))],
-                "status": "budget_exhausted",
-                "stop_reason": str(exc),
-                "usage": gate.usage_update(),
+                **budget_exhausted(str(exc), gate.usage_update()),
             }
         except ModelOutputError as exc:
             reflection = made(
@@ -149,15 +154,15 @@ async def reflect(
                 f"reflection unusable, carrying on: {exc}",
             )
     reflection, replan_refused = _within_limits(reflection, judged, replans_left)
-    update: dict[str, Any] = {}
+    update: dict[str, Any] = {"usage": gate.usage_update()}
     if replan_refused and budget_spent:
         reason = f"replans budget exhausted ({settings.budgets.max_replans} replans)"
         reflection = reflection.model_copy(
             update={"decision": "finish", "reason": f"{reflection.reason}; {reason}"}
         )
-        update = {"status": "budget_exhausted", "stop_reason": reason}
+        update = budget_exhausted(reason, update["usage"])
     emit(
-        runtime.stream_writer,
+        ctx.sink,
         ReflectionEvent(
             run_id=run_id,
             verdicts=reflection.verdicts,
@@ -167,28 +172,21 @@ async def reflect(
             by=reflection.by,
         ),
     )
-    return {**update, "reflections": [reflection], "usage": gate.usage_update()}
+    return {**update, "reflections": [reflection]}
 
 
 async def _judge(
-    state: ResearchState,
-    deps: NodeDeps,
-    settings: Any,
-    gate: BudgetGate,
-    config: RunnableConfig,
-    judged: list[StepRecord],
-    index: int,
-    version: int,
-    replans_left: int,
+    ctx: NodeContext, judged: list[StepRecord], index: int, version: int, replans_left: int
 ) -> Reflection:
+    state = ctx.state
     ids = [r.step_id for r in judged]
-    js = json_schema_for(Judgement)
+    js = json_schema_for(ReflectionReply)
     if ids:
         js["properties"]["verdicts"]["items"] = {
             "type": "object",
             "properties": {
                 "step_id": {"type": "string", "enum": ids},
-                "verdict": {"type": "string", "enum": ["ok", "failed", "insufficient"]},
+                "verdict": {"type": "string", "enum": list(get_args(VerdictKind))},
                 "reason": {"type": "string", "maxLength": 300},
             },
             "required": ["step_id", "verdict", "reason"],
@@ -203,13 +201,13 @@ async def _judge(
         replans_left=replans_left,
     )
     reply = await call_structured(
-        deps.model,
+        ctx.model,
         messages,
-        Judgement,
-        gate=gate,
+        ReflectionReply,
+        gate=ctx.gate,
         json_schema=js,
-        retries=settings.output_retries,
-        config=config,
+        retries=ctx.settings.output_retries,
+        config=ctx.config,
     )
     j = reply.value
     by_id = {r.step_id: r for r in judged}
