@@ -7,6 +7,7 @@ from agent.models.structured import ReplySchema, json_schema_for
 from agent.nodes.reflect import ReflectionReply
 from agent.nodes.synthesizer import Synthesis
 from agent.plan_rules import Planning, Replanning, planning_json_schema
+from agent.support_judge import SupportJudgement
 from agent.toolset import Toolset
 from tests.conftest import recording_tool
 
@@ -16,6 +17,7 @@ SCHEMAS: tuple[type[ReplySchema], ...] = (
     ReflectionReply,
     Synthesis,
     Extraction,
+    SupportJudgement,
 )
 
 

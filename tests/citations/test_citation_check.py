@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_core.tools import BaseTool
-from pydantic import BaseModel
 
 from agent.citations import ClaimDraft, assess_claims, claims_schema
-from agent.nodes import reflector
+from agent.nodes.reflect import ReflectionReply
 from agent.observation import Observation, Passage
 from agent.report import RunReport
 from agent.state import StepRecord
@@ -21,15 +20,7 @@ from tests.conftest import planning, recording_tool, step
 from tools._search_backends import SearchOptions, SearchResult
 from tools.search import WebSearch, WebSearchTool
 
-# The reflector's scripted role, found by its schema's shape so a rename does not break this.
-REFLECT_ROLE = next(
-    c.SCRIPT_KEY
-    for c in vars(reflector).values()
-    if isinstance(c, type)
-    and issubclass(c, BaseModel)
-    and c.__module__ == reflector.__name__
-    and "decision" in c.model_fields
-)
+REFLECT_ROLE = ReflectionReply.SCRIPT_KEY  # the reflector's scripted role
 FINE = {"verdicts": [], "decision": "continue", "reason": "fine"}
 FACT = "Fact about a: the value of a is 1."  # what recording_tool answers for "a"
 

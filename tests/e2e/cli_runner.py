@@ -53,10 +53,10 @@ def check_corpus_run(
     small model's claims often fail the support test, and that is the check
     working.)
     """
-    assert done.returncode in (0, 3), done.stderr[-2000:]
+    assert done.returncode in (0, 3, 4), done.stderr[-2000:]  # done, budget, unanswered
     assert "Traceback" not in done.stderr
     report: dict[str, Any] = json.loads(done.stdout)
-    assert report["status"] in ("done", "budget_exhausted")
+    assert report["status"] in ("done", "budget_exhausted", "unanswered")
     assert report["plans"] and report["plans"][0]["steps"], "no plan steps"
     for plan in report["plans"]:
         ids = [s["id"] for s in plan["steps"]]

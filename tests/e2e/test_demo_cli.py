@@ -39,18 +39,23 @@ def test_demo_model_researches_the_corpus_and_cites_it(tmp_path) -> None:
 
 @pytest.mark.timeout(1900)
 def test_the_demo_model_itself_writes_the_answer(tmp_path) -> None:
-    """``status: done`` with an answer the synthesizer's model call wrote.
+    """The answer is the one the synthesizer's model call wrote, judged by the citation check.
 
     Budgets are generous (model calls, wall time, step time) so that a slow,
-    busy machine does not end the run as ``budget_exhausted``. What proves the
-    model answered: the report's ``answer_by`` is ``model``, which the
-    synthesizer sets only when its structured model call returned claims (an
-    answer built from the evidence without the model says ``evidence``); the
-    stop reason is ``answered``; and every claim the citation check counted is
-    in the answer, marked with its citations or as unsupported. SmolLM2-135M
-    picks its quote from the evidence's sentences under a grammar but writes
-    the claim freely, so whether a claim passes the support test is up to the
-    model: that is not asserted, only that each claim was judged.
+    busy machine does not end the run as ``budget_exhausted``, whose answer is
+    built without the model. What proves the model answered: the report's
+    ``answer_by`` is ``model``, which the synthesizer sets only when its
+    structured model call returned claims; the run did not stop on a budget;
+    and every claim the check counted is in the answer, marked with its
+    citations or as unsupported.
+
+    Why not simply ``status: done``: SmolLM2-135M picks its quote from the
+    evidence's sentences under a grammar but writes each claim freely, and its
+    claims embellish ("…handled by the TaskGroup's await statement"), so the
+    support test rejects them; a run whose claims all fail ends ``unanswered``
+    (exit 4). Requiring ``done`` would require the model to be right, which it
+    is not reliably. So the status must be the one the check's verdict
+    implies: ``done`` exactly when a claim kept a verified citation.
     """
     done = ponder(
         *COMMAND,
@@ -63,11 +68,12 @@ def test_the_demo_model_itself_writes_the_answer(tmp_path) -> None:
         home=tmp_path,
         timeout=1860,
     )
-    assert done.returncode == 0, done.stderr[-2000:]
     report = check_corpus_run(done, ("corpus_search", "read_document"))
-    assert (report["status"], report["stop_reason"]) == ("done", "answered")
-    assert report["answer_by"] == "model"
     check = report["citation_check"]
+    verified = check["supported"] + check["snippets"]
+    assert report["status"] == ("done" if verified else "unanswered"), report["stop_reason"]
+    assert done.returncode == (0 if verified else 4), done.stderr[-2000:]
+    assert report["answer_by"] == "model"
     assert check["claims"] >= 1 and check["checked"] >= check["claims"]
     assert check["quoted"] >= 1, "the model's quote is an enum of evidence sentences"
     assert not report["answer"].startswith("_Partial answer")

@@ -145,7 +145,9 @@ def test_mcp_client_delegates_research_to_ponder_mcp(tmp_path: Path) -> None:
 def test_quickstart_answers_from_the_corpus_with_the_demo_model(tmp_path: Path) -> None:
     out = run_example("quickstart.py", tmp_path, timeout=DEMO_TIMEOUT_S)
     assert out.startswith("Task: How does asyncio.gather handle exceptions")
-    assert re.search(r"^status: (done|budget_exhausted) \(\w+\)$", out, flags=re.MULTILINE), out
+    # unanswered: the demo model's claims often fail the support test, which is the check working.
+    status = r"^status: (done|budget_exhausted|unanswered) \([\w ]+\)$"
+    assert re.search(status, out, flags=re.MULTILINE), out
     calls = re.search(r"^model calls: (\d+), tool calls: (\d+)$", out, flags=re.MULTILINE)
     assert calls and int(calls[1]) >= 2 and int(calls[2]) >= 1, out
     # The check judged the citations; a small model's claims may all fail it.
@@ -198,7 +200,9 @@ def test_openai_compatible_server_example_serves_plans_and_stops_its_server(
     assert up, out
     assert f"model: ChatOpenAICompatible (a ChatOpenAI) -> {up[1]}" in out
     assert re.search(r"^  \[ *\d+\.\ds\] plan 1$", out, flags=re.MULTILINE), out
-    assert re.search(r"^status: (done|budget_exhausted) \(\w+\)$", out, flags=re.MULTILINE), out
+    # unanswered: the demo model's claims often fail the support test, which is the check working.
+    status = r"^status: (done|budget_exhausted|unanswered) \([\w ]+\)$"
+    assert re.search(status, out, flags=re.MULTILINE), out
     calls = re.search(r"^model calls through the server: (\d+)$", out, flags=re.MULTILINE)
     assert calls and int(calls[1]) >= 2, out
     cited = [c for c in cited_documents(out) if c != "none"]
