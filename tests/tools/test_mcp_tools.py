@@ -200,7 +200,7 @@ async def test_a_side_effecting_tool_waits_for_approval(
             "Planning": [
                 planning(_step("s1", "notes_write_note", {"title": "t1", "text": "remember"}))
             ],
-            "Synthesis": [synthesis("s1.1")],
+            "Synthesis": [synthesis("s1.1", text="The note t1 was saved.")],
         }
     )
     graph = build_research_graph(
