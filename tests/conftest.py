@@ -22,7 +22,17 @@ pytest_plugins = ["pytester"]
 # Markers of tests that drive a real component. Under CI (the CI variable set, as
 # `.ci/run` does) a skip of any of them is a failure: a green CI run must mean the
 # security and end-to-end suites ran, not that their dependency was missing.
-REAL_COMPONENT_MARKERS = ("browser", "sandbox", "demo_model", "postgres", "ray", "mcp", "pty")
+REAL_COMPONENT_MARKERS = (
+    "browser",
+    "sandbox",
+    "demo_model",
+    "postgres",
+    "ray",
+    "mcp",
+    "pty",
+    "semantic",
+    "localweb",
+)
 
 
 # Where the hosted providers' SDKs send requests by default (Ollama's is a local port).

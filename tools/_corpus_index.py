@@ -11,7 +11,8 @@ a file's hash be checked, and only a changed hash re-parses it. Sync runs in
 the caller's thread (callers use ``asyncio.to_thread``); a lock keeps one sync
 per process, and SQLite's write lock keeps one writer across processes.
 (A little over 400 lines: the schema, sync and search share one connection
-discipline and are clearer side by side.)
+discipline and are clearer side by side. The optional semantic index lives in
+`tools._corpus_semantic`, in the same file.)
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class SearchHit:
     end: int
     section_text: str
     score: float
+    chunk_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -296,25 +298,44 @@ class CorpusIndex:
         self, conn: sqlite3.Connection, match: str, k: int, per_document: int
     ) -> list[SearchHit]:
         rows = conn.execute(
-            'SELECT c.file_id, f.path, f.title, c.section, c.start, c."end",'
-            " bm25(chunks_fts, ?, ?, ?) AS score"
+            "SELECT c.id, c.file_id, bm25(chunks_fts, ?, ?, ?) AS score"
             " FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid"
-            " JOIN files f ON f.id = c.file_id"
             " WHERE chunks_fts MATCH ? ORDER BY score LIMIT ?",
             (*_WEIGHTS, match, max(k * 12, _CANDIDATES)),
         ).fetchall()
         # A document with several matching chunks is more likely about the topic:
         # each chunk gains a share of the scores of its document's other candidates.
         scores: dict[int, list[float]] = {}
-        for row in rows:
-            scores.setdefault(row[0], []).append(-row[6])
+        for _, file_id, score in rows:
+            scores.setdefault(file_id, []).append(-score)
         bonus = {f: _DOCUMENT_BONUS * sum(v[1:]) for f, v in scores.items()}
-        rows = sorted(rows, key=lambda row: row[6] - bonus[row[0]])
+        rows = sorted(rows, key=lambda row: row[2] - bonus[row[1]])
+        return self._hits(
+            conn, [(chunk, -float(score)) for chunk, _, score in rows], k, per_document
+        )
+
+    def chunk_hits(
+        self, ranked: list[tuple[int, float]], k: int, *, per_document: int = 2
+    ) -> list[SearchHit]:
+        """Hits for chunk ids ranked elsewhere (semantic search, fusion), best first."""
+        conn = self._reader()
+        with _snapshot(conn):
+            return self._hits(conn, ranked, k, per_document)
+
+    def _hits(
+        self, conn: sqlite3.Connection, ranked: list[tuple[int, float]], k: int, per_document: int
+    ) -> list[SearchHit]:
         hits: list[SearchHit] = []
         taken: dict[int, int] = {}
-        for file_id, path, doc_title, section, start, end, score in rows:
-            if taken.get(file_id, 0) >= per_document:
+        for chunk_id, score in ranked:
+            row = conn.execute(
+                'SELECT c.file_id, f.path, f.title, c.section, c.start, c."end"'
+                " FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id = ?",
+                (chunk_id,),
+            ).fetchone()
+            if row is None or taken.get(row[0], 0) >= per_document:
                 continue
+            file_id, path, doc_title, section, start, end = row
             taken[file_id] = taken.get(file_id, 0) + 1
             sections = self._sections(conn, file_id, section)
             sec = sections[section]
@@ -332,7 +353,8 @@ class CorpusIndex:
                     start=start - sec.start,
                     end=end - sec.start,
                     section_text=sec_text,
-                    score=-float(score),
+                    score=score,
+                    chunk_id=chunk_id,
                 )
             )
             if len(hits) >= k:

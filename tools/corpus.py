@@ -24,7 +24,7 @@ import hashlib
 import os
 import re
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.tools import BaseTool
 from pydantic import (
@@ -50,6 +50,9 @@ from tools._corpus_index import (
 from tools._corpus_observe import find_section, read_observation, search_observation
 from tools._corpus_query import match_expression
 
+if TYPE_CHECKING:
+    from tools._corpus_semantic import SemanticIndex
+
 __all__ = [
     "DEFAULT_EXCLUDE",
     "Corpus",
@@ -59,6 +62,8 @@ __all__ = [
     "SyncReport",
     "corpus_tools",
 ]
+
+_FUSED_CANDIDATES = 60  # chunks each ranking contributes to the fusion
 
 DEFAULT_EXCLUDE = (
     ".*",
@@ -91,6 +96,11 @@ class CorpusOptions(BaseModel):
     max_read_chars: PositiveInt = Field(
         default=12_000, description="text read_document shows the model before truncating"
     )
+    semantic: bool = Field(
+        default=False,
+        description="fuse BM25 with embedding similarity (needs ponder[semantic]; "
+        "embeds every chunk once, a few chunks a second)",
+    )
 
     @model_validator(mode="after")
     def _chunk_sizes(self) -> CorpusOptions:
@@ -122,6 +132,12 @@ class Corpus:
             raise ConfigError(f"cannot create the index folder {options.index_dir}: {exc}") from exc
         self.options = options
         self.root = root.resolve()
+        self.semantic: SemanticIndex | None = None
+        self._semantic_synced = False
+        if options.semantic:
+            from tools._corpus_semantic import SemanticIndex
+
+            self.semantic = SemanticIndex(options.index_path())
         self.index = CorpusIndex(
             IndexConfig(
                 root=self.root,
@@ -136,7 +152,16 @@ class Corpus:
 
     def refresh(self, *, force: bool = True) -> SyncReport:
         """Update the index now (e.g. before a run); searches also do this lazily."""
-        return self.index.sync(force=force)
+        report = self.index.sync(force=force)
+        self._sync_semantic(report)
+        return report
+
+    def _sync_semantic(self, report: SyncReport) -> None:
+        if self.semantic is not None and (
+            not self._semantic_synced or report.added or report.updated or report.removed
+        ):
+            self.semantic.sync()
+            self._semantic_synced = True
 
     async def arefresh(self, *, force: bool = True) -> SyncReport:
         return await asyncio.to_thread(self.index.sync, force=force)
@@ -152,16 +177,24 @@ class Corpus:
             return Observation.failure(
                 tool, "invalid_input", "the query has no searchable words; name the topic"
             )
-        hits = await asyncio.to_thread(self._search, match, k)
+        hits = await asyncio.to_thread(self._search, match, k, query)
         if not hits:
             return Observation.failure(
                 tool, "no_results", f"no document in the corpus matches {query!r}", via="fts5"
             )
         return search_observation(tool, query, hits)
 
-    def _search(self, match: str, k: int) -> list[SearchHit]:
-        self.index.sync()
-        return self.index.search(match, k, per_document=self.options.per_document)
+    def _search(self, match: str, k: int, query: str = "") -> list[SearchHit]:
+        self._sync_semantic(self.index.sync())
+        per_document = self.options.per_document
+        if self.semantic is None:
+            return self.index.search(match, k, per_document=per_document)
+        from tools._corpus_semantic import fuse
+
+        lexical = self.index.search(match, _FUSED_CANDIDATES, per_document=_FUSED_CANDIDATES)
+        dense = self.semantic.rank(query or match, _FUSED_CANDIDATES)
+        fused = fuse([h.chunk_id for h in lexical], [chunk for chunk, _ in dense])
+        return self.index.chunk_hits(fused, k, per_document=per_document)
 
     # --- read_document ------------------------------------------------------------------
 

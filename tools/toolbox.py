@@ -35,7 +35,10 @@ class ToolboxOptions(BaseModel):
     code_sandbox: Literal["required", "best-effort", "off"] = "required"
     only: tuple[str, ...] = ()
     web_search: WebSearchSettings = WebSearchSettings()
+    corpus_semantic: bool = False
     mcp: Path | None = None  # an ``mcpServers`` config file (the user's own, never a task's)
+    # Page extraction in worker processes: safe where the main module is guarded (the CLI).
+    extract_in_processes: bool = False
 
 
 @dataclass
@@ -77,7 +80,7 @@ def _local_backend(opts: ToolboxOptions, folder: Path, notices: list[str]) -> Se
 
 def _web_tools(opts: ToolboxOptions, notices: list[str]) -> list[BaseTool]:
     from tools.browser import BrowserTool
-    from tools.fetch import FetchTool
+    from tools.fetch import FetchOptions, FetchTool
     from tools.netguard import NetworkPolicy
     from tools.search import WebSearch, WebSearchTool
 
@@ -86,7 +89,10 @@ def _web_tools(opts: ToolboxOptions, notices: list[str]) -> list[BaseTool]:
     )
     return [
         WebSearchTool(session=WebSearch(_search_backend(opts, notices))),
-        FetchTool(policy=policy),
+        FetchTool(
+            policy=policy,
+            options=FetchOptions(extract_in_processes=opts.extract_in_processes),
+        ),
         BrowserTool(policy=policy),
     ]
 
@@ -127,7 +133,9 @@ def build_toolbox(opts: ToolboxOptions) -> Toolbox:
     notices: list[str] = []
     tools: list[BaseTool] = []
     if opts.corpus is not None:
-        tools += corpus_tools(CorpusOptions(root=opts.corpus, index_dir=opts.index_dir))
+        tools += corpus_tools(
+            CorpusOptions(root=opts.corpus, index_dir=opts.index_dir, semantic=opts.corpus_semantic)
+        )
     elif opts.search == "corpus":
         raise ConfigError("searching a corpus needs a corpus folder (--corpus DIR)")
     if opts.search == "web":

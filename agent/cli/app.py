@@ -175,6 +175,10 @@ def run(
     local_web_port: Annotated[
         int, typer.Option(min=0, max=65535, help="Port of the local web (0: stable per folder).")
     ] = 0,
+    corpus_semantic: Annotated[
+        bool,
+        typer.Option(help="Fuse corpus BM25 with embeddings (ponder[semantic]; slow first index)."),
+    ] = False,
     max_steps: Annotated[int, typer.Option(min=1, max=200)] = 48,
     max_replans: Annotated[int, typer.Option(min=0, max=20)] = 3,
     max_model_calls: Annotated[int, typer.Option(min=1, max=1000)] = 24,
@@ -247,6 +251,7 @@ def run(
             model=model,
             base_url=base_url,
             corpus=str(corpus.resolve()) if corpus else None,
+            corpus_semantic=corpus_semantic,
             search=chosen,
             allow_hosts=list(allow_host or []),
             tools=[t.strip() for t in (tools or "").split(",") if t.strip()],

@@ -44,6 +44,7 @@ class RunOptions(BaseModel):
     model: str = "auto"
     base_url: str | None = None
     corpus: str | None = None
+    corpus_semantic: bool = False
     search: Literal["web", "corpus", "none"] = "web"
     allow_hosts: list[str] = []
     allow_private_network: bool = False
@@ -75,7 +76,9 @@ def _tools(opts: RunOptions, store: Store, view: RunView) -> list[Any]:
             code_sandbox=opts.code_sandbox,
             only=tuple(opts.tools),
             web_search=opts.settings.web_search,
+            corpus_semantic=opts.corpus_semantic,
             mcp=Path(opts.mcp_config) if opts.mcp_config else None,
+            extract_in_processes=True,  # the `ponder` script guards its main module
         )
     )
     for notice in box.notices:

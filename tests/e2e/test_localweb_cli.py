@@ -15,9 +15,12 @@ from tests.e2e.cli_runner import events, ponder, write_script
 from tests.tools.site_server import free_port
 
 DOCS = Path("/usr/share/doc/python3.11/html")
-pytestmark = pytest.mark.skipif(
-    not DOCS.is_dir(), reason="Debian's python3.11-doc is not installed (.ci/setup installs it)"
-)
+pytestmark = [
+    pytest.mark.localweb,
+    pytest.mark.skipif(
+        not DOCS.is_dir(), reason="Debian's python3.11-doc is not installed (.ci/setup installs it)"
+    ),
+]
 
 
 def _step(sid: str, tool: str, args: dict[str, object], deps: tuple[str, ...] = ()) -> dict:
