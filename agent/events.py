@@ -136,10 +136,20 @@ class ReplanEvent(_Event):
 
 
 class CitationCheckEvent(_Event):
+    """Per citation: ``checked`` ⊇ ``quoted`` (quote in the stored source) = ``supported``
+    + ``unsupported`` + ``snippets``; ``kept`` is ``supported`` (its older name)."""
+
     type: Literal["citation_check"] = "citation_check"
     checked: int
     kept: int
     rejected: tuple[str, ...] = ()
+    quoted: int = 0
+    supported: int = 0
+    unsupported: int = 0
+    snippets: int = 0
+    claims: int = 0
+    claims_unsupported: int = 0
+    judged_by: str = "words"
 
 
 class AnswerEvent(_Event):

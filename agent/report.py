@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from agent.plan import TriageDecision
 from agent.progress import step_state
-from agent.state import Citation, Reflection, ResearchState, RunStatus, Usage
+from agent.state import Citation, CitationTally, Reflection, ResearchState, RunStatus, Usage
 
 __all__ = ["PlanView", "RunReport", "StepView"]
 
@@ -38,6 +38,10 @@ class RunReport(BaseModel):
     stop_reason: str = ""
     answer: str = ""
     citations: list[Citation] = Field(default_factory=list)
+    citation_check: CitationTally | None = None
+    answer_by: str = Field(
+        default="none", description="model, evidence (built without the model) or none"
+    )
     triage: TriageDecision | None = None
     plans: list[PlanView] = Field(default_factory=list)
     reflections: list[Reflection] = Field(default_factory=list)
@@ -82,6 +86,8 @@ class RunReport(BaseModel):
             stop_reason=state.get("stop_reason", ""),
             answer=answer.markdown if answer else "",
             citations=list(answer.citations) if answer else [],
+            citation_check=answer.tally if answer and answer.tally.checked else None,
+            answer_by=answer.written_by if answer else "none",
             triage=state.get("triage"),
             plans=plans,
             reflections=list(state.get("reflections") or []),

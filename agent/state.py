@@ -21,6 +21,7 @@ from agent.settings import Settings
 __all__ = [
     "Answer",
     "Citation",
+    "CitationTally",
     "InputState",
     "NodeUsage",
     "OutputState",
@@ -109,6 +110,25 @@ class Citation(BaseModel):
     source: str
     title: str = ""
     quote: str
+    kind: Literal["document", "snippet", "output"] = Field(
+        default="document",
+        description="a fetched or stored document, a search result's snippet, a tool's output",
+    )
+
+
+class CitationTally(BaseModel):
+    """What the citation check found, per citation: a quote first, then support."""
+
+    model_config = ConfigDict(frozen=True)
+
+    checked: int = 0
+    quoted: int = Field(default=0, description="quote found in the stored source text")
+    supported: int = Field(default=0, description="quoted, and the words say what the claim does")
+    unsupported: int = Field(default=0, description="quoted, but the claim is not supported")
+    snippets: int = Field(default=0, description="supported only by a search result's snippet")
+    claims: int = 0
+    claims_unsupported: int = Field(default=0, description="claims left with no citation")
+    judged_by: str = Field(default="words", description="'words', or 'words+model' at high effort")
 
 
 class Answer(BaseModel):
@@ -119,6 +139,11 @@ class Answer(BaseModel):
     citations: tuple[Citation, ...] = ()
     gaps: tuple[str, ...] = Field(default=(), description="what the evidence did not cover")
     rejected: tuple[str, ...] = Field(default=(), description="citations dropped by the check")
+    tally: CitationTally = CitationTally()
+    written_by: Literal["model", "evidence", "none"] = Field(
+        default="model",
+        description="the model wrote it; built from the evidence without the model; no answer",
+    )
 
 
 class NodeUsage(BaseModel):

@@ -56,9 +56,10 @@ def scripted_model() -> ScriptedChatModel:
     ]}  # fmt: skip
     answer = {
         "claims": [
-            {"text": "asyncio.timeout cancels the work in its block at the deadline.",
+            {"text": "When the delay of asyncio.timeout expires, the task is cancelled.",
              "cites": ["s1.1"]},
-            {"text": "Shielding changes what a timeout cancels.", "cites": ["s3.1"]},
+            {"text": "asyncio.shield protects the inner awaitable from cancellation.",
+             "cites": ["s3.1"]},
         ],
         "gaps": [],
     }  # fmt: skip

@@ -68,8 +68,9 @@ def scripted_model() -> ScriptedChatModel:
             "Synthesis": [
                 {
                     "claims": [
-                        {"text": "gather can hand exceptions back as results.", "cites": ["s1.1"]},
-                        {"text": "A TaskGroup cancels the other tasks when one fails.",
+                        {"text": "With return_exceptions=True, a CancelledError is in the "
+                                 "result list.", "cites": ["s1.1"]},
+                        {"text": "The group cancels the remaining tasks when the body raises.",
                          "cites": ["s2.1"]},
                     ],
                     "gaps": [],

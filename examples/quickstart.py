@@ -3,9 +3,10 @@
     python examples/quickstart.py ["your question"]
 
 The demo model (SmolLM2-135M, in-process through llama.cpp) needs no API key
-and no network; it is tiny, so expect a weak but cited answer in about a
-minute. Every citation is checked against the stored text of the document it
-names. Swap ``resolve_model("demo")`` for ``resolve_model("openai:gpt-4o-mini")``
+and no network; it is tiny, so expect a weak answer in about a minute, often
+with every claim marked unsupported. Every citation is checked: its quote must
+be in the stored text of the document it names, and that sentence must state
+the claim. Swap ``resolve_model("demo")`` for ``resolve_model("openai:gpt-4o-mini")``
 (or any spec ``ponder run --model`` takes) for a real answer.
 """
 

@@ -44,7 +44,10 @@ def describe(e: Event) -> str:
     if e.type == "approval":
         return f"approval of v{e.version}: {e.decision}"
     if e.type == "citation_check":
-        return f"citation check: {e.kept} of {e.checked} citations verified"
+        return (
+            f"citation check: {e.kept} of {e.checked} citations verified "
+            f"({e.quoted} quoted, {e.supported} supported, {e.unsupported} unsupported)"
+        )
     if e.type == "answer":
         return f"answer ({e.status}), {len(e.citations)} citations:\n{e.markdown}"
     return (

@@ -223,8 +223,8 @@ def build_sampled_graph(
     g = StateGraph(
         SampledState, context_schema=RunContext, input_schema=InputState, output_schema=OutputState
     )
-    g.add_node("decide", decide)  # type: ignore[call-overload]
-    g.add_node("path", path)  # type: ignore[call-overload]
+    g.add_node("decide", decide)  # type: ignore[call-overload,arg-type,unused-ignore]
+    g.add_node("path", path)  # type: ignore[call-overload,arg-type,unused-ignore]
     g.add_node("verify", verify)
     g.add_edge(START, "decide")
     g.add_conditional_edges("decide", fan_out, ["path"])

@@ -243,21 +243,18 @@ class WebSearchTool(ObservingTool):
 def _observation(tool: str, query: str, results: list[SearchResult], via: str) -> Observation:
     blocks: list[str] = []
     passages: list[Passage] = []
-    documents: dict[str, str] = {}
     for n, r in enumerate(results, start=1):
         blocks.append(f"[{n}] {r.title}\n    {r.url}" + (f"\n    {r.snippet}" if r.snippet else ""))
-        document = f"{r.title}\n{r.snippet}" if r.snippet else r.title
-        start = len(r.title) + 1 if r.snippet else 0
+        # A snippet is the search engine's teaser, not the page: it is citable only
+        # as a snippet, and no document is stored under the page's URL.
         passages.append(
-            Passage(ref=r.url, title=r.title, text=document[start:], start=start, end=len(document))
+            Passage(ref=r.url, title=r.title, text=r.snippet or r.title, kind="snippet")
         )
-        documents.setdefault(r.url, document)
     return Observation(
         tool=tool,
         ok=True,
         content=f"Web results for {query!r}:\n\n" + "\n\n".join(blocks),
         passages=tuple(passages),
-        documents=documents,
         value=results[0].url,
         fields={
             "url": results[0].url,

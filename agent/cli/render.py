@@ -140,8 +140,10 @@ class PlainView(BaseView):
             )
         elif e.type == "citation_check":
             self._line(
-                f"citations: {e.kept} of {e.checked} verified"
-                + (f"; rejected {len(e.rejected)}" if e.rejected else "")
+                f"citations: {e.kept} of {e.checked} verified ({e.quoted} quoted, "
+                f"{e.supported} supported, {e.unsupported} unsupported"
+                + (f", {e.snippets} search snippets" if e.snippets else "")
+                + ")"
             )
         elif e.type == "usage":
             self._line(

@@ -8,6 +8,7 @@ from agent.nodes.clarify import ClarifyReply
 from agent.nodes.reflect import ReflectionReply
 from agent.nodes.synthesizer import Synthesis
 from agent.plan_rules import Planning, Replanning, planning_json_schema
+from agent.support_judge import SupportJudgement
 from agent.toolset import Toolset
 from tests.conftest import recording_tool
 
@@ -18,6 +19,7 @@ SCHEMAS: tuple[type[ReplySchema], ...] = (
     Synthesis,
     Extraction,
     ClarifyReply,
+    SupportJudgement,
 )
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from agent.store import RunStore
+from bench.cli_runner import CORPUS, REPO, ponder, write_script
 from tests.conftest import planning, step
-from tests.e2e.cli_runner import CORPUS, REPO, ponder, write_script
 
 BUNDLED = REPO / "examples" / "eval" / "ponder-offline.jsonl"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from agent.export_records import TRAJECTORY_SCHEMA, ChatExample, TrajectoryRecord
+from bench.cli_runner import CORPUS, PONDER, REPO, env, write_script
 from tests.conftest import planning, step, synthesis
-from tests.e2e.cli_runner import CORPUS, PONDER, REPO, env, write_script
 
 CANARY_KEY = "sk-canary0123456789abcdefCANARY"
 PLANTED = "ghp_PLANTEDsecret0123456789abcdefXYZ"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bench.cli_runner import CORPUS, events, ponder, write_script
 from tests.conftest import planning, step, synthesis
-from tests.e2e.cli_runner import CORPUS, events, ponder, write_script
 
 
 def _script(tmp_path: Path) -> Path:

@@ -180,6 +180,20 @@ def _model() -> ScriptedChatModel:
     )
 
 
+# Claims the two pages state, quoted from them, so the citation check keeps both.
+BROWSED = {
+    "claims": [
+        {
+            "text": "The lighthouse at Kerrow Point was first lit in 1871.",
+            "cites": ["s1.1"],
+            "quote": "first lit on 4 March 1871",
+        },
+        {"text": "It is finally here.", "cites": ["s2.1"], "quote": "Finally here."},
+    ],
+    "gaps": [],
+}
+
+
 async def run_tool_fault(fault: ToolFault) -> ToolOutcome:
     healthy, _ = recording_tool()
     saver = InMemorySaver(serde=checkpoint_serde())
@@ -280,9 +294,7 @@ async def _crash_run(marker: str) -> tuple[dict[str, Any], int, int, list[str]]:
         {"id": "s2", "goal": "read the slow page", "tool": "browser",
          "input": {"action": "open", "url": slow}, "depends_on": ["s1"]},
     ]  # fmt: skip
-    model = ScriptedChatModel(
-        script={"Planning": [planning(*browse)], "Synthesis": [synthesis("s1.1", "s2.1")]}
-    )
+    model = ScriptedChatModel(script={"Planning": [planning(*browse)], "Synthesis": [BROWSED]})
     graph = build_research_graph(
         model,
         [tool],
