@@ -26,9 +26,10 @@ def _series(
 ) -> dict[str, list[tuple[int, float]]]:
     out: dict[str, list[tuple[int, float]]] = {}
     for row in summary:
-        if not row.get(metric):
+        size = row["label"].split("=")[-1]
+        if not row.get(metric) or not size.isdigit():  # variants ("..., no thought") are not sizes
             continue
-        x = int(row["label"].split("=")[-1])
+        x = int(size)
         out.setdefault(row["framework"], []).append((x, row[metric]["median"]))
     return {fw: sorted(v) for fw, v in out.items()}
 

@@ -33,6 +33,7 @@ __all__ = [
     "ToolSpan",
     "call_tokens",
     "count_tokens",
+    "critical_path_s",
 ]
 
 
@@ -166,3 +167,25 @@ class ToolMeter:
             level += step
             best = max(best, level)
         return best
+
+
+def critical_path_s(calls: Sequence[CallRecord], spans: Sequence[ToolSpan]) -> float:
+    """The run's own schedule with every orchestration gap removed: one formula for all.
+
+    Model calls and tool calls are events with their injected latency. An
+    event waits for every event that ended before it started (what the run
+    actually waited on, whatever the framework); the answer is the longest
+    chain of injected latency through that order. ``ideal / wall`` is then
+    the share of the wall time that is model and tool latency, not overhead.
+    """
+    events = sorted(
+        [(c.started, c.ended, c.injected_s) for c in calls]
+        + [(s.started, s.ended, s.injected_s) for s in spans]
+    )
+    finish: list[tuple[float, float]] = []  # (ended, longest chain ending here)
+    longest = 0.0
+    for started, ended, injected in events:
+        before = max((chain for end, chain in finish if end <= started), default=0.0)
+        finish.append((ended, before + injected))
+        longest = max(longest, before + injected)
+    return longest

@@ -62,7 +62,9 @@ class Zygotes:
 
 
 def _failed(cell: Cell, seed: int, error: str) -> dict[str, Any]:
-    r = RunResult(cell.framework, cell.workload.name, cell.workload.label, seed, cell.checkpointer)
+    r = RunResult(
+        cell.framework, cell.workload.name, cell.workload.tagged_label, seed, cell.checkpointer
+    )
     r.error = error
     return asdict(r)
 
@@ -101,7 +103,7 @@ def run_cells(
                 out["answer"] = out.get("answer", "")[:200]  # keeps peers.json small
             results.append(out)
             if out.get("error") and log:
-                log(f"  ! {cell.framework} {cell.workload.label} rep {rep}: {out['error']}")
+                log(f"  ! {cell.framework} {cell.workload.tagged_label} rep {rep}: {out['error']}")
         if log:
             log(f"  repetition {rep + 1}/{reps} done in {time.monotonic() - started:.1f}s")
     return results

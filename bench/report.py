@@ -50,12 +50,13 @@ def _protocol_rows(section: dict[str, Any], name: str, metric_cols: bool = True)
             else None
         )
         eff = f" eff {row['efficiency']['median']:.2f}" if row.get("efficiency") else ""
+        failed = f" [{row['errors']}/{row['runs']} failed]" if row["errors"] else ""
         out.append(
             [
                 name,
                 row["label"],
-                row["framework"] + (f" [{row['errors']} err]" if row["errors"] else ""),
-                _s(row["wall_s"]) + eff,
+                row["framework"],
+                _s(row["wall_s"]) + failed + eff,
                 _n(row["model_calls"]),
                 f"{_n(row['input_tokens'])}/{_n(row['output_tokens'])}",
                 _n(row["peak_rss_mb"]),
@@ -127,6 +128,7 @@ def table(report: dict[str, Any]) -> str:
         speeds = ""
         if demo:
             speeds = (
+                f"prompt {demo['prompt_processing']['tokens_per_s']:.0f} tok/s, "
                 f"gen {demo['generation_free']['tokens_per_s']:.0f} tok/s free, "
                 f"{demo['generation_json_schema']['tokens_per_s']:.0f} schema"
             )
@@ -149,6 +151,8 @@ def table(report: dict[str, Any]) -> str:
                            ("first_call_s", "1st model call imports")):  # fmt: skip
             cpu = c.get(key.replace("_s", "_cpu_s"))
             note = f"CPU {cpu['median']:.3f}s" if cpu else ""
+            if "first" in c[key]:
+                note += f"; cold (1st) run {c[key]['first']:.3f}s"
             rows.append(["cold", label, "ponder", _s(c[key], "s", 3), "", "", "", "", note])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
@@ -162,25 +166,52 @@ def _median(row: dict[str, Any] | None, metric: str) -> float | None:
     return stats["median"] if stats else None
 
 
+def failed_runs(rows: list[dict[str, Any]], label: str, *frameworks: str) -> int:
+    """Failed repetitions over the cells of `frameworks` on `label`."""
+    return sum((_find(rows, label, fw) or {}).get("errors", 0) for fw in frameworks)
+
+
 def goals(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
-    """(goal, measured, met) for every goal the brief sets; met is None when not measured."""
+    """(goal, measured, met) for every goal the brief sets; met is None when not measured.
+
+    A goal whose cells had any failed repetition is not met, whatever the median
+    of the runs that finished says.
+    """
     out: list[tuple[str, str, bool | None]] = []
 
-    def add(goal: str, value: float | None, limit: float, fmt: str = "{:.2f}") -> None:
+    def add(
+        goal: str,
+        value: float | None,
+        limit: float,
+        fmt: str = "{:.2f}",
+        errors: int = 0,
+        at_least: bool = False,
+    ) -> None:
         if value is None:
-            out.append((goal, "not measured", None))
+            out.append((goal, f"not measured ({errors} failed)" if errors else "not measured",
+                        False if errors else None))  # fmt: skip
+        elif errors:
+            out.append((goal, f"{fmt.format(value)}, {errors} failed reps", False))
         else:
-            out.append((goal, fmt.format(value), value <= limit))
+            out.append((goal, fmt.format(value), value >= limit if at_least else value <= limit))
 
     if "b1" in report:
-        rows, label = report["b1"]["summary"], "fan-out N=8"
-        me = _find(rows, label, "ponder")
-        if me is not None:
+        rows = report["b1"]["summary"]
+        for label, note in (("fan-out N=8", ""), ("fan-out N=8, no thought", " (no thought)")):
+            if _find(rows, label, "ponder") is None:
+                continue
             for peer, limit in (("langchain-seq", 1 / 3), ("smolagents-seq", 1 / 3),
-                                ("langchain-par", 1.0), ("smolagents-par", 1.0)):  # fmt: skip
+                                ("langchain-par", 1.0), ("smolagents-par", 1.0),
+                                ("smolagents-par-n", 1.0)):  # fmt: skip
+                if _find(rows, label, peer) is None:
+                    continue
                 ratio = report["b1"].get("ratios", {}).get(peer, {}).get(label)
                 value = ratio["median"] if ratio else None
-                add(f"B1 N=8 wall ponder/{peer} <= {limit:.2f}", value, limit)
+                errors = failed_runs(rows, label, "ponder", peer)
+                add(f"B1 N=8{note} wall ponder/{peer} <= {limit:.2f}", value, limit, errors=errors)
+        label = "fan-out N=8"
+        me = _find(rows, label, "ponder")
+        if me is not None:
             calls = _median(me, "model_calls")
             theirs = _median(_find(rows, label, "langchain-par"), "model_calls")
             add(
@@ -188,19 +219,24 @@ def goals(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                 calls,
                 theirs or 0,
                 "{:.0f}",
+                errors=failed_runs(rows, label, "ponder", "langchain-par"),
             )
     if "b2" in report:
         for row in report["b2"]["summary"]:
             if row["framework"] == "ponder":
-                eff = _median(row, "efficiency")
-                out.append((f"B2 {row['label']}: critical-path efficiency >= 0.9",
-                            f"{eff:.2f}" if eff else "-", eff >= 0.9 if eff else None))  # fmt: skip
+                add(
+                    f"B2 {row['label']}: critical-path efficiency >= 0.9",
+                    _median(row, "efficiency"),
+                    0.9,
+                    errors=row["errors"],
+                    at_least=True,
+                )
                 exact = (row.get("score") or {}).get("exact")
                 out.append(
                     (
                         f"B2 {row['label']}: exact answers",
-                        _check(row),
-                        bool(exact and exact["min"] == 1),
+                        _check(row) + (f", {row['errors']} failed reps" if row["errors"] else ""),
+                        bool(exact and exact["min"] == 1) and not row["errors"],
                     )
                 )
     if "b3" in report:
@@ -225,7 +261,9 @@ def goals(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     if "b4" in report:
         for peer in ("langchain-seq", "smolagents-seq"):
             r = report["b4"].get("ratios", {}).get(peer, {}).get("token growth K=8")
-            add(f"B4 K=8 input tokens ponder/{peer} <= 0.33", r["median"] if r else None, 1 / 3)
+            errors = failed_runs(report["b4"]["summary"], "token growth K=8", "ponder", peer)
+            add(f"B4 K=8 input tokens ponder/{peer} <= 0.33", r["median"] if r else None, 1 / 3,
+                errors=errors)  # fmt: skip
     for key in ("b1", "b4", "real"):
         for row in report.get(key, {}).get("summary", []):
             if row["framework"] != "ponder":
@@ -235,6 +273,7 @@ def goals(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
             complete = (not facts or not of or facts["min"] == of["median"]) and (
                 not exact or exact["min"] == 1
             )
+            complete = complete and not row["errors"]
             if not complete or row["label"] in ("fan-out N=8", "token growth K=8"):
                 goal = f"{key.upper()} {row['label']}: {row['framework']} answer complete and exact"
                 out.append((goal, _check(row), complete))

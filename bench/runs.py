@@ -54,6 +54,9 @@ FRAMEWORKS: dict[str, tuple[str, Flavor]] = {
     "langchain-par": ("langchain", "par"),
     "smolagents-seq": ("smolagents", "seq"),
     "smolagents-par": ("smolagents", "par"),
+    # smolagents' default pool has min(32, cores + 4) threads (6 here); this runs
+    # one thread per call of a turn, as LangChain and Ponder do.
+    "smolagents-par-n": ("smolagents", "par"),
 }
 ENGINES = ("ponder", "langchain", "smolagents")
 
@@ -124,6 +127,7 @@ class RunContext:
     meter: ModelMeter
     checkpointer: Any
     thread_id: str
+    framework: str = ""
 
 
 def uses_real_tools(ctx: RunContext) -> bool:
@@ -225,8 +229,10 @@ async def run_in(job: Job, prepare: Prepare, saver: Any, *, sample_rss: bool = T
     profile = profile_from(job.profile)
     world = workload.world(job.seed, profile.scale)
     meter = ModelMeter(workload.script(job.flavor, world), profile)
-    result = RunResult(job.framework, workload.name, workload.label, job.seed, job.checkpointer)
-    ctx = RunContext(workload, job.flavor, world, meter, saver, uuid.uuid4().hex)
+    result = RunResult(
+        job.framework, workload.name, workload.tagged_label, job.seed, job.checkpointer
+    )
+    ctx = RunContext(workload, job.flavor, world, meter, saver, uuid.uuid4().hex, job.framework)
     started = time.perf_counter()
     run = prepare(ctx)
     result.setup_s = time.perf_counter() - started

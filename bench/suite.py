@@ -23,8 +23,10 @@ from bench.zygote import ROOT
 
 __all__ = ["ALL", "Plan", "b1", "b2", "b3", "b4", "b5", "chosen", "cold_start", "ratios"]
 
-PEERS = ("langchain-seq", "langchain-par", "smolagents-seq", "smolagents-par")
+PEERS = ("langchain-seq", "langchain-par", "smolagents-seq", "smolagents-par", "smolagents-par-n")
 ALL = ("ponder", *PEERS)
+# Only B1 has turns of more calls than smolagents' default pool (6 threads here) runs at once.
+NARROW = tuple(fw for fw in ALL if fw != "smolagents-par-n")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Plan:
     token_ks: tuple[int, ...] = (2, 4, 8)
     cold_runs: int = 10
     first_plan_timeout_s: float = 90.0
+    demo_repeats: int = 1  # the model is measured in every run; more repeats add minutes
     frameworks: tuple[str, ...] = ()  # empty: all of them
     profile: str = "api"
     serialize: bool = False
@@ -61,6 +64,7 @@ QUICK = Plan(
     token_ks=(2,),
     cold_runs=2,
     first_plan_timeout_s=30.0,
+    demo_repeats=1,
 )
 
 
@@ -80,6 +84,9 @@ def b1(z: Zygotes, plan: Plan, log: Any) -> dict[str, Any]:
         for fw in chosen(plan, ALL):
             reps = plan.seq_reps_at_16 if n >= 16 and fw.endswith("-seq") else plan.reps
             cells.append(Cell("b1", fw, w, reps, timeout_s=600.0))
+    if 8 in plan.fanout:  # the same fan-out with no scripted thought text per reply
+        for fw in chosen(plan, ALL):
+            cells.append(Cell("b1", fw, FanOut(8, thoughts=False), plan.reps, timeout_s=600.0))
     results = run_cells(z, cells, plan.latency(), log=log)
     return {"results": results, "summary": summarize(results), "ratios": ratios(results)}
 
@@ -87,10 +94,12 @@ def b1(z: Zygotes, plan: Plan, log: Any) -> dict[str, Any]:
 def b2(z: Zygotes, plan: Plan, log: Any) -> dict[str, Any]:
     replans = max(1, round(plan.reps * 0.3)) if plan.reps > 1 else 0
     cells = []
-    for fw in chosen(plan, ALL):
+    for fw in chosen(plan, NARROW):
         cells.append(Cell("b2", fw, Dependencies(replan=False), plan.reps - replans))
         if replans:
             cells.append(Cell("b2", fw, Dependencies(replan=True), replans))
+        no_thought = Dependencies(replan=False, thoughts=False)
+        cells.append(Cell("b2", fw, no_thought, plan.reps - replans))
     results = run_cells(z, cells, plan.latency(), log=log)
     return {"results": results, "summary": summarize(results), "ratios": ratios(results)}
 
@@ -100,7 +109,7 @@ def b3(z: Zygotes, plan: Plan, log: Any) -> dict[str, Any]:
     variants: list[tuple[str, str, int]] = []
     for ck in ("none", "memory", "sqlite"):
         variants.append(("ponder", ck, 2))
-        variants += [(fw, ck, 2) for fw in PEERS if ck == "none" or fw.startswith("langchain")]
+        variants += [(fw, ck, 2) for fw in NARROW[1:] if ck == "none" or fw.startswith("langchain")]
     variants.append(("ponder", "none", 1_000_000))  # whole replies: no streaming cost
     for fw, ck, chunk in variants:
         if fw not in chosen(plan, (fw,)):
@@ -143,15 +152,33 @@ def b4(z: Zygotes, plan: Plan, log: Any) -> dict[str, Any]:
     return {"results": results, "summary": summarize(results), "ratios": ratios}
 
 
-def b5(plan: Plan, log: Any) -> dict[str, Any]:
-    """The demo model: measured speeds (bench/demo_model.py) and time to the first plan."""
-    out: dict[str, Any] = {}
+def _demo_speeds(plan: Plan, log: Any) -> dict[str, Any] | None:
+    """The demo model's speeds, measured now in a fresh process (``bench.demo_model``)."""
     demo = ROOT / "bench" / "results" / "demo_model.json"
-    if demo.exists():
-        out["demo_model"] = json.loads(demo.read_text())
-    else:
-        out["demo_model"] = None
-        log("  bench/results/demo_model.json is missing: run .venv/bin/python bench/demo_model.py")
+    before = demo.stat().st_mtime if demo.exists() else 0.0
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.demo_model", "--repeats", str(plan.demo_repeats)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        )
+    except subprocess.TimeoutExpired:
+        log("  ! demo model speeds: timed out")
+        return None
+    if done.returncode != 0 or not demo.exists() or demo.stat().st_mtime <= before:
+        log(f"  ! demo model speeds failed: {done.stderr.strip()[-300:]}")
+        return None
+    measured: dict[str, Any] = json.loads(demo.read_text())
+    return measured
+
+
+def b5(plan: Plan, log: Any) -> dict[str, Any]:
+    """The demo model, measured in this run: its speeds, and time to the first plan
+    in a fresh process (the model's load included, no warm-up run before it)."""
+    out: dict[str, Any] = {"demo_model": _demo_speeds(plan, log)}
     try:
         done = subprocess.run(
             [sys.executable, "-m", "bench.first_plan", str(plan.first_plan_timeout_s)],

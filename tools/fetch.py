@@ -39,12 +39,12 @@ from tools._base import ObservingTool
 from tools._chromium import BrowserPool, PageError, shared_pool
 from tools._extract import (
     PageText,
-    extract_html,
     extract_plain,
     looks_like_js_shell,
     media_kind,
     page_observation,
 )
+from tools._extract_pool import extract_html_off_loop
 from tools._navigate import read_page
 from tools.netguard import GuardVerdict, NetworkPolicy, check_host, check_url
 
@@ -73,6 +73,12 @@ class FetchOptions(BaseModel):
         default=200, description="a scripted page with less text than this is rendered"
     )
     user_agent: str = "Mozilla/5.0 (compatible; Ponder/0.1; page reader)"
+    extract_in_processes: bool = Field(
+        default=False,
+        description="extract pages read at once in worker processes (one per core but one); "
+        "off by default because workers import the caller's main module, which a script "
+        "without an `if __name__ == '__main__':` guard would run again",
+    )
 
 
 class FetchArgs(BaseModel):
@@ -190,7 +196,9 @@ class FetchTool(ObservingTool):
         body = await self._download(url)
         text = decode_body(body.data, body.content_type, html=body.kind == "html")
         if body.kind == "html":
-            page = await asyncio.to_thread(extract_html, text, body.url)
+            page = await extract_html_off_loop(
+                text, body.url, processes=self.options.extract_in_processes
+            )
             return _Response(body.url, text, page, body.truncated)
         return _Response(body.url, None, extract_plain(text, body.url), body.truncated)
 

@@ -37,6 +37,8 @@ class ToolboxOptions(BaseModel):
     web_search: WebSearchSettings = WebSearchSettings()
     corpus_semantic: bool = False
     mcp: Path | None = None  # an ``mcpServers`` config file (the user's own, never a task's)
+    # Page extraction in worker processes: safe where the main module is guarded (the CLI).
+    extract_in_processes: bool = False
 
 
 @dataclass
@@ -78,7 +80,7 @@ def _local_backend(opts: ToolboxOptions, folder: Path, notices: list[str]) -> Se
 
 def _web_tools(opts: ToolboxOptions, notices: list[str]) -> list[BaseTool]:
     from tools.browser import BrowserTool
-    from tools.fetch import FetchTool
+    from tools.fetch import FetchOptions, FetchTool
     from tools.netguard import NetworkPolicy
     from tools.search import WebSearch, WebSearchTool
 
@@ -87,7 +89,10 @@ def _web_tools(opts: ToolboxOptions, notices: list[str]) -> list[BaseTool]:
     )
     return [
         WebSearchTool(session=WebSearch(_search_backend(opts, notices))),
-        FetchTool(policy=policy),
+        FetchTool(
+            policy=policy,
+            options=FetchOptions(extract_in_processes=opts.extract_in_processes),
+        ),
         BrowserTool(policy=policy),
     ]
 

@@ -78,6 +78,7 @@ def _tools(opts: RunOptions, store: Store, view: RunView) -> list[Any]:
             web_search=opts.settings.web_search,
             corpus_semantic=opts.corpus_semantic,
             mcp=Path(opts.mcp_config) if opts.mcp_config else None,
+            extract_in_processes=True,  # the `ponder` script guards its main module
         )
     )
     for notice in box.notices:

@@ -3,7 +3,10 @@
 Parallel tool calls: several calls in one reply run in a
 ``ThreadPoolExecutor(max_tool_threads)``, whose default is Python's
 ``min(32, cpu_count + 4)`` workers (6 on this 2-core machine); the next step
-waits for all of them. Logging is off so console rendering is not timed.
+waits for all of them. ``smolagents-par-n`` sets ``max_tool_threads`` to the
+workload's step budget, so the pool grows to one thread per call of a turn
+(threads start lazily, one per waiting call). Logging is off so console
+rendering is not timed.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ def prepare(ctx: RunContext) -> Callable[[], Awaitable[str]]:
         model=BenchSmolModel(ctx.meter),
         max_steps=ctx.workload.max_steps() * 2 + 4,
         verbosity_level=LogLevel.OFF,
+        max_tool_threads=ctx.workload.max_steps() if ctx.framework.endswith("-n") else None,
     )
 
     async def run() -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bench.meter import ModelTurn, Reply, Script
-from bench.world import World
+from bench.world import World, thought
 
 __all__ = [
     "Flavor",
@@ -29,7 +29,23 @@ _EVIDENCE = re.compile(
 
 @dataclass(frozen=True)
 class Workload(ABC):
-    """One benchmark task: its tools, its world, and a script per flavor."""
+    """One benchmark task: its tools, its world, and a script per flavor.
+
+    ``thoughts=False`` scripts every reply without its ~40 tokens of visible
+    reasoning (ReAct turns and Ponder's plan alike), to show how much that
+    assumption moves the ratios.
+    """
+
+    thoughts: bool = field(default=True, kw_only=True)
+
+    def say(self, topic: str, turn: int) -> str:
+        """The scripted visible reasoning of one reply, or none."""
+        return thought(topic, turn) if self.thoughts else ""
+
+    @property
+    def tagged_label(self) -> str:
+        """The label the report groups by: ``label``, marked when thoughts are off."""
+        return self.label if self.thoughts else f"{self.label}, no thought"
 
     @property
     @abstractmethod

@@ -18,7 +18,15 @@ import re
 from dataclasses import dataclass
 
 from agent.testing import plan_step, planning_reply
-from bench.meter import CallRecord, ModelTurn, Reply, Script, ToolCall, ToolSpan
+from bench.meter import (
+    CallRecord,
+    ModelTurn,
+    Reply,
+    Script,
+    ToolCall,
+    ToolSpan,
+    critical_path_s,
+)
 from bench.workloads._common import (
     Flavor,
     Workload,
@@ -27,7 +35,7 @@ from bench.workloads._common import (
     synthesis,
     unexpected,
 )
-from bench.world import World, thought
+from bench.world import World
 
 __all__ = ["Dependencies"]
 
@@ -83,7 +91,7 @@ class Dependencies(Workload):
         def reply(turn: ModelTurn) -> Reply:
             t = turn.transcript
             a, b = _find(_A, t), _find(_B, t)
-            say = thought("the sum", turn.index)
+            say = self.say("the sum", turn.index)
             if flavor == "par" and a is None and b is None:
                 return Reply(
                     thought=say,
@@ -151,18 +159,18 @@ class Dependencies(Workload):
             if turn.role == "Planning" and turn.index == 0:
                 return Reply(
                     structured=planning_reply(
-                        *plan, reasoning=thought("plan", 0), triage_reason="needs tools"
+                        *plan, reasoning=self.say("plan", 0), triage_reason="needs tools"
                     )
                 )
             if turn.role == "Reflection" and turn.index == 0 and self.replan:
-                return Reply(structured=judgement("replan", thought("judge", 0), ("s4",)))
+                return Reply(structured=judgement("replan", self.say("judge", 0), ("s4",)))
             if turn.role == "Replanning" and turn.index == 0 and self.replan:
                 # Keep the slow lookup only if it is still running (a slow model may
                 # replan after it finished); the plan digest shows its state.
                 running = re.search(r"^s1 \[(pending|retry)\]", turn.transcript, re.M)
                 keep = ["s1"] if running else []
                 return Reply(
-                    structured={"reasoning": thought("replan", 0), "keep": keep, "steps": fix}
+                    structured={"reasoning": self.say("replan", 0), "keep": keep, "steps": fix}
                 )
             if turn.role == "Synthesis":
                 for sid, text in evidence(turn):
@@ -173,32 +181,7 @@ class Dependencies(Workload):
 
         return reply
 
-    # -- the critical path a perfect orchestrator would need ---------------------------
+    # -- the critical path, by the formula every framework shares -----------------------
     def ideal_s(self, flavor: Flavor, calls: list[CallRecord], spans: list[ToolSpan]) -> float:
-        """Model calls plus the longest tool chain, with zero orchestration overhead.
-
-        Ponder: plan, then max(slow branch, fast chain [+ judge + replan + mirror]),
-        then the sum and the answer; its streaming planner may beat this by
-        starting s1/s2 before the plan is complete. ReAct: every turn is on
-        the critical path, and each turn's tools cost their slowest call.
-        """
-        if flavor in ("seq", "par"):
-            total = sum(c.injected_s for c in calls)
-            starts = sorted(c.started for c in calls)
-            for i, start in enumerate(starts):
-                end = starts[i + 1] if i + 1 < len(starts) else float("inf")
-                batch = [s.injected_s for s in spans if start <= s.started < end]
-                total += max(batch, default=0.0)
-            return total
-        by_role: dict[str, float] = {}
-        for c in calls:
-            by_role[c.role] = by_role.get(c.role, 0.0) + c.injected_s
-        slow = max((s.injected_s for s in spans if "atlantis" in s.key.lower()), default=0.0)
-        fast = [s.injected_s for s in spans if "atlantis" not in s.key.lower()]
-        step = max(fast, default=0.0)
-        chain = 3 * step
-        if self.replan:
-            chain += by_role.get("Reflection", 0.0) + by_role.get("Replanning", 0.0) + step
-        return (
-            by_role.get("Planning", 0.0) + max(slow, chain) + step + by_role.get("Synthesis", 0.0)
-        )
+        """`critical_path_s` of the run: the same formula whatever the framework."""
+        return critical_path_s(calls, spans)

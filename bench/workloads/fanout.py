@@ -29,7 +29,7 @@ from bench.workloads._common import (
     synthesis,
     unexpected,
 )
-from bench.world import PLACES, World, thought
+from bench.world import PLACES, World
 
 __all__ = ["FanOut"]
 
@@ -130,7 +130,7 @@ class FanOut(Workload):
         def seq(turn: ModelTurn) -> Reply:
             i = turn.index
             if i == 2 * len(places) and code:
-                return Reply(thought=thought("checksum", i), calls=code)
+                return Reply(thought=self.say("checksum", i), calls=code)
             if i >= 2 * len(places):
                 return answer(turn)
             place = places[i // 2]
@@ -139,7 +139,7 @@ class FanOut(Workload):
                 if i % 2 == 0
                 else ToolCall("fetch_url", {"url": _url(place, turn.transcript, world)})
             )
-            return Reply(thought=thought(place, i), calls=(call,))
+            return Reply(thought=self.say(place, i), calls=(call,))
 
         def par(turn: ModelTurn) -> Reply:
             topic = "all places"
@@ -154,7 +154,7 @@ class FanOut(Workload):
                 )
             else:
                 return answer(turn)
-            return Reply(thought=thought(topic, turn.index), calls=calls)
+            return Reply(thought=self.say(topic, turn.index), calls=calls)
 
         return seq if flavor == "seq" else par
 
@@ -205,7 +205,7 @@ class FanOut(Workload):
                 return Reply(
                     structured=planning_reply(
                         *first,
-                        reasoning=thought("plan", 0),
+                        reasoning=self.say("plan", 0),
                         depth=depth,
                         triage_reason="needs tools",
                     )
@@ -213,12 +213,12 @@ class FanOut(Workload):
             if turn.role == "Reflection":
                 more = turn.index + 1 < len(batches)
                 decision = "replan" if more else "finish"
-                return Reply(structured=judgement(decision, thought("judge", turn.index)))
+                return Reply(structured=judgement(decision, self.say("judge", turn.index)))
             if turn.role == "Replanning" and turn.index + 1 < len(batches):
                 batch = turn.index + 1
                 return Reply(
                     structured={
-                        "reasoning": thought("replan", batch),
+                        "reasoning": self.say("replan", batch),
                         "keep": [],
                         "steps": steps(batch),
                     }
