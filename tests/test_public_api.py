@@ -68,6 +68,55 @@ def test_cli_import_stays_light() -> None:
     assert out.stdout.strip() == ""
 
 
+HEAVY_FOR_HELP = (
+    "langgraph",
+    "langchain_core",
+    "llama_cpp",
+    "playwright",
+    "pydantic",
+    "rich",
+    "mcp",
+    "ray",
+    "psycopg",
+    "asyncio",
+    "httpx",
+    "agent.store",
+    "agent.cli.session",
+)
+
+_HELP_THEN_MODULES = """
+import sys
+from agent.cli.app import main
+heavy = sys.argv[1].split(",")
+sys.argv = ["ponder", *sys.argv[2:]]
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+loaded = sorted(m for m in heavy if m in sys.modules)
+sys.stderr.write("LOADED=" + ",".join(loaded) + "\\n")
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["run", "--help"], ["batch", "--help"], ["mcp", "--help"], []]
+)
+def test_help_loads_no_heavy_module(argv: list[str]) -> None:
+    """Printing help (rendered by typer) pulls in neither pydantic nor rich nor any backend:
+    these imports are what made `ponder --help` slow."""
+    out = subprocess.run(
+        [sys.executable, "-c", _HELP_THEN_MODULES, ",".join(HEAVY_FOR_HELP), *argv],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert "Usage: ponder" in out.stdout + out.stderr
+    assert out.returncode in (0, 2)  # no arguments: help, and the usage-error code
+    loaded = out.stderr.rsplit("LOADED=", 1)[1].strip()
+    assert loaded == ""
+
+
 def test_readme_test_command_is_what_ci_runs() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")

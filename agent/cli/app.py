@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
+from typer._click.core import Context
+from typer._coercion import PassThroughRuntimeParam
+from typer.core import TyperGroup, TyperOption
+from typer.models import OptionInfo
 
 from agent.cli.eval_command import eval_command
 from agent.cli.export_command import export_command
@@ -26,12 +30,32 @@ if TYPE_CHECKING:
 
 __all__ = ["app", "main"]
 
+
+class _Commands(TyperGroup):
+    """Ponder's command group, with a ``--help`` flag that needs no pydantic.
+
+    Typer builds a pydantic TypeAdapter to coerce the group's unset ``--help``
+    flag on every call (``ponder run --help`` included), which costs more than
+    the rest of the CLI's start-up; a bool flag needs no adapter.
+    """
+
+    def get_help_option(self, ctx: Context) -> TyperOption | None:
+        option = super().get_help_option(ctx)
+        if option is not None and getattr(option, "_runtime_param", "") is None:
+            option._runtime_param = PassThroughRuntimeParam(
+                annotation=bool, parameter_info=OptionInfo()
+            )
+        return option
+
+
 app = typer.Typer(
     name="ponder",
+    cls=_Commands,
     help="Reasoning-first research agent: triage, a visible plan, parallel tools, cited answers.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: rendering it with rich costs more than the rest
 )
 
 EXIT = {

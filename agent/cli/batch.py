@@ -10,10 +10,8 @@ runs the tasks on a Ray cluster (see `agent.cli.batch_ray`).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -41,6 +39,8 @@ async def _run_here(
     stop_launching: Callable[[], bool],
 ) -> None:
     """Run the tasks in this process, ``concurrency`` at a time; one failure stops none."""
+    import asyncio
+
     from agent.cli.batch_tasks import run_task
     from tools.search_limiter import LocalSearchLimiter, using_search_limiter
 
@@ -141,6 +141,8 @@ def batch(
                 max_steps, max_replans, max_model_calls, max_tokens, timeout, step_timeout,
                 (searxng_url, local_web, local_web_port, search_rate),
             )  # fmt: skip
+            import uuid
+
             batch_name = batch_id or uuid.uuid4().hex[:8]
             if not batch_name.replace("-", "").replace("_", "").isalnum():
                 raise ConfigError("--batch-id may hold only letters, digits, - and _")
@@ -205,6 +207,8 @@ def batch(
             on_tick=lambda: None,
         )
     else:
+        import asyncio
+
         asyncio.run(
             _run_here(
                 specs,
