@@ -38,6 +38,7 @@ __all__ = [
     "StepStartedEvent",
     "TriageEvent",
     "UsageEvent",
+    "VoteEvent",
     "emit",
     "parse_event",
 ]
@@ -135,10 +136,20 @@ class ReplanEvent(_Event):
 
 
 class CitationCheckEvent(_Event):
+    """Per citation: ``checked`` ⊇ ``quoted`` (quote in the stored source) = ``supported``
+    + ``unsupported`` + ``snippets``; ``kept`` is ``supported`` (its older name)."""
+
     type: Literal["citation_check"] = "citation_check"
     checked: int
     kept: int
     rejected: tuple[str, ...] = ()
+    quoted: int = 0
+    supported: int = 0
+    unsupported: int = 0
+    snippets: int = 0
+    claims: int = 0
+    claims_unsupported: int = 0
+    judged_by: str = "words"
 
 
 class AnswerEvent(_Event):
@@ -157,6 +168,15 @@ class UsageEvent(_Event):
     wall_s: float
 
 
+class VoteEvent(_Event):
+    """The verifier's choice among sampled reasoning paths (``--samples N``)."""
+
+    type: Literal["vote"] = "vote"
+    chosen: int | None
+    vote: dict[str, int]
+    candidates: tuple[dict[str, JsonValue], ...] = ()
+
+
 Event = Annotated[
     TriageEvent
     | PlanEvent
@@ -167,7 +187,8 @@ Event = Annotated[
     | ReplanEvent
     | CitationCheckEvent
     | AnswerEvent
-    | UsageEvent,
+    | UsageEvent
+    | VoteEvent,
     Field(discriminator="type"),
 ]
 

@@ -57,6 +57,11 @@ class Passage(BaseModel):
     text: str = Field(description="the exact excerpt, as it appears in the document")
     start: int | None = Field(default=None, description="offset of text in the document")
     end: int | None = None
+    kind: Literal["document", "snippet", "output"] = Field(
+        default="document",
+        description="an excerpt of a fetched or stored document; a search result's snippet "
+        "(a teaser, not the page); a tool's own output",
+    )
 
 
 class ListItem(BaseModel):

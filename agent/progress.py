@@ -44,8 +44,15 @@ def replans_used(state: ResearchState) -> int:
 
 
 def executed_count(state: ResearchState) -> int:
-    """Tool executions so far (every attempt counts), for the step budget."""
-    return sum(r.attempt for r in (state.get("steps") or {}).values() if r.status != "skipped")
+    """Tool executions so far (every attempt counts), for the step budget.
+
+    Plan version 0 is an earlier run's evidence (`agent.follow_up`): not spent here.
+    """
+    return sum(
+        r.attempt
+        for r in (state.get("steps") or {}).values()
+        if r.status != "skipped" and r.plan_version > 0
+    )
 
 
 def _verdict_for(reflections: list[Reflection], record: StepRecord) -> Reflection | None:

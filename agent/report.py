@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from agent.plan import TriageDecision
 from agent.progress import step_state
-from agent.state import Citation, Reflection, ResearchState, RunStatus, Usage
+from agent.state import Citation, CitationTally, Reflection, ResearchState, RunStatus, Usage
 
 __all__ = ["PlanView", "RunReport", "StepView"]
 
@@ -40,10 +40,17 @@ class RunReport(BaseModel):
     stop_reason: str = ""
     answer: str = ""
     citations: list[Citation] = Field(default_factory=list)
+    citation_check: CitationTally | None = None
+    answer_by: str = Field(
+        default="none", description="model, evidence (built without the model) or none"
+    )
     triage: TriageDecision | None = None
     plans: list[PlanView] = Field(default_factory=list)
     reflections: list[Reflection] = Field(default_factory=list)
     usage: dict[str, float | int] = Field(default_factory=dict)
+    sampling: dict[str, Any] | None = Field(
+        default=None, description="with --samples N: every candidate, its score, the vote"
+    )
 
     @classmethod
     def from_state(cls, state: ResearchState, *, status: RunStatus | None = None) -> RunReport:
@@ -103,10 +110,13 @@ class RunReport(BaseModel):
             stop_reason=state.get("stop_reason", ""),
             answer=answer.markdown if answer else "",
             citations=list(answer.citations) if answer else [],
+            citation_check=answer.tally if answer and answer.tally.checked else None,
+            answer_by=answer.written_by if answer else "none",
             triage=state.get("triage"),
             plans=plans,
             reflections=list(state.get("reflections") or []),
             usage=(state.get("usage") or Usage()).summary(),
+            sampling=state.get("sampling"),  # type: ignore[typeddict-item]
         )
 
     def to_markdown(self) -> str:
@@ -128,6 +138,11 @@ class RunReport(BaseModel):
                 "",
             ]
             lines += [f"- `{s.id}` [{s.status}] {s.tool}: {s.goal}" for s in plan.steps]
+        if self.sampling:
+            lines += ["", f"## Candidates ({self.sampling.get('samples', 0)} paths)", ""]
+            for c in self.sampling.get("candidates", []):
+                mark = "chosen" if c.get("chosen") else c.get("error") or f"{c.get('votes')} votes"
+                lines.append(f"- path {c['path']} [{mark}] score {c['score']}: {c['short_answer']}")
         if self.reflections:
             lines += ["", "## Reflections", ""]
             lines += [f"- {r.decision}: {r.reason}" for r in self.reflections]

@@ -10,6 +10,7 @@ from agent.state import ResearchState
 
 __all__ = [
     "route_after_approval",
+    "route_after_clarify",
     "route_after_execute",
     "route_after_plan",
     "route_after_reflect",
@@ -28,8 +29,15 @@ def _reflect_on_successes(state: ResearchState) -> bool:
     return depth.reflect_every_step and bool(unjudged_successes(state))
 
 
-def route_after_triage(state: ResearchState) -> Literal["plan", "__end__"]:
-    return END if state.get("answer") is not None or stopped(state) else "plan"
+def route_after_triage(state: ResearchState) -> Literal["clarify", "plan", "__end__"]:
+    if state.get("answer") is not None or stopped(state):
+        return END
+    settings = state.get("settings")
+    return "clarify" if settings is not None and settings.clarify else "plan"
+
+
+def route_after_clarify(state: ResearchState) -> Literal["ask_user", "plan"]:
+    return "ask_user" if state.get("clarify_question") else "plan"
 
 
 def route_after_plan(

@@ -90,6 +90,9 @@ class WebSearchSettings(BaseModel):
     searxng_url: str | None = Field(default=None, description="a SearXNG instance's address")
     local_web: str | None = Field(default=None, description="the folder the local engine serves")
     local_web_port: int = Field(default=0, ge=0, le=65535, description="0: stable per folder")
+    rate_per_s: float = Field(
+        default=1.0, gt=0, le=100, description="search requests per second (a batch: in all)"
+    )
 
     @model_validator(mode="after")
     def _engines_configured(self) -> WebSearchSettings:
@@ -112,12 +115,20 @@ class Settings(BaseModel):
     stream_planning: bool = Field(
         default=True, description="dispatch steps while the plan is still being written"
     )
+    clarify: bool = Field(
+        default=False, description="before planning, ask one question when the task is ambiguous"
+    )
     approve_plan: bool = False
     approve_code: bool = False
     evidence_chars: PositiveInt = Field(
         default=6000, description="evidence text shown to the synthesizer, in characters"
     )
     web_search: WebSearchSettings = WebSearchSettings()
+    samples: PositiveInt | Literal["auto"] = Field(
+        default=1,
+        description="independent reasoning paths whose answers a verifier votes on; "
+        "auto: chosen from triage and effort",
+    )
 
     def depth(self, chosen: DepthName | None = None) -> Depth:
         """The depth for this run: the effort if set, else triage's choice."""

@@ -9,7 +9,7 @@ finish steps in any order, so merging records must not depend on order.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal, NotRequired, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from typing_extensions import TypedDict  # pydantic builds JSON schemas from it on 3.11
@@ -21,6 +21,7 @@ from agent.settings import Settings
 __all__ = [
     "Answer",
     "Citation",
+    "CitationTally",
     "InputState",
     "NodeUsage",
     "OutputState",
@@ -109,6 +110,25 @@ class Citation(BaseModel):
     source: str
     title: str = ""
     quote: str
+    kind: Literal["document", "snippet", "output"] = Field(
+        default="document",
+        description="a fetched or stored document, a search result's snippet, a tool's output",
+    )
+
+
+class CitationTally(BaseModel):
+    """What the citation check found, per citation: a quote first, then support."""
+
+    model_config = ConfigDict(frozen=True)
+
+    checked: int = 0
+    quoted: int = Field(default=0, description="quote found in the stored source text")
+    supported: int = Field(default=0, description="quoted, and the words say what the claim does")
+    unsupported: int = Field(default=0, description="quoted, but the claim is not supported")
+    snippets: int = Field(default=0, description="supported only by a search result's snippet")
+    claims: int = 0
+    claims_unsupported: int = Field(default=0, description="claims left with no citation")
+    judged_by: str = Field(default="words", description="'words', or 'words+model' at high effort")
 
 
 class Answer(BaseModel):
@@ -119,6 +139,11 @@ class Answer(BaseModel):
     citations: tuple[Citation, ...] = ()
     gaps: tuple[str, ...] = Field(default=(), description="what the evidence did not cover")
     rejected: tuple[str, ...] = Field(default=(), description="citations dropped by the check")
+    tally: CitationTally = CitationTally()
+    written_by: Literal["model", "evidence", "none"] = Field(
+        default="model",
+        description="the model wrote it; built from the evidence without the model; no answer",
+    )
 
 
 class NodeUsage(BaseModel):
@@ -250,9 +275,13 @@ def merge_approvals(left: dict[str, bool] | None, right: dict[str, bool] | None)
 
 
 class InputState(TypedDict):
-    """What a caller (or a parent graph) passes in."""
+    """What a caller (or a parent graph) passes in.
+
+    ``steps``: finished evidence from an earlier run (see `agent.follow_up`).
+    """
 
     task: str
+    steps: NotRequired[Annotated[dict[str, StepRecord], merge_step_records]]
 
 
 class OutputState(TypedDict, total=False):
@@ -279,3 +308,5 @@ class ResearchState(TypedDict, total=False):
     status: RunStatus
     stop_reason: str
     feedback: str
+    clarify_question: str
+    clarify_why: str

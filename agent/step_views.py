@@ -70,6 +70,7 @@ class EvidenceItem:
     passage: Passage
     record: StepRecord
     shown: int = 800  # characters of the passage the model is shown
+    goal: str = ""  # the plan step's goal: what a bare tool output is an answer to
 
     def source_text(self) -> str:
         return (
@@ -90,6 +91,7 @@ def _passages(obs: Observation, step_id: str) -> tuple[Passage, ...]:
             text=text[:1500],
             start=0,
             end=min(len(text), 1500),
+            kind="output",
         ),
     )
 
@@ -116,11 +118,13 @@ def gather_evidence(state: ResearchState, *, task: str, limit_chars: int) -> lis
     while they fit in ``limit_chars``, which grows with the number of steps.
     """
     terms = set(_WORD.findall(task.lower()))
+    plan = current_plan(state)
+    goals = {step.id: step.goal for step in plan.steps} if plan else {}
     per_step: list[list[EvidenceItem]] = []
     for record in _step_order(state):
         goal_terms = terms | set(_WORD.findall(repr(record.input).lower()))
         items = [
-            EvidenceItem(f"{record.step_id}.{i}", p, record)
+            EvidenceItem(f"{record.step_id}.{i}", p, record, goal=goals.get(record.step_id, ""))
             for i, p in enumerate(_passages(record.observation, record.step_id), start=1)
         ]
         items.sort(key=lambda it: -len(goal_terms & set(_WORD.findall(it.passage.text.lower()))))
@@ -145,7 +149,9 @@ def gather_evidence(state: ResearchState, *, task: str, limit_chars: int) -> lis
             if rank > 0 and used + size > limit:
                 return chosen
             seen.add(key)
-            chosen.append(EvidenceItem(item.id, item.passage, item.record, shown=width))
+            chosen.append(
+                EvidenceItem(item.id, item.passage, item.record, shown=width, goal=item.goal)
+            )
             used += size
         rank += 1
     return chosen

@@ -161,7 +161,12 @@ class Toolset:
                 content=text,
                 passages=(
                     Passage(
-                        ref=ref, title=name, text=text[:2000], start=0, end=min(len(text), 2000)
+                        ref=ref,
+                        title=name,
+                        text=text[:2000],
+                        start=0,
+                        end=min(len(text), 2000),
+                        kind="output",
                     ),
                 ),
                 documents={ref: text},

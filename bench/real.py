@@ -10,10 +10,10 @@ sandbox (bubblewrap). Search stays simulated: there is no network here.
 from __future__ import annotations
 
 import html
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from bench.local_server import LocalServer
 from bench.protocol import Cell, Zygotes, run_cells, summarize
 from bench.suite import ALL, Plan, chosen, ratios
 from bench.workloads import FanOut
@@ -50,24 +50,24 @@ class _Pages(BaseHTTPRequestHandler):
 
 
 class FactServer:
-    """The fact pages on a free loopback port, served from a daemon thread."""
+    """The fact pages on a free loopback port, served from a daemon thread while entered."""
 
     def __init__(self) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.server: LocalServer | None = None
 
     @property
     def base(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        if self.server is None:
+            raise RuntimeError("FactServer is served only inside its with-block")
+        return self.server.url
 
     def __enter__(self) -> FactServer:
-        self.thread.start()
+        self.server = LocalServer(_Pages)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        if self.server is not None:
+            self.server.stop()
 
 
 def real_tools(z: Zygotes, plan: Plan, log: Any) -> dict[str, Any]:

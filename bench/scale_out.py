@@ -36,27 +36,26 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from agent.checkpointing import checkpoint_serde
 from agent.store import open_store
-from agent.testing import ScriptedChatModel
+from agent.testing import ScriptedChatModel, plan_step, planning_reply
+from bench.cli_runner import CORPUS, PONDER, REPO, env, write_script
+from bench.postgres_server import PostgresServer
+from bench.ray_cluster import RayCluster
 from graphs.research import build_research_graph
-from tests.conftest import planning, synthesis
-from tests.e2e.cli_runner import CORPUS, PONDER, REPO, env, write_script
-from tests.postgres_server import PostgresServer
-from tests.ray_cluster import RayCluster
 from tools.toolbox import ToolboxOptions, build_toolbox
 
 RESULTS = REPO / "bench" / "results" / "scale_out.json"
 
 
 def _plan() -> dict[str, Any]:
-    step = {"tool": "corpus_search", "depends_on": []}
-    return planning(
-        {**step, "id": "s1", "goal": "errors", "input": {"query": "TaskGroup errors"}},
-        {**step, "id": "s2", "goal": "gather", "input": {"query": "gather exceptions"}},
+    return planning_reply(
+        plan_step("s1", "corpus_search", {"query": "TaskGroup errors"}, goal="errors"),
+        plan_step("s2", "corpus_search", {"query": "gather exceptions"}, goal="gather"),
     )
 
 
 def _script() -> dict[str, Any]:
-    return {"Planning": [_plan()], "Synthesis": [synthesis("s1.1", "s2.1")]}
+    claims = [{"text": f"Claim from {c}.", "cites": [c], "quote": ""} for c in ("s1.1", "s2.1")]
+    return {"Planning": [_plan()], "Synthesis": [{"claims": claims, "gaps": []}]}
 
 
 def _pct(values: list[float], q: float) -> float:

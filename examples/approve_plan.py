@@ -24,13 +24,10 @@ from typing import Any
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from agent.checkpointing import checkpoint_serde
-from agent.events import parse_event
-from agent.settings import Settings
-from agent.store import default_store_path
+from agent import Settings, checkpoint_serde, default_store_path, parse_event
 from agent.testing import ScriptedChatModel
-from graphs.research import build_research_graph
-from tools.corpus import CorpusOptions, corpus_tools
+from graphs import build_research_graph
+from tools import CorpusOptions, corpus_tools
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 
@@ -59,9 +56,10 @@ def scripted_model() -> ScriptedChatModel:
     ]}  # fmt: skip
     answer = {
         "claims": [
-            {"text": "asyncio.timeout cancels the work in its block at the deadline.",
+            {"text": "When the delay of asyncio.timeout expires, the task is cancelled.",
              "cites": ["s1.1"]},
-            {"text": "Shielding changes what a timeout cancels.", "cites": ["s3.1"]},
+            {"text": "asyncio.shield protects the inner awaitable from cancellation.",
+             "cites": ["s3.1"]},
         ],
         "gaps": [],
     }  # fmt: skip

@@ -19,9 +19,9 @@ from typing import Annotated, Any
 
 from langchain_core.tools import tool
 
-from agent.events import parse_event
+from agent import parse_event
 from agent.testing import ScriptedChatModel
-from graphs.plan_execute import build_plan_execute_graph
+from graphs import build_plan_execute_graph
 
 ORDERS = {"A-1001": "cus_42", "A-1002": "cus_7"}
 CUSTOMERS = {"cus_42": "Ada Lovelace <ada@example.com>", "cus_7": "Alan Turing <alan@example.com>"}

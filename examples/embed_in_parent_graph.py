@@ -24,12 +24,10 @@ from typing import Annotated, Any, TypedDict
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 
-from agent.checkpointing import checkpoint_serde
-from agent.state import Answer, Usage
-from agent.store import default_store_path
+from agent import Answer, Usage, checkpoint_serde, default_store_path
 from agent.testing import ScriptedChatModel
-from graphs.research import build_research_graph
-from tools.corpus import CorpusOptions, corpus_tools
+from graphs import build_research_graph
+from tools import CorpusOptions, corpus_tools
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 
@@ -70,8 +68,9 @@ def scripted_model() -> ScriptedChatModel:
             "Synthesis": [
                 {
                     "claims": [
-                        {"text": "gather can hand exceptions back as results.", "cites": ["s1.1"]},
-                        {"text": "A TaskGroup cancels the other tasks when one fails.",
+                        {"text": "With return_exceptions=True, a CancelledError is in the "
+                                 "result list.", "cites": ["s1.1"]},
+                        {"text": "The group cancels the remaining tasks when the body raises.",
                          "cites": ["s2.1"]},
                     ],
                     "gaps": [],

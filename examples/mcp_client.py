@@ -49,8 +49,8 @@ SCRIPT = {
             {
                 "claims": [
                     {
-                        "text": "With return_exceptions=True, gather puts a cancelled child's "
-                        "error in its result list.",
+                        "text": "With return_exceptions=True, a cancelled child's "
+                        "CancelledError appears in the result list.",
                         "cites": ["s1.1"],
                         "quote": "with `return_exceptions=True` it appears in the result list",
                     }

@@ -16,10 +16,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from agent import Toolset
 from agent.testing import ScriptedChatModel
-from agent.toolset import Toolset
-from graphs.research import build_research_graph
-from tools.mcp import McpConfig, load_mcp_tools
+from graphs import build_research_graph
+from tools import McpConfig, load_mcp_tools
 
 SERVER = Path(__file__).resolve().parent / "mcp" / "notes_server.py"
 

@@ -34,13 +34,10 @@ from typing import IO, Any
 import httpx
 from langchain_openai import ChatOpenAI
 
-from agent.events import parse_event
-from agent.models.demo import DEMO_SEED, demo_gguf_path
-from agent.models.resolve import resolve_model
-from agent.settings import Settings
-from agent.store import default_store_path
-from graphs.research import build_research_graph
-from tools.corpus import CorpusOptions, corpus_tools
+from agent import Settings, default_store_path, parse_event, resolve_model
+from agent.models import DEMO_SEED, demo_gguf_path
+from graphs import build_research_graph
+from tools import CorpusOptions, corpus_tools
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 TASK = "How does asyncio.gather handle exceptions, and how does TaskGroup differ?"

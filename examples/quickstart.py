@@ -3,9 +3,10 @@
     python examples/quickstart.py ["your question"]
 
 The demo model (SmolLM2-135M, in-process through llama.cpp) needs no API key
-and no network; it is tiny, so expect a weak but cited answer in about a
-minute. Every citation is checked against the stored text of the document it
-names. Swap ``resolve_model("demo")`` for ``resolve_model("openai:gpt-4o-mini")``
+and no network; it is tiny, so expect a weak answer in about a minute, often
+with every claim marked unsupported. Every citation is checked: its quote must
+be in the stored text of the document it names, and that sentence must state
+the claim. Swap ``resolve_model("demo")`` for ``resolve_model("openai:gpt-4o-mini")``
 (or any spec ``ponder run --model`` takes) for a real answer.
 """
 
@@ -15,11 +16,9 @@ import os
 import sys
 from pathlib import Path
 
-from agent.models.resolve import resolve_model
-from agent.settings import Settings
-from agent.store import default_store_path
-from graphs.research import build_research_graph
-from tools.corpus import CorpusOptions, corpus_tools
+from agent import Settings, default_store_path, resolve_model
+from graphs import build_research_graph
+from tools import CorpusOptions, corpus_tools
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 TASK = "How does asyncio.gather handle exceptions, and how does TaskGroup differ?"

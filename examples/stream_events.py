@@ -18,12 +18,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from agent.events import Event, parse_event
-from agent.models.resolve import resolve_model
-from agent.settings import Settings
-from agent.store import default_store_path
-from graphs.research import build_research_graph
-from tools.corpus import CorpusOptions, corpus_tools
+from agent import Event, Settings, default_store_path, parse_event, resolve_model
+from graphs import build_research_graph
+from tools import CorpusOptions, corpus_tools
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 TASK = "How does asyncio.gather handle exceptions, and how does TaskGroup differ?"
@@ -47,7 +44,10 @@ def describe(e: Event) -> str:
     if e.type == "approval":
         return f"approval of v{e.version}: {e.decision}"
     if e.type == "citation_check":
-        return f"citation check: {e.kept} of {e.checked} citations verified"
+        return (
+            f"citation check: {e.kept} of {e.checked} citations verified "
+            f"({e.quoted} quoted, {e.supported} supported, {e.unsupported} unsupported)"
+        )
     if e.type == "answer":
         return f"answer ({e.status}), {len(e.citations)} citations:\n{e.markdown}"
     return (

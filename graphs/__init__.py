@@ -1,6 +1,5 @@
-"""Prebuilt Ponder graphs, ready to run, embed or serve."""
+"""Prebuilt Ponder graphs, ready to run, embed or serve (names in ``__init__.pyi``)."""
 
-from graphs.plan_execute import build_plan_execute_graph
-from graphs.research import build_research_graph
+import lazy_loader
 
-__all__ = ["build_plan_execute_graph", "build_research_graph"]
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

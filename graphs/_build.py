@@ -19,6 +19,8 @@ from agent.models.llamacpp import ChatLlamaCpp
 from agent.nodes._deps import NodeDeps
 from agent.nodes.approve_code import approve_code
 from agent.nodes.approve_plan import approve_plan
+from agent.nodes.ask_user import ask_user
+from agent.nodes.clarify import clarify
 from agent.nodes.executor import execute
 from agent.nodes.planner import plan
 from agent.nodes.reflect import reflect
@@ -26,6 +28,7 @@ from agent.nodes.synthesizer import synthesize
 from agent.nodes.triage import triage
 from agent.routes import (
     route_after_approval,
+    route_after_clarify,
     route_after_execute,
     route_after_plan,
     route_after_reflect,
@@ -57,6 +60,8 @@ def build_graph(
         ResearchState, context_schema=RunContext, input_schema=InputState, output_schema=OutputState
     )
     g.add_node("triage", io_node(triage, name="triage", deps=deps))
+    g.add_node("clarify", io_node(clarify, name="clarify", deps=deps))
+    g.add_node("ask_user", ask_user)
     g.add_node("plan", io_node(plan, name="plan", deps=deps))
     g.add_node("approve_plan", functools.partial(approve_plan, deps=deps))
     g.add_node("approve_code", functools.partial(approve_code, deps=deps))
@@ -64,7 +69,9 @@ def build_graph(
     g.add_node("reflect", io_node(reflect, name="reflect", deps=deps))
     g.add_node("synthesize", io_node(synthesize, name="synthesize", deps=deps))
     g.add_edge(START, "triage")
-    g.add_conditional_edges("triage", route_after_triage, ["plan", END])
+    g.add_conditional_edges("triage", route_after_triage, ["clarify", "plan", END])
+    g.add_conditional_edges("clarify", route_after_clarify, ["ask_user", "plan"])
+    g.add_edge("ask_user", "plan")
     g.add_conditional_edges(
         "plan", route_after_plan, ["approve_plan", "execute", "synthesize", END]
     )

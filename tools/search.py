@@ -1,6 +1,7 @@
 """Web search as the ``web_search`` tool, over a pluggable backend (ddgs by default).
 
-Every step of a run shares one `WebSearch`: one rate limiter (a token bucket),
+Every step of a run shares one `WebSearch`: one rate limiter (a token bucket, or
+the batch's shared one from `tools.search_limiter`),
 one result cache (TTL, bounded, keyed by normalised query and options) and one
 table of requests in flight, so a fan-out of eight searches does not get the
 run banned, a repeated query costs nothing, and identical concurrent queries
@@ -44,6 +45,7 @@ from tools._search_backends import (
     dedupe,
 )
 from tools._searxng import SearxngBackend
+from tools.search_limiter import SearchLimiter, TokenBucket
 
 __all__ = [
     "DDGSBackend",
@@ -82,29 +84,6 @@ class SearchPolicy(BaseModel):
 # --- the shared session -----------------------------------------------------------------
 
 
-class _TokenBucket:
-    """Paces calls: ``burst`` at once, then ``rate`` per second; waiters queue fairly.
-
-    Thread-safe and loop-agnostic: a caller reserves its slot under a lock and
-    then sleeps on its own event loop until the slot comes.
-    """
-
-    def __init__(self, rate: float, burst: int, clock: Callable[[], float]) -> None:
-        self._rate, self._burst, self._clock = rate, burst, clock
-        self._tokens = float(burst)
-        self._stamp = clock()
-        self._lock = threading.Lock()
-
-    def reserve(self) -> float:
-        """Take a token now; the seconds to wait before using it."""
-        with self._lock:
-            now = self._clock()
-            self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
-            self._stamp = now
-            self._tokens -= 1
-            return 0.0 if self._tokens >= 0 else -self._tokens / self._rate
-
-
 class WebSearch:
     """One search session for a run: shared rate limit, cache and in-flight requests."""
 
@@ -117,12 +96,15 @@ class WebSearch:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
+        limiter: SearchLimiter | None = None,
     ) -> None:
         self.backend: SearchBackend = backend if backend is not None else DDGSBackend()
         self.options = options or SearchOptions()
         self.policy = policy or SearchPolicy()
         self._clock, self._sleep, self._jitter = clock, sleep, jitter
-        self._bucket = _TokenBucket(self.policy.rate_per_s, self.policy.burst, clock)
+        self._bucket = TokenBucket(self.policy.rate_per_s, self.policy.burst, clock)
+        # a batch's limiter, shared with its other runs; else this session's own bucket
+        self.limiter = limiter
         self._cache: OrderedDict[tuple[object, ...], tuple[float, list[SearchResult]]] = (
             OrderedDict()
         )
@@ -194,8 +176,9 @@ class WebSearch:
         p = self.policy
         attempt = 0
         while True:
-            wait = self._bucket.reserve()
-            if wait > 0:
+            if self.limiter is not None:
+                await self.limiter.acquire()
+            elif (wait := self._bucket.reserve()) > 0:
                 await self._sleep(wait)
             self.backend_calls += 1
             try:
@@ -260,21 +243,18 @@ class WebSearchTool(ObservingTool):
 def _observation(tool: str, query: str, results: list[SearchResult], via: str) -> Observation:
     blocks: list[str] = []
     passages: list[Passage] = []
-    documents: dict[str, str] = {}
     for n, r in enumerate(results, start=1):
         blocks.append(f"[{n}] {r.title}\n    {r.url}" + (f"\n    {r.snippet}" if r.snippet else ""))
-        document = f"{r.title}\n{r.snippet}" if r.snippet else r.title
-        start = len(r.title) + 1 if r.snippet else 0
+        # A snippet is the search engine's teaser, not the page: it is citable only
+        # as a snippet, and no document is stored under the page's URL.
         passages.append(
-            Passage(ref=r.url, title=r.title, text=document[start:], start=start, end=len(document))
+            Passage(ref=r.url, title=r.title, text=r.snippet or r.title, kind="snippet")
         )
-        documents.setdefault(r.url, document)
     return Observation(
         tool=tool,
         ok=True,
         content=f"Web results for {query!r}:\n\n" + "\n\n".join(blocks),
         passages=tuple(passages),
-        documents=documents,
         value=results[0].url,
         fields={
             "url": results[0].url,

@@ -82,13 +82,20 @@ def _web_tools(opts: ToolboxOptions, notices: list[str]) -> list[BaseTool]:
     from tools.browser import BrowserTool
     from tools.fetch import FetchOptions, FetchTool
     from tools.netguard import NetworkPolicy
-    from tools.search import WebSearch, WebSearchTool
+    from tools.search import SearchPolicy, WebSearch, WebSearchTool
+    from tools.search_limiter import current_search_limiter
 
     policy = NetworkPolicy(
         allow_hosts=opts.allow_hosts, allow_private_network=opts.allow_private_network
     )
     return [
-        WebSearchTool(session=WebSearch(_search_backend(opts, notices))),
+        WebSearchTool(
+            session=WebSearch(
+                _search_backend(opts, notices),
+                policy=SearchPolicy(rate_per_s=opts.web_search.rate_per_s),
+                limiter=current_search_limiter(),  # a batch's, shared by all its runs
+            )
+        ),
         FetchTool(
             policy=policy,
             options=FetchOptions(extract_in_processes=opts.extract_in_processes),

@@ -10,10 +10,16 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
+from typer._click.core import Context
+from typer._coercion import PassThroughRuntimeParam
+from typer.core import TyperGroup, TyperOption
+from typer.models import OptionInfo
 
+from agent.cli.eval_command import eval_command
+from agent.cli.export_command import export_command
 from agent.cli.mcp_server import mcp_command
 from agent.cli.tools_command import tools_command
 
@@ -24,12 +30,32 @@ if TYPE_CHECKING:
 
 __all__ = ["app", "main"]
 
+
+class _Commands(TyperGroup):
+    """Ponder's command group, with a ``--help`` flag that needs no pydantic.
+
+    Typer builds a pydantic TypeAdapter to coerce the group's unset ``--help``
+    flag on every call (``ponder run --help`` included), which costs more than
+    the rest of the CLI's start-up; a bool flag needs no adapter.
+    """
+
+    def get_help_option(self, ctx: Context) -> TyperOption | None:
+        option = super().get_help_option(ctx)
+        if option is not None and getattr(option, "_runtime_param", "") is None:
+            option._runtime_param = PassThroughRuntimeParam(
+                annotation=bool, parameter_info=OptionInfo()
+            )
+        return option
+
+
 app = typer.Typer(
     name="ponder",
+    cls=_Commands,
     help="Reasoning-first research agent: triage, a visible plan, parallel tools, cited answers.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: rendering it with rich costs more than the rest
 )
 
 EXIT = {
@@ -146,6 +172,16 @@ def _emit(report: RunReport, json_out: bool, output: Path | None) -> NoReturn:
     raise typer.Exit(EXIT.get(report.status, 1))
 
 
+def _samples(text: str) -> int | Literal["auto"]:
+    from agent.errors import ConfigError
+
+    if text == "auto":
+        return "auto"
+    if not text.isdigit() or not 1 <= int(text) <= 32:
+        raise ConfigError(f"--samples takes a number from 1 to 32 or auto, got {text!r}")
+    return int(text)
+
+
 @app.command()
 def run(
     task: Annotated[str | None, typer.Argument(help="The question or task.")] = None,
@@ -185,6 +221,10 @@ def run(
     max_tokens: Annotated[int, typer.Option(min=100)] = 400_000,
     timeout: Annotated[float, typer.Option(min=1.0, help="Wall-clock budget in seconds.")] = 900.0,
     step_timeout: Annotated[float, typer.Option(min=0.1)] = 60.0,
+    samples: Annotated[
+        str,
+        typer.Option(help="Independent reasoning paths a verifier votes on: N, or auto."),
+    ] = "1",
     show_thinking: Annotated[bool, typer.Option(help="Print the planner's reasoning.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON report.")] = False,
     events: Annotated[
@@ -194,6 +234,9 @@ def run(
         Path | None, typer.Option("-o", "--output", help="Write a Markdown report.")
     ] = None,
     run_id: Annotated[str | None, typer.Option(help="Name the run (default: random).")] = None,
+    clarify: Annotated[
+        bool, typer.Option(help="Let the model ask one question first if the task is ambiguous.")
+    ] = False,
     approve_plan: Annotated[bool, typer.Option(help="Approve each plan before it runs.")] = False,
     approve_code: Annotated[
         bool,
@@ -236,9 +279,9 @@ def run(
         if chosen == "corpus" and corpus is None:
             raise ConfigError("--search corpus needs --corpus DIR")
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
-        if (approve_plan or approve_code) and not interactive:
+        if (approve_plan or approve_code or clarify) and not interactive:
             raise ConfigError(
-                "--approve-plan/--approve-actions need a terminal to ask on",
+                "--clarify/--approve-plan/--approve-actions need a terminal to ask on",
                 hint="run interactively, or drop the flag",
             )
         if run_id is not None and not run_id.replace("-", "").replace("_", "").isalnum():
@@ -258,6 +301,8 @@ def run(
             mcp_config=str(mcp.resolve()) if mcp else None,
             settings=Settings(
                 effort=effort.value,
+                clarify=clarify,
+                samples=_samples(samples),
                 approve_plan=approve_plan,
                 approve_code=approve_code,
                 web_search=web_search,
@@ -286,6 +331,42 @@ def run(
             view=view,
             run_id=run_id,
             approver=ask_on_terminal if interactive else None,
+        ),
+        run_id,
+    )
+    _emit(report, json_out, output)
+
+
+@app.command()
+def ask(
+    earlier: Annotated[str, typer.Argument(help="The finished run to follow up on.")],
+    question: Annotated[str, typer.Argument(help="The follow-up question.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON report.")] = False,
+    events: Annotated[EventFormat | None, typer.Option()] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Name the new run (default: random).")] = None,
+    store: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Ask a follow-up to a finished run: its evidence is reused, not fetched again."""
+    from agent.errors import UserError
+
+    try:
+        run_store = _store(store)
+    except UserError as exc:
+        _fail_on(exc, 2)
+    from agent.cli.approve import ask_on_terminal
+    from agent.cli.session import ask_run, new_run_id
+
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    run_id = run_id or new_run_id()
+    report = _run(
+        ask_run(
+            earlier,
+            question,
+            store=run_store,
+            view=_view(json_out, events, False),
+            approver=ask_on_terminal if interactive else None,
+            run_id=run_id,
         ),
         run_id,
     )
@@ -362,6 +443,8 @@ def show(
 
 app.command("tools")(tools_command)
 app.command("mcp")(mcp_command)
+app.command("export")(export_command)
+app.command("eval")(eval_command)
 
 # Commands in their own modules register here, after the shared helpers above exist.
 from agent.cli.batch import batch as _batch  # noqa: E402

@@ -1,4 +1,4 @@
-"""Asking a person on the terminal to approve a plan or a code step."""
+"""Asking a person on the terminal: a clarifying question, or approval of a plan or a code step."""
 
 from __future__ import annotations
 
@@ -42,6 +42,11 @@ def _edit(steps: list[dict[str, Any]], console: Console) -> list[dict[str, Any]]
 
 def ask_on_terminal(request: dict[str, Any]) -> dict[str, Any]:
     console = Console(stderr=True)
+    if request.get("kind") == "clarify":
+        console.print(f"[bold]A question before planning:[/] {escape(request['question'])}")
+        if request.get("why"):
+            console.print(f"[dim]Why: {escape(request['why'])}[/]")
+        return {"answer": Prompt.ask("Your answer (Enter to skip)", default="", console=console)}
     if request.get("kind") == "code_approval":
         console.print(f"[bold]Step {request['step_id']}[/] wants to run code ({request['goal']}):")
         code = str(request.get("input", {}).get("code", json.dumps(request.get("input"))))

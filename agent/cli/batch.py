@@ -10,10 +10,8 @@ runs the tasks on a Ray cluster (see `agent.cli.batch_ray`).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -35,12 +33,16 @@ async def _run_here(
     store: Store,
     *,
     concurrency: int,
+    search_rate: float,
     on_start: Callable[[TaskSpec], None],
     on_result: Callable[[BatchItem], None],
     stop_launching: Callable[[], bool],
 ) -> None:
     """Run the tasks in this process, ``concurrency`` at a time; one failure stops none."""
+    import asyncio
+
     from agent.cli.batch_tasks import run_task
+    from tools.search_limiter import LocalSearchLimiter, using_search_limiter
 
     gate = asyncio.Semaphore(concurrency)
 
@@ -51,7 +53,8 @@ async def _run_here(
             on_start(spec)
             on_result(await run_task(spec, store))
 
-    await asyncio.gather(*(one(s) for s in specs))
+    with using_search_limiter(LocalSearchLimiter(search_rate)):  # one pace for all tasks
+        await asyncio.gather(*(one(s) for s in specs))
 
 
 def batch(
@@ -73,6 +76,10 @@ def batch(
         list[str] | None, typer.Option(help="Let web tools reach this host[:port].")
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=32, help="Runs at once.")] = 4,
+    search_rate: Annotated[
+        float,
+        typer.Option(min=0.01, max=100, help="Web searches per second, all tasks together."),
+    ] = 1.0,
     max_steps: Annotated[int, typer.Option(min=1, max=200)] = 48,
     max_replans: Annotated[int, typer.Option(min=0, max=20)] = 3,
     max_model_calls: Annotated[int, typer.Option(min=1, max=1000)] = 24,
@@ -132,8 +139,10 @@ def batch(
             base, tasks = _new_batch(
                 file, model, base_url, effort, corpus, search, tools, allow_host,
                 max_steps, max_replans, max_model_calls, max_tokens, timeout, step_timeout,
-                (searxng_url, local_web, local_web_port),
+                (searxng_url, local_web, local_web_port, search_rate),
             )  # fmt: skip
+            import uuid
+
             batch_name = batch_id or uuid.uuid4().hex[:8]
             if not batch_name.replace("-", "").replace("_", "").isalnum():
                 raise ConfigError("--batch-id may hold only letters, digits, - and _")
@@ -154,9 +163,14 @@ def batch(
         for i, t in enumerate(tasks, start=1)
         if results is None or i not in results.written
     ]
-    progress = Progress(total=len(tasks), already=len(tasks) - len(specs))
+    rate = base.settings.web_search.rate_per_s  # a resumed batch keeps its own rate
+    progress = Progress(total=len(tasks), already=len(tasks) - len(specs), search_rate=rate)
     items: list[BatchItem] = []
-    typer.echo(f"batch {batch_name}: {len(specs)} of {len(tasks)} tasks to run", err=True)
+    typer.echo(
+        f"batch {batch_name}: {len(specs)} of {len(tasks)} tasks to run"
+        f" (web search at most {rate:g}/s in all)",
+        err=True,
+    )
 
     def started(spec: TaskSpec) -> None:
         progress.running += 1
@@ -185,23 +199,28 @@ def batch(
             in_flight=concurrency,
             task_cpus=1 / worker_concurrency,
             retries=ray_retries,
+            batch_id=batch_name,
+            search_rate=rate,
             on_start=started,
             on_result=finished,
             stop_launching=over_budget,
             on_tick=lambda: None,
         )
     else:
+        import asyncio
+
         asyncio.run(
             _run_here(
                 specs,
                 run_store,
                 concurrency=concurrency,
+                search_rate=rate,
                 on_start=started,
                 on_result=finished,
                 stop_launching=over_budget,
             )
         )
-    _report(sorted(items, key=lambda i: i.index), len(specs), batch_name, jsonl)
+    _report(sorted(items, key=lambda i: i.index), len(specs), batch_name, jsonl, rate)
 
 
 def _new_batch(
@@ -219,7 +238,7 @@ def _new_batch(
     max_tokens: int,
     timeout: float,
     step_timeout: float,
-    web: tuple[str | None, Path | None, int],
+    web: tuple[str | None, Path | None, int, float],
 ) -> tuple[RunOptions, list[str]]:
     """The tasks of FILE and the options every one of them runs with."""
     from agent.cli.session import RunOptions
@@ -232,7 +251,7 @@ def _new_batch(
         raise ConfigError(f"corpus folder {corpus} does not exist or is not a folder")
     from agent.cli.web_options import web_search_choice
 
-    searxng_url, local_web, local_web_port = web
+    searxng_url, local_web, local_web_port, search_rate = web
     chosen, web_search = web_search_choice(
         (search or (Search.corpus if corpus else Search.web)).value,
         searxng_url=searxng_url,
@@ -251,7 +270,8 @@ def _new_batch(
         tools=[t.strip() for t in (tools or "").split(",") if t.strip()],
         settings=Settings(
             effort=effort.value,
-            web_search=web_search,
+            clarify=False,  # no one is there to answer: a batch never asks
+            web_search=web_search.model_copy(update={"rate_per_s": search_rate}),
             budgets=Budgets(
                 max_steps=max_steps,
                 max_replans=max_replans,
@@ -265,7 +285,9 @@ def _new_batch(
     return base, tasks
 
 
-def _report(items: list[BatchItem], wanted: int, batch_name: str, jsonl: bool) -> NoReturn:
+def _report(
+    items: list[BatchItem], wanted: int, batch_name: str, jsonl: bool, search_rate: float
+) -> NoReturn:
     from agent.cli.batch_tasks import summary_line
 
     for item in items:
@@ -281,7 +303,8 @@ def _report(items: list[BatchItem], wanted: int, batch_name: str, jsonl: bool) -
     typer.echo(
         f"batch {batch_name}: {summary_line([i.status for i in items])}"
         + (f" / not started {skipped} (batch budget; --resume {batch_name} continues)"
-           if skipped else ""),
+           if skipped else "")
+        + f" · web search ≤ {search_rate:g}/s",
         err=True,
     )  # fmt: skip
     codes = [EXIT.get(i.status, 1) for i in items] + ([3] if skipped else [])

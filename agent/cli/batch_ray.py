@@ -2,7 +2,9 @@
 whose worker died; the worker resumes the run from the shared (Postgres) store.
 
 The driver keeps a bounded number of tasks in flight, so a per-batch budget can
-stop further launches, and hands each result back as it arrives.
+stop further launches, and hands each result back as it arrives. It also starts
+the batch's web-search limiter, a named actor every worker paces its searches on
+(`tools.search_limiter`), so the cluster as a whole keeps to ``--search-rate``.
 """
 
 from __future__ import annotations
@@ -15,12 +17,33 @@ from collections.abc import Callable, Iterable
 from agent.cli.batch_tasks import BatchItem, TaskSpec, run_task
 from agent.errors import MissingDependencyError
 from agent.store import Store
+from tools.search_limiter import (
+    RaySearchLimiter,
+    SearchLimiter,
+    start_ray_search_limiter,
+    using_search_limiter,
+)
 
 __all__ = ["run_on_ray"]
 
 
 # A worker process runs many tasks: it opens (and sets up) each store once.
 _STORES: dict[str, Store] = {}
+_LIMITERS: dict[str, SearchLimiter] = {}
+_log = logging.getLogger(__name__)
+
+
+def _batch_limiter(spec: TaskSpec) -> SearchLimiter | None:
+    """The batch's limiter actor (looked up once per worker); None: pace per run instead."""
+    limiter = _LIMITERS.get(spec.batch_id)
+    if limiter is None:
+        try:
+            rate = spec.options.settings.web_search.rate_per_s
+            limiter = _LIMITERS[spec.batch_id] = RaySearchLimiter(spec.batch_id, rate)
+        except ValueError:  # no such actor: its driver is gone; Ray will end this task too
+            _log.warning("batch %s has no search limiter; pacing per run", spec.batch_id)
+            return None
+    return limiter
 
 
 def _run_batch_task(spec_json: str, store_spec: str) -> str:
@@ -31,7 +54,8 @@ def _run_batch_task(spec_json: str, store_spec: str) -> str:
     store = _STORES.get(store_spec)
     if store is None:
         store = _STORES[store_spec] = open_store(store_spec, os.environ)
-    return asyncio.run(run_task(spec, store)).model_dump_json()
+    with using_search_limiter(_batch_limiter(spec)):
+        return asyncio.run(run_task(spec, store)).model_dump_json()
 
 
 def run_on_ray(
@@ -42,6 +66,8 @@ def run_on_ray(
     in_flight: int,
     task_cpus: float,
     retries: int,
+    batch_id: str,
+    search_rate: float,
     on_start: Callable[[TaskSpec], None],
     on_result: Callable[[BatchItem], None],
     stop_launching: Callable[[], bool],
@@ -62,6 +88,8 @@ def run_on_ray(
         configure_logging=False,
     )
     try:
+        limiter = start_ray_search_limiter(batch_id, search_rate)
+        ray.get(limiter.rate.remote())  # up and named before any worker looks for it
         remote = ray.remote(num_cpus=task_cpus, max_retries=retries)(_run_batch_task)
         waiting = iter(specs)
         running: dict[object, TaskSpec] = {}

@@ -172,8 +172,9 @@ class ResultsFile:
 class Progress:
     """Counts and throughput of a batch, as one line (``--progress``)."""
 
-    def __init__(self, total: int, already: int = 0) -> None:
+    def __init__(self, total: int, already: int = 0, search_rate: float | None = None) -> None:
         self.total = total
+        self.search_rate = search_rate
         self.counts: Counter[str] = Counter()
         self.already = already
         self.running = 0
@@ -195,4 +196,5 @@ class Progress:
         return (
             f"[{finished + self.already:>4}/{self.total}] {summary_line(statuses)} / "
             f"running {self.running} · {rate:.2f} runs/s"
+            + (f" · search ≤ {self.search_rate:g}/s" if self.search_rate else "")
         )

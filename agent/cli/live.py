@@ -150,7 +150,9 @@ class LiveView(BaseView):
             said = f": {e.feedback}" if e.feedback else ""
             self.log.append(f"plan v{e.version}: {e.decision}{said}")
         elif e.type == "citation_check":
-            self.log.append(f"citations: {e.kept} of {e.checked} verified")
+            self.log.append(
+                f"citations: {e.kept} of {e.checked} verified, {e.unsupported} unsupported"
+            )
         elif e.type == "usage":
             self.usage = (
                 f"{counted(e.model_calls, 'model call')} · "

@@ -123,14 +123,27 @@ class PlainView(BaseView):
             )
         elif e.type == "replan":
             self._line(f"replan from v{e.from_version}: {e.reason}")
+        elif e.type == "vote":
+            self._line(f"vote: path {e.chosen} chosen; votes {json.dumps(e.vote)}")
+            if self.show_thinking:
+                for c in e.candidates:
+                    why = (
+                        "chosen" if c.get("chosen") else c.get("error") or f"{c.get('votes')} votes"
+                    )
+                    self._line(
+                        f"  path {c.get('path')} [{why}] score {c.get('score')}: "
+                        f"{c.get('short_answer')}"
+                    )
         elif e.type == "approval":
             self._line(
                 f"plan v{e.version} {e.decision}d" + (f": {e.feedback}" if e.feedback else "")
             )
         elif e.type == "citation_check":
             self._line(
-                f"citations: {e.kept} of {e.checked} verified"
-                + (f"; rejected {len(e.rejected)}" if e.rejected else "")
+                f"citations: {e.kept} of {e.checked} verified ({e.quoted} quoted, "
+                f"{e.supported} supported, {e.unsupported} unsupported"
+                + (f", {e.snippets} search snippets" if e.snippets else "")
+                + ")"
             )
         elif e.type == "usage":
             self._line(

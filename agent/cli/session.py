@@ -19,7 +19,12 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel
 
 from agent.cli.render import RunView
-from agent.errors import AgentRunError, ApprovalRequiredError, StoreUnavailableError
+from agent.errors import (
+    AgentRunError,
+    ApprovalRequiredError,
+    ConfigError,
+    StoreUnavailableError,
+)
 from agent.events import parse_event
 from agent.report import RunReport
 from agent.settings import RunContext, Settings
@@ -52,6 +57,7 @@ class RunOptions(BaseModel):
     tools: list[str] = []
     mcp_config: str | None = None  # the path only: its env/headers secrets are never stored
     settings: Settings = Settings()
+    follow_up_of: str | None = None  # an earlier run whose evidence this one starts from
 
 
 def _model(opts: RunOptions, env: Mapping[str, str], view: RunView) -> Any:
@@ -117,6 +123,7 @@ async def _drive(
     from langgraph.types import Command, StreamMode
 
     from graphs.research import build_research_graph
+    from graphs.sampled import build_sampled_graph
 
     resolved, tools = prepared.resolved, prepared.tools
     view.start(opts.task, resolved.spec)
@@ -126,11 +133,10 @@ async def _drive(
     }
     context = RunContext(settings=opts.settings)
     async with store.checkpointer() as saver:
-        graph = build_research_graph(
-            resolved.model, tools, checkpointer=saver, settings=opts.settings
-        )
+        build = build_research_graph if opts.settings.samples == 1 else build_sampled_graph
+        graph = build(resolved.model, tools, checkpointer=saver, settings=opts.settings)
         snapshot = await graph.aget_state(config)
-        feed: Any = None if resume and snapshot.values else {"task": opts.task}
+        feed: Any = None if resume and snapshot.values else await _first_input(opts, saver)
         if resume and snapshot.interrupts:
             feed = Command(resume=_ask(approver, snapshot.interrupts[0].value, view))
         while True:
@@ -180,6 +186,45 @@ async def start_run(
     # that another run's checkpointer can release only on this same loop.
     await asyncio.to_thread(store.save, run_id, opts.task, opts.model_dump(mode="json"))
     return await _guarded(opts, run_id, store, view, approver, prepared, resume=False)
+
+
+async def _earlier_values(run_id: str, saver: Any) -> dict[str, Any]:
+    found = await saver.aget_tuple({"configurable": {"thread_id": run_id}})
+    return dict(found.checkpoint["channel_values"]) if found else {}
+
+
+async def _first_input(opts: RunOptions, saver: Any) -> dict[str, Any]:
+    if opts.follow_up_of is None:
+        return {"task": opts.task}
+    from agent.follow_up import follow_up_input
+
+    return follow_up_input(opts.task, await _earlier_values(opts.follow_up_of, saver))
+
+
+async def ask_run(
+    earlier_id: str,
+    question: str,
+    *,
+    store: Store,
+    view: RunView,
+    approver: Approver | None,
+    run_id: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> RunReport:
+    """A new run answering ``question`` from the evidence of finished run ``earlier_id``."""
+    from agent.follow_up import follow_up_input
+
+    record = await asyncio.to_thread(store.get, earlier_id)
+    if record.status == "running":
+        raise ConfigError(
+            f"run {earlier_id} is still running", hint="wait for it, or `ponder resume` it"
+        )
+    async with store.checkpointer() as saver:
+        follow_up_input(question, await _earlier_values(earlier_id, saver))  # refuse early
+    opts = RunOptions.model_validate(record.options).model_copy(
+        update={"task": question.strip(), "follow_up_of": earlier_id}
+    )
+    return await start_run(opts, store=store, view=view, approver=approver, run_id=run_id, env=env)
 
 
 async def resume_run(

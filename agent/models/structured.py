@@ -62,7 +62,14 @@ class StructuredReply(Generic[T]):
 
 
 class _UsageCounter(AsyncCallbackHandler):
-    """Reads token usage off the provider's reply; estimates it when absent."""
+    """Reads token usage off the provider's reply; estimates it when absent.
+
+    Run inline: langchain otherwise schedules a task per handler for every
+    streamed chunk (``on_llm_new_token``), which this handler ignores; that
+    task was most of Ponder's cost per streamed chunk.
+    """
+
+    run_inline = True
 
     def __init__(self) -> None:
         self.input_tokens = 0

@@ -16,7 +16,14 @@ from langgraph.runtime import Runtime
 from pydantic import Field
 
 from agent.budget import BudgetExhausted
-from agent.citations import CitationCheck, ClaimDraft, check_claims
+from agent.citations import (
+    CitationCheck,
+    ClaimDraft,
+    assess_claims,
+    check_claims,
+    claims_schema,
+    render_answer,
+)
 from agent.dispatch import cancel_steps
 from agent.errors import ModelOutputError
 from agent.events import CitationCheckEvent, UsageEvent, emit
@@ -28,11 +35,13 @@ from agent.models.structured import (
 )
 from agent.nodes._deps import NodeContext, NodeDeps
 from agent.observation import fence_text
-from agent.progress import current_plan
+from agent.progress import current_plan, depth_of
 from agent.prompts import render_prompt
 from agent.run_end import answered, final_outcome
 from agent.state import ResearchState, Usage, add_usage
 from agent.step_views import EvidenceItem, gather_evidence
+from agent.support import lead_sentences
+from agent.support_judge import judge_support
 
 __all__ = ["Synthesis", "synthesize"]
 
@@ -65,7 +74,7 @@ def _extractive(evidence: list[EvidenceItem], state: ResearchState, why: str) ->
     goals = {s.id: s.goal for s in plan.steps} if plan else {}
     claims = [
         ClaimDraft(
-            text=f"{goals.get(sid, sid)}: {item.passage.text.strip()[:300]}", cites=[item.id]
+            label=goals.get(sid, sid), text=lead_sentences(item.passage.text), cites=[item.id]
         )
         for sid, item in firsts.items()
     ]
@@ -104,8 +113,9 @@ async def synthesize(
         CitationCheckEvent(
             run_id=run_id,
             checked=check.checked,
-            kept=len(answer.citations),
+            kept=answer.tally.supported,
             rejected=answer.rejected,
+            **answer.tally.model_dump(exclude={"checked"}),
         ),
     )
     update = answered(sink, run_id, answer, status, reason)
@@ -117,32 +127,9 @@ async def synthesize(
 
 async def _model_answer(ctx: NodeContext, evidence: list[EvidenceItem]) -> CitationCheck | None:
     state = ctx.state
-    ids = [item.id for item in evidence]
     js = json_schema_for(Synthesis)
     js.pop("$defs", None)
-    js["properties"]["claims"] = {
-        "type": "array",
-        "minItems": 1,
-        "maxItems": 12,
-        "items": {
-            "type": "object",
-            "properties": {
-                "text": {"type": "string", "maxLength": 600},
-                "cites": {
-                    "type": "array",
-                    "items": {"type": "string", "enum": ids},
-                    "minItems": 1,
-                    "maxItems": 4,
-                },
-                "quote": {"type": "string", "maxLength": 300},
-            },
-            "required": ["text", "cites"],
-        },
-    }
-    if grammar_constrained(ctx.model):
-        # A small local model cannot copy words exactly; under a grammar its
-        # citations quote the whole passage instead of a phrase it would garble.
-        del js["properties"]["claims"]["items"]["properties"]["quote"]
+    js["properties"]["claims"] = claims_schema(evidence, grammar=grammar_constrained(ctx.model))
     js["properties"]["gaps"] = {
         "type": "array",
         "items": {"type": "string", "maxLength": 300},
@@ -166,7 +153,16 @@ async def _model_answer(ctx: NodeContext, evidence: list[EvidenceItem]) -> Citat
         return None
     except ModelOutputError as exc:
         return _extractive(evidence, state, f"the model's synthesis was unusable ({exc})")
-    return check_claims(reply.value.claims, evidence, gaps=reply.value.gaps)
+    assessment = assess_claims(reply.value.claims, evidence)
+    if depth_of(state, ctx.settings).name == "high":
+        assessment = await judge_support(
+            assessment,
+            model=ctx.model,
+            gate=ctx.gate,
+            retries=ctx.settings.output_retries,
+            config=ctx.config,
+        )
+    return render_answer(assessment, gaps=reply.value.gaps)
 
 
 def _evidence_block(evidence: list[EvidenceItem]) -> str:

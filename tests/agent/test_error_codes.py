@@ -9,7 +9,7 @@ import pytest
 
 import agent.errors as errors_module
 from agent.errors import ErrorCode, PonderError
-from tests.e2e.cli_runner import ponder
+from bench.cli_runner import ponder
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

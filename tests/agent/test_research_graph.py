@@ -188,7 +188,7 @@ def test_citation_whose_quote_is_not_in_the_source_is_rejected() -> None:
             "Synthesis": [
                 {
                     "claims": [
-                        {"text": "Supported.", "cites": ["s1.1"], "quote": "the value of a is 1"},
+                        {"text": "A is 1.", "cites": ["s1.1"], "quote": "the value of a is 1"},
                         {"text": "Invented.", "cites": ["s1.1"], "quote": "the value of a is 999"},
                         {"text": "Made-up source.", "cites": ["s7.1"]},
                     ],
@@ -204,7 +204,7 @@ def test_citation_whose_quote_is_not_in_the_source_is_rejected() -> None:
     assert any("quote not found" in r for r in answer.rejected)
     assert any("no such evidence" in r for r in answer.rejected)
     check = next(e for e in events if e.type == "citation_check")
-    assert (check.checked, check.kept) == (3, 1)
+    assert (check.checked, check.kept, check.quoted, check.supported) == (3, 1, 1, 1)
 
 
 def test_trivial_task_is_answered_directly_with_one_model_call() -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from agent.dispatch import Extraction
 from agent.models.structured import ReplySchema, json_schema_for
+from agent.nodes.clarify import ClarifyReply
 from agent.nodes.reflect import ReflectionReply
 from agent.nodes.synthesizer import Synthesis
 from agent.plan_rules import Planning, Replanning, planning_json_schema
+from agent.support_judge import SupportJudgement
 from agent.toolset import Toolset
 from tests.conftest import recording_tool
 
@@ -16,6 +18,8 @@ SCHEMAS: tuple[type[ReplySchema], ...] = (
     ReflectionReply,
     Synthesis,
     Extraction,
+    ClarifyReply,
+    SupportJudgement,
 )
 
 

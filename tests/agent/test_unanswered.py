@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 
 from agent.testing import ScriptedChatModel
+from bench.cli_runner import CORPUS, ponder, write_script
 from tests.agent.graph_run import run_research
 from tests.conftest import planning, recording_tool, step, synthesis
-from tests.e2e.cli_runner import CORPUS, ponder, write_script
 
 
 def test_a_run_whose_steps_all_failed_is_unanswered() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pexpect
 import pyte
 
-from tests.e2e.cli_runner import PONDER, REPO, env
+from bench.cli_runner import PONDER, REPO, env
 
 __all__ = ["Terminal"]
 

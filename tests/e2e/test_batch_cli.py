@@ -9,8 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from bench.cli_runner import CORPUS, PONDER, REPO, env, events, ponder, write_script
 from tests.conftest import planning, synthesis
-from tests.e2e.cli_runner import CORPUS, PONDER, REPO, env, events, ponder, write_script
 
 _GOOD = planning(
     {
@@ -53,7 +53,8 @@ def test_batch_runs_tasks_concurrently_and_each_run_resumes(tmp_path: Path) -> N
     done = ponder(
         "batch", str(tasks), "--model", f"script:{script}", "--corpus", str(CORPUS),
         "--tools", "corpus_search", "--concurrency", "3", "--max-replans", "1",
-        "--max-model-calls", "10", "--jsonl", "--batch-id", "b1", home=tmp_path, timeout=180,
+        "--max-model-calls", "10", "--jsonl", "--batch-id", "b1", "--search-rate", "2.5",
+        home=tmp_path, timeout=180,
     )  # fmt: skip
     assert done.returncode == 1, done.stderr[-2000:]  # the worst outcome: one run failed
     assert "Traceback" not in done.stderr
@@ -62,7 +63,10 @@ def test_batch_runs_tasks_concurrently_and_each_run_resumes(tmp_path: Path) -> N
     assert [i["run_id"] for i in items] == ["b1-0001", "b1-0002", "b1-0003", "b1-0004"]
     assert [i["status"] for i in items] == ["done", "done", "failed", "done"]
     assert "unknown tool 'no_such_tool'" in items[2]["error"]
-    assert "batch b1: done 3 / failed 1 / unanswered 0" in done.stderr
+    assert "batch b1: done 3 / failed 1 / unanswered 0 · web search ≤ 2.5/s" in done.stderr
+    progress = [line for line in done.stderr.splitlines() if line.startswith("batch b1 [")]
+    assert len(progress) == 4 and all(line.endswith("search ≤ 2.5/s") for line in progress)
+    assert "(web search at most 2.5/s in all)" in done.stderr
     for item in items:
         if item["status"] == "done":
             assert item["report"]["citations"], item

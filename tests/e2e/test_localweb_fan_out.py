@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from agent.testing import plan_step
+from bench.cli_runner import events, ponder, write_script
+from bench.local_server import free_port
 from tests.conftest import planning
-from tests.e2e.cli_runner import events, ponder, write_script
-from tests.tools.site_server import free_port
 
 DOCS = Path("/usr/share/doc/python3.11/html")
 pytestmark = pytest.mark.skipif(

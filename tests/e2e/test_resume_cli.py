@@ -8,12 +8,22 @@ import signal
 import subprocess
 import time
 
-from tests.conftest import planning, step, synthesis
-from tests.e2e.cli_runner import CORPUS, PONDER, REPO, env, events, ponder, write_script
+from bench.cli_runner import CORPUS, PONDER, REPO, env, events, ponder, write_script
+from tests.conftest import planning, step
 
 
 def _step(sid: str, query: str, deps: tuple[str, ...] = ()) -> dict:
     return step(sid, query, deps, tool="corpus_search")
+
+
+# Claims the corpus passages s1.1 and s2.1 really support, so the citation check keeps them.
+SYNTHESIS = {
+    "claims": [
+        {"text": "gather propagates the first exception immediately.", "cites": ["s1.1"]},
+        {"text": "When a task fails, its siblings are cancelled.", "cites": ["s2.1"]},
+    ],
+    "gaps": [],
+}
 
 
 def test_killed_run_resumes_without_redoing_finished_steps(tmp_path) -> None:
@@ -21,7 +31,7 @@ def test_killed_run_resumes_without_redoing_finished_steps(tmp_path) -> None:
         tmp_path / "model.json",
         {
             "Planning": [planning(_step("s1", "gather exceptions"), _step("s2", "TaskGroup"))],
-            "Synthesis": [synthesis("s1.1", "s2.1")],
+            "Synthesis": [SYNTHESIS],
         },
         role_latency_s={"Synthesis": 30.0},
     )
@@ -74,7 +84,7 @@ def test_killed_run_resumes_without_redoing_finished_steps(tmp_path) -> None:
 
     # The resumed process loads the model afresh: no planning reply at all (a
     # replan would fail the run) and a prompt synthesis.
-    write_script(script, {"Synthesis": [synthesis("s1.1", "s2.1")]})
+    write_script(script, {"Synthesis": [SYNTHESIS]})
     resumed = ponder("resume", "killme", "--events", "jsonl", home=tmp_path, timeout=120)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     kinds = [e["type"] for e in events(resumed.stdout)]
@@ -82,4 +92,7 @@ def test_killed_run_resumes_without_redoing_finished_steps(tmp_path) -> None:
     assert kinds[-3:] == ["citation_check", "answer", "usage"]
     final = json.loads(ponder("show", "killme", "--json", home=tmp_path).stdout)
     assert final["status"] == "done"
-    assert [c["source"].split("#")[0] for c in final["citations"]]
+    assert [c["source"].split("#")[0] for c in final["citations"]] == [
+        "tasks-and-gather.md",
+        "taskgroup.md",
+    ]

@@ -10,6 +10,7 @@ checkpointed would leave a second, different record of itself there.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -23,11 +24,15 @@ from typing import Any
 
 import pytest
 
+from agent.cli.batch_tasks import TaskSpec
+from agent.cli.session import RunOptions
+from agent.settings import Settings, WebSearchSettings
 from agent.store import open_store
+from bench.cli_runner import CORPUS, PONDER, REPO, env, write_script
+from bench.postgres_server import PostgresServer, postgres_available
+from bench.ray_cluster import RayCluster, ray_available
 from tests.conftest import planning, synthesis
-from tests.e2e.cli_runner import CORPUS, PONDER, REPO, env, write_script
-from tests.postgres_server import PostgresServer, postgres_available
-from tests.ray_cluster import RayCluster, ray_available
+from tests.tools.test_searxng import FakeSearxng
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -250,3 +255,75 @@ def test_two_batches_share_one_store_without_disturbing_each_other(
         f"{name}-{n:04d}" for name in ("left", "right") for n in range(1, 5)
     )
     assert {r.status for r in listed} == {"done"}
+
+
+def _searches_on_a_worker(spec_json: str, count: int, index_dir: str) -> int:
+    """Runs in a Ray worker: ``count`` web searches of a batch task, paced as its run's are."""
+    from agent.cli.batch_ray import _batch_limiter
+    from tools.search import WebSearchTool
+    from tools.search_limiter import using_search_limiter
+    from tools.toolbox import ToolboxOptions, build_toolbox
+
+    spec = TaskSpec.model_validate_json(spec_json)
+
+    async def search() -> None:
+        with using_search_limiter(_batch_limiter(spec)):
+            options = ToolboxOptions(
+                search="web", index_dir=Path(index_dir), only=("web_search",),
+                web_search=spec.options.settings.web_search,
+            )  # fmt: skip
+            (tool,) = build_toolbox(options).tools
+            if not isinstance(tool, WebSearchTool):
+                raise TypeError(f"expected web_search, got {tool.name}")
+            for n in range(count):
+                found = await tool.observe(query=f"task {spec.index} query {n}")
+                if not found.ok:
+                    raise RuntimeError(found.content)
+
+    asyncio.run(search())
+    return os.getpid()
+
+
+@pytest.mark.ray
+@pytest.mark.timeout(300)
+def test_ray_workers_share_one_search_rate(cluster: RayCluster, tmp_path: Path) -> None:
+    """Four Ray tasks on two nodes search a fake SearXNG at once: the limiter actor keeps
+    the arrivals of all of them 1/rate apart; a batch without the actor (the control) does not."""
+    import ray
+
+    from tools.search_limiter import start_ray_search_limiter
+
+    rate, tasks, each = 5.0, 4, 3
+    searx = FakeSearxng()
+    ray.init(address=cluster.address, _node_ip_address="127.0.0.1", log_to_driver=False,
+             configure_logging=False)  # fmt: skip
+    try:
+        web = WebSearchSettings(engines=("searxng",), searxng_url=searx.url, rate_per_s=rate)
+        remote = ray.remote(num_cpus=1, max_retries=0)(_searches_on_a_worker)
+
+        def run_batch(batch_id: str) -> tuple[list[float], set[int]]:
+            searx.times.clear()
+            specs = [
+                TaskSpec(batch_id=batch_id, index=i,
+                         options=RunOptions(task="t", settings=Settings(web_search=web)))
+                for i in range(1, tasks + 1)
+            ]  # fmt: skip
+            refs = [remote.remote(s.model_dump_json(), each, str(tmp_path)) for s in specs]
+            pids = set(ray.get(refs, timeout=180))
+            return sorted(searx.times), pids
+
+        run_batch("warm")  # workers start and import Ponder, so the timed batches overlap
+        limiter = start_ray_search_limiter("paced", rate)
+        ray.get(limiter.rate.remote(), timeout=60)
+        paced, pids = run_batch("paced")
+        free, _ = run_batch("unpaced")  # no actor of that name: every run paces only itself
+    finally:
+        ray.shutdown()
+        searx.stop()
+    assert len(paced) == tasks * each and len(pids) >= 2, (paced, pids)
+    # The k-th request may come late (a busy machine), never early: k/rate after the first.
+    early = [k / rate - (t - paced[0]) for k, t in enumerate(paced)]
+    assert max(early) <= 0.05, [round(t - paced[0], 3) for t in paced]
+    assert len(free) == tasks * each
+    free_gaps = [b - a for a, b in itertools.pairwise(free)]
+    assert min(free_gaps) < 1 / rate / 2, "the control was paced too: the test proves nothing"

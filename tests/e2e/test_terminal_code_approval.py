@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from bench.cli_runner import CORPUS, ponder, write_script
 from tests.conftest import planning, synthesis
-from tests.e2e.cli_runner import CORPUS, ponder, write_script
 from tests.e2e.pty_screen import Terminal
 
 pytestmark = [pytest.mark.pty, pytest.mark.sandbox, pytest.mark.slow]

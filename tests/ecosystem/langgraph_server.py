@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.ecosystem.process_group import stop_group
+from bench.local_server import free_port, stop_group
 
 REPO = Path(__file__).resolve().parents[2]
 LANGGRAPH = Path(sys.executable).with_name("langgraph")
@@ -36,12 +35,6 @@ OFFLINE_ENV = {
     "LANGCHAIN_TRACING_V2": "false",
 }
 _URL = re.compile(r"API: \S*?(http://127\.0\.0\.1:\d+)")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def server_env(home: Path) -> dict[str, str]:
@@ -60,7 +53,7 @@ def langgraph_dev(workdir: Path) -> Iterator[str]:
     log_path = workdir / "server.log"
     command = [
         str(LANGGRAPH), "dev", "--no-browser", "--no-reload",
-        "--host", "127.0.0.1", "--port", str(_free_port()),
+        "--host", "127.0.0.1", "--port", str(free_port()),
         "--config", str(REPO / "langgraph.json"),
     ]  # fmt: skip
     with log_path.open("wb") as log:

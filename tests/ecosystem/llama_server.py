@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.ecosystem.process_group import stop_group
+from bench.local_server import free_port, stop_group
 
 SERVER_MODULES = (
     "llama_cpp",
@@ -31,18 +30,12 @@ def server_missing() -> bool:
     return any(importlib.util.find_spec(m) is None for m in SERVER_MODULES)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def llama_server(log_path: Path) -> Iterator[tuple[str, str]]:
     """``(base_url, model id)`` of a ready server; the model id is what ``/v1/models`` lists."""
     from agent.models.demo import demo_gguf_path
 
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(demo_gguf_path()),
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "8192", "--seed", "0",

@@ -19,9 +19,9 @@ from langgraph.checkpoint.memory import InMemorySaver
 from agent.events import Event, PlanEvent, ReflectionEvent, parse_event
 from agent.settings import Settings
 from agent.testing import scripted_model_from_file
+from bench.cli_runner import CORPUS, ponder, write_script
 from graphs.research import build_research_graph
-from tests.conftest import planning, step, synthesis
-from tests.e2e.cli_runner import CORPUS, ponder, write_script
+from tests.conftest import planning, step
 from tools.toolbox import ToolboxOptions, build_toolbox
 
 TASK = "How do asyncio timeouts cancel work?"
@@ -53,7 +53,19 @@ SCRIPT: dict[str, Any] = {
             "steps": [step("s3", "wait_for cancels", tool="corpus_search")],
         }
     ],
-    "Synthesis": [synthesis("s1.1", "s3.1")],
+    # Claims the cited passages state, so the citation check keeps both.
+    "Synthesis": [
+        {
+            "claims": [
+                {"text": "When the delay expires, the task is cancelled.", "cites": ["s1.1"]},
+                {
+                    "text": "If the timeout expires, asyncio.wait_for cancels the awaitable.",
+                    "cites": ["s3.1"],
+                },
+            ],
+            "gaps": [],
+        }
+    ],
 }
 
 # (type, step, status or decision, plan version) of each event, in order.

@@ -17,7 +17,7 @@ import pytest
 from langgraph_sdk import get_client
 
 from agent.events import parse_event
-from tests.conftest import planning, step, synthesis
+from tests.conftest import planning, step
 from tests.ecosystem.langgraph_server import langgraph_dev
 
 CORPUS = Path(__file__).resolve().parents[2] / "examples" / "corpus"
@@ -38,6 +38,20 @@ def _script(path: Path, script: dict[str, Any]) -> str:
     return f"script:{path}"
 
 
+# Claims the top corpus passage of each query below really states, so the citation check
+# keeps them ("TaskGroup cancels remaining tasks" finds the KeyboardInterrupt paragraph).
+CLAIMS = {
+    "gather": "If the gather() call is cancelled, the awaitables it waits for are cancelled too.",
+    "taskgroup": "The group cancels the other tasks and waits for them.",
+    "timeout": "When the delay expires, the task is cancelled.",
+    "semaphore": "asyncio synchronization primitives coordinate tasks of one event loop.",
+}
+
+
+def _claims(**cites: str) -> dict[str, Any]:
+    return {"claims": [{"text": CLAIMS[k], "cites": [c]} for k, c in cites.items()], "gaps": []}
+
+
 def _two_searches() -> dict[str, Any]:
     return {
         "Planning": [
@@ -46,7 +60,7 @@ def _two_searches() -> dict[str, Any]:
                 step("s2", "TaskGroup cancels remaining tasks", tool="corpus_search"),
             )
         ],
-        "Synthesis": [synthesis("s1.1", "s2.1")],
+        "Synthesis": [_claims(gather="s1.1", taskgroup="s2.1")],
     }
 
 
@@ -149,7 +163,7 @@ async def test_an_assistant_holds_the_model_and_a_run_pauses_for_plan_approval(
         model_file,
         {
             "Planning": [planning(step("s3", "asyncio.timeout", tool="corpus_search"))],
-            "Synthesis": [synthesis("s3.1")],
+            "Synthesis": [_claims(timeout="s3.1")],
         },
     )
     rejected = await stream(command={"resume": {"decision": "reject", "feedback": "timeouts"}})
@@ -174,7 +188,7 @@ async def test_plan_execute_is_served_too_with_config_instead_of_context(
         tmp_path / "model.json",
         {
             "Planning": [planning(step("s1", "Semaphore", tool="corpus_search"))],
-            "Synthesis": [synthesis("s1.1")],
+            "Synthesis": [_claims(semaphore="s1.1")],
         },
     )
     result = await client.runs.wait(

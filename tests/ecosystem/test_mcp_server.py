@@ -18,14 +18,15 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from pydantic import AnyUrl
 
+from bench.cli_runner import CORPUS, PONDER, REPO, ponder, write_script
 from tests.conftest import planning, synthesis
-from tests.e2e.cli_runner import CORPUS, PONDER, REPO, ponder, write_script
 from tests.tools.mcp_servers import free_port, serving
 
 pytestmark = pytest.mark.mcp
 
 TASK = "How does gather handle exceptions?"
 QUOTE = "with `return_exceptions=True` it appears in the result list"
+CLAIM = "With return_exceptions=True, a CancelledError appears in the result list."
 
 
 def _script(tmp: Path) -> Path:
@@ -35,7 +36,8 @@ def _script(tmp: Path) -> Path:
         depth="low",
     )  # fmt: skip
     return write_script(
-        tmp / "script.json", {"Planning": [plan], "Synthesis": [synthesis("s1.1", quote=QUOTE)]}
+        tmp / "script.json",
+        {"Planning": [plan], "Synthesis": [synthesis("s1.1", quote=QUOTE, text=CLAIM)]},
     )
 
 
@@ -74,7 +76,7 @@ async def _exercise(session: ClientSession) -> None:
     assert data["citations"][0]["source"].startswith("tasks-and-gather.md#")
     assert data["citations"][0]["quote"] == QUOTE
     text = result.content[0].text  # type: ignore[union-attr]
-    assert text.startswith("Claim from s1.1. [1]") and "tasks-and-gather.md" in text
+    assert text.startswith(f"{CLAIM} [1]") and "tasks-and-gather.md" in text
 
     messages = [m for _, m in progress]
     assert messages[0] is not None and messages[0].startswith("run started with model script:")

@@ -21,9 +21,9 @@ from agent.models.structured import grammar_constrained
 from agent.plan_rules import planning_json_schema
 from agent.testing import ScriptedChatModel
 from agent.toolset import Toolset
+from bench.cli_runner import CORPUS, check_corpus_run, ponder
 from graphs.research import build_research_graph
 from tests.conftest import planning, recording_tool, step, synthesis
-from tests.e2e.cli_runner import CORPUS, check_corpus_run, ponder
 from tests.ecosystem.llama_server import llama_server, server_missing
 
 TASK = "How does asyncio.gather handle exceptions, and how does TaskGroup differ?"

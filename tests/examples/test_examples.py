@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli_runner import CORPUS, REPO, env
+from bench.cli_runner import CORPUS, REPO, env
 from tests.ecosystem.llama_server import server_missing
 
 EXAMPLES = REPO / "examples"
@@ -79,8 +79,8 @@ def test_embed_in_parent_graph_runs_research_between_the_parents_nodes(tmp_path:
     published = "parent: published a brief citing 2 passages"
     assert lines.index(framed) < lines.index(published)
     assert "research status: done (answered)" in lines
-    assert "gather can hand exceptions back as results. [1]" in lines
-    assert "A TaskGroup cancels the other tasks when one fails. [2]" in lines
+    assert "With return_exceptions=True, a CancelledError is in the result list. [1]" in lines
+    assert "The group cancels the remaining tasks when the body raises. [2]" in lines
     assert "Sources: taskgroup.md, tasks-and-gather.md" in lines
     assert "**Sources**" not in out  # the parent's publish node rewrote the answer
     assert "checkpoint namespaces in the parent's saver: (parent), research" in lines
@@ -145,11 +145,15 @@ def test_mcp_client_delegates_research_to_ponder_mcp(tmp_path: Path) -> None:
 def test_quickstart_answers_from_the_corpus_with_the_demo_model(tmp_path: Path) -> None:
     out = run_example("quickstart.py", tmp_path, timeout=DEMO_TIMEOUT_S)
     assert out.startswith("Task: How does asyncio.gather handle exceptions")
-    assert re.search(r"^status: (done|budget_exhausted) \(\w+\)$", out, flags=re.MULTILINE), out
+    # unanswered: the demo model's claims often fail the support test, which is the check working.
+    status = r"^status: (done|budget_exhausted|unanswered) \([\w ]+\)$"
+    assert re.search(status, out, flags=re.MULTILINE), out
     calls = re.search(r"^model calls: (\d+), tool calls: (\d+)$", out, flags=re.MULTILINE)
     assert calls and int(calls[1]) >= 2 and int(calls[2]) >= 1, out
-    cited = cited_documents(out)
-    assert cited != ["none"] and set(cited) <= CORPUS_FILES, out
+    # The check judged the citations; a small model's claims may all fail it.
+    assert re.search(r"_Citation check: \d+ of [1-9]\d* citations verified", out), out
+    cited = [c for c in cited_documents(out) if c != "none"]
+    assert set(cited) <= CORPUS_FILES, out
     assert set(source_files(out)) == set(cited)
     assert list((tmp_path / "corpus-index").glob("corpus-*.sqlite"))
 
@@ -172,10 +176,16 @@ def test_stream_events_prints_each_typed_event_as_it_arrives(tmp_path: Path) -> 
     times = [float(t) for t, _ in stamped]
     assert times == sorted(times) and len(stamped) == sum(seen.values())
     assert stamped[-1][1] == "usage"
-    check = re.search(r"citation check: (\d+) of (\d+) citations verified", out)
-    assert check and 1 <= int(check[1]) <= int(check[2]), out
+    check = re.search(
+        r"citation check: (\d+) of (\d+) citations verified \((\d+) quoted, (\d+) supported, "
+        r"(\d+) unsupported\)",
+        out,
+    )
+    assert check, out
+    kept, checked, quoted, supported, unsupported = map(int, check.groups())
+    assert checked >= 1 and kept == supported and quoted == supported + unsupported, out
     files = source_files(out)
-    assert files and set(files) <= CORPUS_FILES, out
+    assert len(set(files)) <= kept and set(files) <= CORPUS_FILES, out
 
 
 @pytest.mark.demo_model
@@ -190,10 +200,12 @@ def test_openai_compatible_server_example_serves_plans_and_stops_its_server(
     assert up, out
     assert f"model: ChatOpenAICompatible (a ChatOpenAI) -> {up[1]}" in out
     assert re.search(r"^  \[ *\d+\.\ds\] plan 1$", out, flags=re.MULTILINE), out
-    assert re.search(r"^status: (done|budget_exhausted) \(\w+\)$", out, flags=re.MULTILINE), out
+    # unanswered: the demo model's claims often fail the support test, which is the check working.
+    status = r"^status: (done|budget_exhausted|unanswered) \([\w ]+\)$"
+    assert re.search(status, out, flags=re.MULTILINE), out
     calls = re.search(r"^model calls through the server: (\d+)$", out, flags=re.MULTILINE)
     assert calls and int(calls[1]) >= 2, out
-    cited = cited_documents(out)
-    assert cited != ["none"] and set(cited) <= CORPUS_FILES, out
+    cited = [c for c in cited_documents(out) if c != "none"]
+    assert set(cited) <= CORPUS_FILES, out
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", int(up[2])), timeout=2):
         pass  # the example stopped the server it started

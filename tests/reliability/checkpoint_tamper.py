@@ -29,8 +29,8 @@ from typing import Any
 
 import ormsgpack
 
+from bench.cli_runner import CORPUS, PONDER, REPO, env, write_script
 from tests.conftest import planning, synthesis
-from tests.e2e.cli_runner import CORPUS, PONDER, REPO, env, write_script
 
 __all__ = [
     "RUN_ID",

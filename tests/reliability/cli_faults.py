@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from tests.conftest import planning, synthesis
-from tests.e2e.cli_runner import CORPUS, PONDER, REPO, env, write_script
+from bench.cli_runner import CORPUS, PONDER, REPO, env, write_script
+from tests.conftest import planning
 from tests.reliability.fake_openai import FakeOpenAI
 
 __all__ = ["CLI_FAULTS", "CliFault", "CliOutcome", "run_cli_fault", "run_cli_fault_suite"]
@@ -43,7 +43,15 @@ def corpus_step(sid: str, query: str) -> dict[str, Any]:
 
 
 PLAN = planning(corpus_step("s1", "TaskGroup errors"), corpus_step("s2", "gather exceptions"))
-SYNTHESIS = synthesis("s1.1", "s2.1")
+# Claims the passages s1.1 (TaskGroup versus gather) and s2.1 (how gather handles
+# exceptions) really state, so the citation check keeps both.
+SYNTHESIS = {
+    "claims": [
+        {"text": "When a task fails, its siblings are cancelled.", "cites": ["s1.1"]},
+        {"text": "gather propagates the first exception immediately.", "cites": ["s2.1"]},
+    ],
+    "gaps": [],
+}
 
 
 def cut_after_first_step(reply: dict[str, Any]) -> str:

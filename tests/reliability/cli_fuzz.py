@@ -24,7 +24,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from agent.cli.app import app
-from tests.e2e.cli_runner import CORPUS, PONDER, REPO, env, write_script
+from bench.cli_runner import CORPUS, PONDER, REPO, env, write_script
 
 __all__ = [
     "BAD_INPUTS",

@@ -30,9 +30,8 @@ from langchain_core.tools import StructuredTool
 from agent.settings import Budgets, Settings
 from agent.store import RunStore
 from agent.testing import FunctionChatModel
+from bench.cli_runner import CORPUS, PONDER, REPO, env, write_script
 from graphs.research import build_research_graph
-from tests.conftest import synthesis
-from tests.e2e.cli_runner import CORPUS, PONDER, REPO, env, write_script
 
 __all__ = ["foreign_tokens", "run_in_process", "run_processes"]
 
@@ -66,7 +65,7 @@ def _model() -> FunctionChatModel:
             }  # fmt: skip
         if role == "Synthesis":
             return {
-                "claims": [{"text": f"The facts of {tok}.", "cites": ["s1.1", "s2.1", "s3.1"]}],
+                "claims": [{"text": f"The record for {tok}.", "cites": ["s1.1", "s2.1", "s3.1"]}],
                 "gaps": [],
             }
         return f"answer for {tok}"
@@ -149,6 +148,17 @@ async def run_in_process(runs: int = 20, *, shared_saver: bool = True) -> dict[s
     }
 
 
+# Claims the passages s1.1 (TaskGroup versus gather) and s2.1 (how gather handles
+# exceptions) really state, so the citation check keeps both.
+CORPUS_SYNTHESIS = {
+    "claims": [
+        {"text": "When a task fails, its siblings are cancelled.", "cites": ["s1.1"]},
+        {"text": "gather propagates the first exception immediately.", "cites": ["s2.1"]},
+    ],
+    "gaps": [],
+}
+
+
 def run_processes(processes: int = 4) -> dict[str, Any]:
     """`processes` real ``ponder run`` processes at once on one ``--store`` file."""
     problems: list[str] = []
@@ -172,7 +182,7 @@ def run_processes(processes: int = 4) -> dict[str, Any]:
                              "input": {"query": f"gather exceptions {tok}"}},
                         ],
                     }],
-                    "Synthesis": [synthesis("s1.1", "s2.1")],
+                    "Synthesis": [CORPUS_SYNTHESIS],
                 },
                 role_latency_s={"Planning": 0.5, "Synthesis": 0.5},
             )  # fmt: skip

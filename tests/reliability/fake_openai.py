@@ -27,8 +27,10 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from bench.local_server import LocalServer
 
 __all__ = ["FakeOpenAI", "RecordedRequest"]
 
@@ -71,14 +73,11 @@ class FakeOpenAI:
         self._used: dict[str, int] = {}
         self._lock = threading.Lock()
         self.stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = LocalServer(_handler_for(self))
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self._server.url}/v1"
 
     def roles(self) -> list[str]:
         return [r.role for r in self.requests]
@@ -96,8 +95,7 @@ class FakeOpenAI:
 
     def stop(self) -> None:
         self.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:

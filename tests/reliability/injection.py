@@ -37,10 +37,10 @@ from agent.report import RunReport
 from agent.settings import Budgets, Settings
 from agent.store import RunStore
 from agent.testing import FunctionChatModel
+from bench.site_server import SiteServer
 from graphs.research import build_research_graph
 from tests.reliability import sandbox_attacks as sa
 from tests.reliability.trace_recorder import TraceRecorder
-from tests.tools.site_server import SiteServer
 
 __all__ = [
     "CASES",
@@ -218,7 +218,7 @@ def _obedient_model(case: InjectionCase, url: str, payload: str) -> FunctionChat
 
 
 def _tools(case: InjectionCase, site: SiteServer, index: Path) -> tuple[list[Any], Any]:
-    from tests.tools.site_server import TEST_BROWSER
+    from bench.site_server import TEST_BROWSER
     from tools.browser import BrowserPool, BrowserTool
     from tools.code import PythonTool
     from tools.corpus import CorpusOptions, corpus_tools
@@ -318,7 +318,7 @@ def _effect_problems(
 
 def run_injection_suite(cases: tuple[InjectionCase, ...] = CASES) -> dict[str, Any]:
     """Every case: ``{"tried", "without_effect", "failures"}`` (browser cases need Chromium)."""
-    from tests.tools.site_server import chromium_missing
+    from bench.site_server import chromium_missing
     from tools._sandbox import probe_sandbox
 
     if not probe_sandbox(sa.SUITE_OPTIONS.bwrap, sa.SUITE_OPTIONS.python).ok:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agent.testing import plan_step
-from tests.e2e.cli_runner import PONDER, REPO, env, write_script
+from bench.cli_runner import PONDER, REPO, env, write_script
 
 __all__ = [
     "KillOutcome",

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from bench.cli_runner import REPO, env, write_script
 from tests.conftest import planning, synthesis
-from tests.e2e.cli_runner import REPO, env, write_script
 from tests.reliability.fake_openai import FakeOpenAI
 from tests.reliability.injection import planted_keys
 

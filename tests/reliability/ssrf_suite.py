@@ -20,7 +20,7 @@ from typing import Literal
 
 from agent._internal.io_loop import io_loop
 from agent.observation import Observation
-from tests.tools.site_server import TEST_BROWSER, SiteServer, chromium_missing
+from bench.site_server import TEST_BROWSER, SiteServer, chromium_missing
 from tools.browser import BrowserPool, BrowserTool
 from tools.fetch import FetchTool
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from agent.errors import CheckpointError
 from agent.store import RunStore
-from tests.e2e.cli_runner import REPO
+from bench.cli_runner import REPO
 from tests.reliability import checkpoint_tamper as ct
 
 BUILT: list[str] = []

@@ -20,8 +20,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.e2e.cli_runner import PONDER, REPO, env
-from tests.postgres_server import PostgresServer
+from bench.cli_runner import PONDER, REPO, env
+from bench.postgres_server import PostgresServer
 from tests.reliability import checkpoint_tamper as ct
 
 pytestmark = pytest.mark.postgres

@@ -6,9 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from bench.site_server import SiteServer
 from tests.reliability import injection as inj
 from tests.reliability import sandbox_attacks as sa
-from tests.tools.site_server import SiteServer, requires_chromium
+from tests.tools.site_server import requires_chromium
 from tools._sandbox import probe_sandbox
 
 _PROBE = probe_sandbox(sa.SUITE_OPTIONS.bwrap, sa.SUITE_OPTIONS.python)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import reliability_report as rr
+from tests.reliability import report as rr
 from tests.reliability.budget_suite import BUDGET_CASES
 
 FIXED = {

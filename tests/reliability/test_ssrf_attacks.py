@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 
 from agent._internal.io_loop import io_loop
+from bench.site_server import TEST_BROWSER, SiteServer, chromium_missing
 from tests.reliability.ssrf_suite import ATTACKS, TOOLS, attempt, run_ssrf_suite
 from tests.tools.site_server import *  # noqa: F403  (the site and browser_pool fixtures)
-from tests.tools.site_server import TEST_BROWSER, SiteServer, chromium_missing
 from tools.browser import BrowserPool
 
 CASES = [

@@ -180,6 +180,20 @@ def _model() -> ScriptedChatModel:
     )
 
 
+# Claims the two pages state, quoted from them, so the citation check keeps both.
+BROWSED = {
+    "claims": [
+        {
+            "text": "The lighthouse at Kerrow Point was first lit in 1871.",
+            "cites": ["s1.1"],
+            "quote": "first lit on 4 March 1871",
+        },
+        {"text": "It is finally here.", "cites": ["s2.1"], "quote": "Finally here."},
+    ],
+    "gaps": [],
+}
+
+
 async def run_tool_fault(fault: ToolFault) -> ToolOutcome:
     healthy, _ = recording_tool()
     saver = InMemorySaver(serde=checkpoint_serde())
@@ -267,7 +281,7 @@ def chromium_processes(marker: str) -> list[psutil.Process]:
 async def _crash_run(marker: str) -> tuple[dict[str, Any], int, int, list[str]]:
     """Plan two page reads; kill Chromium while the second loads; let the run finish."""
     from agent._internal.io_loop import io_loop
-    from tests.tools.site_server import TEST_BROWSER, SiteServer
+    from bench.site_server import TEST_BROWSER, SiteServer
     from tools.browser import BrowserPool, BrowserTool
 
     site = SiteServer()
@@ -280,9 +294,7 @@ async def _crash_run(marker: str) -> tuple[dict[str, Any], int, int, list[str]]:
         {"id": "s2", "goal": "read the slow page", "tool": "browser",
          "input": {"action": "open", "url": slow}, "depends_on": ["s1"]},
     ]  # fmt: skip
-    model = ScriptedChatModel(
-        script={"Planning": [planning(*browse)], "Synthesis": [synthesis("s1.1", "s2.1")]}
-    )
+    model = ScriptedChatModel(script={"Planning": [planning(*browse)], "Synthesis": [BROWSED]})
     graph = build_research_graph(
         model,
         [tool],
@@ -317,7 +329,7 @@ async def _crash_run(marker: str) -> tuple[dict[str, Any], int, int, list[str]]:
 def browser_crash_outcome() -> ToolOutcome | None:
     """Chromium killed mid-step: the step fails as retryable, is retried on a relaunched
     browser, and the run ends done with both pages cited. None when Chromium is absent."""
-    from tests.tools.site_server import chromium_missing
+    from bench.site_server import chromium_missing
 
     if chromium_missing() is not None:
         return None

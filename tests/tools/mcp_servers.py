@@ -11,17 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.ecosystem.process_group import stop_group
+from bench.local_server import free_port, stop_group
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "canary-env-7f3a9c1e5b"  # planted in a stdio server's env
 HEADER = "canary-hdr-2d8e4b6f0a"  # planted in an HTTP server's Authorization header
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def stdio_server(mode: str = "stdio", **extra: Any) -> dict[str, Any]:

@@ -15,8 +15,9 @@ import psutil
 import pytest
 
 from agent._internal.io_loop import io_loop
+from bench.site_server import TEST_BROWSER, SiteServer
 from tests.tools.site_server import *  # noqa: F403  (the site and browser_pool fixtures)
-from tests.tools.site_server import TEST_BROWSER, SiteServer, requires_chromium
+from tests.tools.site_server import requires_chromium
 from tools.browser import BrowserPool, BrowserTool
 
 pytestmark = [pytest.mark.browser, requires_chromium]

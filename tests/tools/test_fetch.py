@@ -6,8 +6,10 @@ import pytest
 from langchain_core.messages import ToolMessage
 
 from agent.observation import Observation
+from bench.local_server import free_port
+from bench.site_server import HUGE_BYTES, SiteServer
 from tests.tools.site_server import *  # noqa: F403  (the site and browser_pool fixtures)
-from tests.tools.site_server import HUGE_BYTES, SiteServer, free_port, requires_chromium
+from tests.tools.site_server import requires_chromium
 from tools.browser import BrowserPool
 from tools.fetch import FetchOptions, FetchTool, _Failure, decode_body
 from tools.netguard import NetworkPolicy

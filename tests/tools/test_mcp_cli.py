@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bench.cli_runner import events, ponder, write_script
 from tests.conftest import planning, synthesis
-from tests.e2e.cli_runner import events, ponder, write_script
 from tests.tools.mcp_servers import HEADER, TOKEN, http_notes_server, stdio_server
 
 pytestmark = pytest.mark.mcp

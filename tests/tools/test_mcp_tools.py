@@ -40,6 +40,10 @@ NAMES = {
     "whoami",
 }
 
+# Claims the test server's notes state, so the citation check keeps them.
+GATHER = "asyncio.gather with return_exceptions=True returns exceptions as results."
+TASKGROUP = "A TaskGroup cancels its remaining tasks when one task fails."
+
 
 def _step(sid: str, tool: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"id": sid, "goal": f"use {tool}", "tool": tool, "input": args or {}, "depends_on": []}
@@ -95,7 +99,9 @@ async def test_a_planned_mcp_step_is_called_fenced_and_cited(notes: tuple[str, M
     model = ScriptedChatModel(
         script={
             "Planning": [planning(_step("s1", "notes_search_notes", {"query": "gather"}))],
-            "Synthesis": [synthesis("s1.1", quote="return_exceptions=True returns exceptions")],
+            "Synthesis": [
+                synthesis("s1.1", quote="return_exceptions=True returns exceptions", text=GATHER)
+            ],
         }
     )
     graph = build_research_graph(model, found.tools)
@@ -122,7 +128,7 @@ async def test_a_hang_and_a_flood_each_become_observations(notes: tuple[str, Mcp
         script={
             "Planning": [plan],
             "Reflection": [{"verdicts": [], "decision": "continue", "reason": "use s3"}],
-            "Synthesis": [synthesis("s3.1")],
+            "Synthesis": [synthesis("s3.1", text=TASKGROUP)],
         },
         repeat_last=True,
     )
@@ -158,7 +164,7 @@ async def test_a_server_that_crashes_mid_call_is_survived_and_restarted(tmp_path
             script={
                 "Planning": [plan],
                 "Reflection": [{"verdicts": [], "decision": "continue", "reason": "use s2"}],
-                "Synthesis": [synthesis("s2.1")],
+                "Synthesis": [synthesis("s2.1", text=GATHER)],
             },
             repeat_last=True,
         )
@@ -194,7 +200,7 @@ async def test_a_side_effecting_tool_waits_for_approval(
             "Planning": [
                 planning(_step("s1", "notes_write_note", {"title": "t1", "text": "remember"}))
             ],
-            "Synthesis": [synthesis("s1.1")],
+            "Synthesis": [synthesis("s1.1", text="The note t1 was saved.")],
         }
     )
     graph = build_research_graph(

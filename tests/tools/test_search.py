@@ -188,8 +188,10 @@ async def test_ddgs_results_are_parsed_normalised_and_deduplicated(ddg_transport
         "asyncio.TaskGroup",
         "Structured concurrency in Python 3.11.",
     )
+    # Snippets are teasers: cited as snippets, never stored as the page's document.
+    assert {p.kind for p in obs.passages} == {"snippet"} and not obs.documents
     for p in obs.passages:
-        assert obs.documents[p.ref][p.start : p.end] == p.text
+        assert obs.source_text(p.ref) == p.text
     assert obs.value == obs.fields["url"] == obs.passages[0].ref
     assert obs.fields["urls"].split("\n") == [p.ref for p in obs.passages]
     assert obs.fields["titles"].split("\n") == [p.title for p in obs.passages]

@@ -16,7 +16,7 @@ import pytest
 from ddgs.exceptions import RatelimitException
 
 from agent.errors import ConfigError
-from tests.tools.site_server import free_port
+from bench.local_server import free_port
 from tests.tools.test_search import NO_POLICY_WAITS, FakeClock, ddgs_backend
 from tools.search import (
     FallbackBackend,
@@ -51,6 +51,7 @@ class FakeSearxng:
     def __init__(self) -> None:
         self.reply: tuple[int, bytes] | float = self.json({"results": ROWS})
         self.queries: list[dict[str, str]] = []
+        self.times: list[float] = []  # when each query arrived (time.monotonic)
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -59,6 +60,7 @@ class FakeSearxng:
                 if parts.path != "/search":
                     self.send_error(404)
                     return
+                owner.times.append(time.monotonic())
                 owner.queries.append(dict(urllib.parse.parse_qsl(parts.query)))
                 reply = owner.reply
                 if isinstance(reply, float):  # a hang: answer only after the client gave up

@@ -1,4 +1,4 @@
-"""``python -m bench.reliability_report``: every reliability and security suite, one table.
+"""``python -m tests.reliability.report``: every reliability and security suite, one table.
 
 Runs the suites of ``tests/reliability`` (faults, kills, concurrency, attacks,
 leaks, tampers, budgets) outside pytest and prints one Markdown table, ready to
@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-RESULTS = Path(__file__).with_name("results") / "reliability.json"
+RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "reliability.json"
 
 
 class Row(NamedTuple):
@@ -46,7 +46,7 @@ def _no_sandbox() -> str | None:
 
 
 def _browser_note() -> dict[str, str]:
-    from tests.tools.site_server import chromium_missing
+    from bench.site_server import chromium_missing
 
     missing = chromium_missing()
     return {"note": f"no Chromium, browser cases not run: {missing}"} if missing else {}
@@ -217,7 +217,7 @@ def _json_default(obj: Any) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.reliability_report",
+    p = argparse.ArgumentParser(prog="python -m tests.reliability.report",
                                 description=__doc__.splitlines()[0])  # fmt: skip
     p.add_argument("--only", default=",".join(AREAS), help=f"areas: {','.join(AREAS)}")
     p.add_argument("--quick", action="store_true", help="4 kill trials, fewer concurrent runs")

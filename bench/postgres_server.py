@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from contextlib import suppress
 from pathlib import Path
 
-__all__ = ["BIN", "PostgresServer", "free_port", "postgres_available"]
+from bench.local_server import free_port
+
+__all__ = ["BIN", "PostgresServer", "postgres_available"]
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 _USER = "postgres"  # the Debian package's system user, used when running as root
@@ -26,13 +27,6 @@ _USER = "postgres"  # the Debian package's system user, used when running as roo
 
 def postgres_available() -> bool:
     return (BIN / "initdb").exists() and (BIN / "pg_ctl").exists()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class PostgresServer:

@@ -18,8 +18,7 @@ import time
 from contextlib import suppress
 from pathlib import Path
 
-from tests.ecosystem.process_group import stop_group
-from tests.postgres_server import free_port
+from bench.local_server import free_port, stop_group
 
 __all__ = ["RayCluster", "ray_available"]
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 PONDER = Path(sys.executable).with_name("ponder")
 CORPUS = REPO / "examples" / "corpus"
 
@@ -48,12 +48,15 @@ def check_corpus_run(
     """The ``--json`` report of a finished corpus run, once its plans and citations hold up.
 
     Every plan version is a DAG over `tools` (ids unique, dependencies only on
-    earlier steps) and every citation quotes a file of the example corpus.
+    earlier steps), the citation check judged at least one citation, and every
+    citation it kept quotes a file of the example corpus. (It may keep none: a
+    small model's claims often fail the support test, and that is the check
+    working.)
     """
-    assert done.returncode in (0, 3), done.stderr[-2000:]
+    assert done.returncode in (0, 3, 4), done.stderr[-2000:]  # done, budget, unanswered
     assert "Traceback" not in done.stderr
     report: dict[str, Any] = json.loads(done.stdout)
-    assert report["status"] in ("done", "budget_exhausted")
+    assert report["status"] in ("done", "budget_exhausted", "unanswered")
     assert report["plans"] and report["plans"][0]["steps"], "no plan steps"
     for plan in report["plans"]:
         ids = [s["id"] for s in plan["steps"]]
@@ -61,7 +64,10 @@ def check_corpus_run(
         for s in plan["steps"]:
             assert s["tool"] in tools
             assert set(s["depends_on"]) <= set(ids[: ids.index(s["id"])])
-    assert report["citations"], "the answer cites nothing"
+    check = report["citation_check"]
+    assert check and check["checked"] >= 1, "the answer cites nothing"
+    assert check["quoted"] == check["supported"] + check["unsupported"] + check["snippets"]
+    assert bool(report["citations"]) == bool(check["supported"] + check["snippets"])
     files = {p.name for p in CORPUS.iterdir()}
     for c in report["citations"]:
         assert c["source"].split("#")[0] in files, c["source"]

@@ -1,0 +1,59 @@
+"""`ponder run --samples N` through the real CLI: candidates, the vote, events, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.cli_runner import CORPUS, events, ponder, write_script
+from tests.conftest import planning, step, synthesis
+
+
+def _script(tmp_path: Path) -> Path:
+    return write_script(
+        tmp_path / "model.json",
+        {
+            "Planning": [planning(step("s1", "TaskGroup errors", tool="corpus_search"))],
+            "Synthesis": [synthesis("s1.1")],
+        },
+        repeat_last=True,
+    )
+
+
+def _args(tmp_path: Path, *extra: str) -> list[str]:
+    return [
+        "run", "How does TaskGroup treat errors?", "--model", f"script:{_script(tmp_path)}",
+        "--corpus", str(CORPUS), "--tools", "corpus_search", "--effort", "low", *extra,
+    ]  # fmt: skip
+
+
+def test_samples_report_every_candidate_and_the_vote(tmp_path: Path) -> None:
+    done = ponder(*_args(tmp_path, "--samples", "3", "--json", "--run-id", "s3"), home=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    sampling = report["sampling"]
+    assert sampling["samples"] == 3 and len(sampling["candidates"]) == 3
+    assert list(sampling["vote"].values()) == [3]
+    assert sampling["tool_calls_run"] == 1 and sampling["tool_calls_reused"] == 2
+    assert report["answer"].startswith("Claim from s1.1.") and report["run_id"] == "s3"
+    assert report["usage"]["model_calls"] == 6
+
+    shown = ponder("show", "s3", home=tmp_path)
+    assert "## Candidates (3 paths)" in shown.stdout
+
+
+def test_samples_events_and_show_thinking(tmp_path: Path) -> None:
+    streamed = ponder(*_args(tmp_path, "--samples", "2", "--events", "jsonl"), home=tmp_path)
+    assert streamed.returncode == 0, streamed.stderr[-2000:]
+    votes = [e for e in events(streamed.stdout) if e["type"] == "vote"]
+    assert len(votes) == 1 and votes[0]["chosen"] == 0 and len(votes[0]["candidates"]) == 2
+
+    shown = ponder(*_args(tmp_path, "--samples", "2", "--show-thinking"), home=tmp_path)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    text = shown.stdout + shown.stderr
+    assert "vote: path 0 chosen" in text and "path 1 [2 votes]" in text
+
+
+def test_bad_samples_is_a_usage_error(tmp_path: Path) -> None:
+    bad = ponder(*_args(tmp_path, "--samples", "zero"), home=tmp_path)
+    assert bad.returncode == 2 and "--samples" in bad.stderr and "Traceback" not in bad.stderr
