@@ -59,7 +59,7 @@ def read_tool(calls: list[str], fail: set[str] | None = None, delay: float = 0.0
         if url in failing:
             failing.discard(url)
             raise RuntimeError(f"backend failed for {url}")
-        return f"The text of {url} says {url.rsplit('/', 1)[-1]} is fine."
+        return f"Fact about {url}: the value of {url} is {len(url)}."
 
     return StructuredTool.from_function(coroutine=read, name="read", description="read: a page")
 
@@ -203,7 +203,7 @@ def test_resume_after_a_crash_mid_fan_out_does_not_redo_finished_children() -> N
     async def read(url: str) -> str:
         reads.append(url)
         await asyncio.sleep(delays[url])
-        return f"The text of {url}."
+        return f"Fact about {url}: the value of {url} is {len(url)}."
 
     reader = StructuredTool.from_function(coroutine=read, name="read", description="read")
     saver = InMemorySaver(serde=checkpoint_serde())
