@@ -24,8 +24,8 @@ from langchain_core.messages import BaseMessage
 
 from agent.settings import Settings
 from agent.testing import FunctionChatModel, plan_step, planning_reply
+from bench.recording_tool import recording_tool
 from graphs.sampled import build_sampled_graph
-from tests.conftest import recording_tool
 
 __all__ = ["HINTS", "UNCITED", "P", "W", "draw", "expected_accuracy", "graph_accuracy"]
 

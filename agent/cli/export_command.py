@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from enum import StrEnum
@@ -107,6 +106,8 @@ def export_command(
     ] = None,
 ) -> None:
     """Export stored runs as JSONL: fine-tuning examples or whole trajectories."""
+    import asyncio
+
     from agent.cli.app import _fail_on, _store
     from agent.errors import ConfigError, UserError
 
