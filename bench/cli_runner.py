@@ -13,6 +13,22 @@ REPO = Path(__file__).resolve().parents[1]
 PONDER = Path(sys.executable).with_name("ponder")
 CORPUS = REPO / "examples" / "corpus"
 
+# What the first passage `corpus_search` finds in CORPUS for each query says, in one
+# sentence: scripted answers cite it so the citation check can verify them.
+# tests/test_corpus_claims.py keeps this table true.
+CORPUS_CLAIMS = {
+    "gather exceptions": "The first exception raised by any of the awaitables is immediately "
+    "propagated to the code awaiting gather().",
+    "gather": "If the gather() call itself is cancelled, all awaitables it is still waiting "
+    "for are cancelled too.",
+    "TaskGroup": "Prefer a TaskGroup when a failure of one task makes the others pointless.",
+    "TaskGroup errors": "Prefer a TaskGroup when a failure of one task makes the others pointless.",
+    "TaskGroup cancels siblings": "Prefer a TaskGroup when a failure of one task makes the "
+    "others pointless.",
+    "TaskGroup cancels": "An exception raised in the body of the async with block is treated "
+    "the same way: the remaining tasks are cancelled.",
+}
+
 
 def env(home: Path, **extra: str) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}

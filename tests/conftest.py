@@ -12,6 +12,7 @@ import pytest
 from langchain_core.tools import BaseTool
 
 from agent.testing import plan_step, planning_reply
+from bench.cli_runner import CORPUS_CLAIMS
 from bench.postgres_server import PostgresServer, postgres_available
 from bench.recording_tool import ToolLog, recording_tool
 
@@ -115,6 +116,15 @@ def synthesis(
     ("Fact about a: the value of a is 1."), so the citation check keeps them."""
     return {
         "claims": [{"text": text, "cites": [c], "quote": quote} for c in cites],
+        "gaps": [],
+    }
+
+
+def corpus_synthesis(*cites: tuple[str, str]) -> dict[str, Any]:
+    """Claims citing (passage id, corpus query) pairs, each saying what the query's first
+    passage in `CORPUS` says (`CORPUS_CLAIMS`), so the citation check verifies them."""
+    return {
+        "claims": [{"text": CORPUS_CLAIMS[query], "cites": [cite]} for cite, query in cites],
         "gaps": [],
     }
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from bench.cli_runner import CORPUS, ponder, write_script
-from tests.conftest import planning, step, synthesis
+from tests.conftest import corpus_synthesis, planning, step
 
 
 def _search(sid: str, query: str) -> dict[str, object]:
@@ -19,7 +19,7 @@ def test_ask_reuses_the_earlier_evidence_and_cites_old_and_new(tmp_path: Path) -
         script,
         {
             "Planning": [planning(_search("s1", "gather exceptions"))],
-            "Synthesis": [synthesis("s1.1")],
+            "Synthesis": [corpus_synthesis(("s1.1", "gather exceptions"))],
         },
     )
     first = ponder(
@@ -44,7 +44,9 @@ def test_ask_reuses_the_earlier_evidence_and_cites_old_and_new(tmp_path: Path) -
         script,
         {
             "Planning": [planning(_search("s1", "TaskGroup cancels"))],
-            "Synthesis": [synthesis("s101.1", "s1.1")],
+            "Synthesis": [
+                corpus_synthesis(("s101.1", "gather exceptions"), ("s1.1", "TaskGroup cancels"))
+            ],
         },
     )
     asked = ponder(

