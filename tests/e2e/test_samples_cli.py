@@ -8,13 +8,20 @@ from pathlib import Path
 from bench.cli_runner import CORPUS, events, ponder, write_script
 from tests.conftest import planning, step, synthesis
 
+# What the first passage `corpus_search` finds for "TaskGroup errors" says, word for word
+# (taskgroup.md, "TaskGroup versus gather"), so the citation check keeps the claim.
+CLAIM = (
+    "Prefer a TaskGroup when the tasks belong together and a failure of one makes "
+    "the others pointless."
+)
+
 
 def _script(tmp_path: Path) -> Path:
     return write_script(
         tmp_path / "model.json",
         {
             "Planning": [planning(step("s1", "TaskGroup errors", tool="corpus_search"))],
-            "Synthesis": [synthesis("s1.1")],
+            "Synthesis": [synthesis("s1.1", text=CLAIM)],
         },
         repeat_last=True,
     )
@@ -35,7 +42,9 @@ def test_samples_report_every_candidate_and_the_vote(tmp_path: Path) -> None:
     assert sampling["samples"] == 3 and len(sampling["candidates"]) == 3
     assert list(sampling["vote"].values()) == [3]
     assert sampling["tool_calls_run"] == 1 and sampling["tool_calls_reused"] == 2
-    assert report["answer"].startswith("Claim from s1.1.") and report["run_id"] == "s3"
+    assert report["answer"].startswith(CLAIM) and report["run_id"] == "s3"
+    assert report["status"] == "done" and report["citation_check"]["unsupported"] == 0
+    assert not any(c["error"] for c in sampling["candidates"])
     assert report["usage"]["model_calls"] == 6
 
     shown = ponder("show", "s3", home=tmp_path)
