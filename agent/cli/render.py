@@ -117,7 +117,9 @@ class PlainView(BaseView):
                     for sampled in pick.candidates:
                         n = sampled.get("n")
                         why = "chosen" if n == pick.chosen else sampled.get("error") or "not chosen"
-                        self._line(f"  sampled plan {n} [{why}]: {sampled.get('steps')}")
+                        steps = sampled.get("steps")
+                        said = "; ".join(map(str, steps)) if isinstance(steps, list) else ""
+                        self._line(f"  sampled plan {n} [{why}]: {said}")
         elif e.type == "step_started":
             retry = f" (attempt {e.attempt})" if e.attempt > 1 else ""
             self._line(f"step {e.step_id} started{retry}: {e.tool} {json.dumps(e.input)[:120]}")
