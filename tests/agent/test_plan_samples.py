@@ -1,4 +1,4 @@
-"""Best-of-N plans (``plan_samples``): N sampled first plans, a critic's pick, nothing run before it."""
+"""Best-of-N plans (``plan_samples``): sampled first plans, a critic picks, nothing runs before."""
 
 from __future__ import annotations
 
