@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from langchain_core.messages import BaseMessage
+from rich.console import Console
 
+from agent.cli.live import LiveView
 from agent.events import PlanEvent
 from agent.settings import Settings
 from agent.testing import FunctionChatModel, plan_step, planning_reply
@@ -72,6 +75,9 @@ def test_the_critics_pick_is_the_plan_that_runs_and_no_loser_runs_a_step() -> No
     assert len(plan.choice.candidates) == 3
     (announced,) = _plan_events(events)
     assert announced.choice == plan.choice
+    view = LiveView(Console(file=io.StringIO(), width=100))
+    view._apply(announced)
+    assert "plan 2 of 3 (critic): plan 2 starts from the authoritative source" in view.log
     assert state["answer"].markdown.startswith("The value of beta is 4.")
     assert state["usage"].model_calls == 5  # three plans, the critic, the answer
 
