@@ -22,7 +22,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
 
-from agent.plan import ApprovalDecision, Plan, PlanDiff, PlanStep, TaskMode, TriageDecision
+from agent.plan import (
+    ApprovalDecision,
+    Plan,
+    PlanChoice,
+    PlanDiff,
+    PlanStep,
+    TaskMode,
+    TriageDecision,
+)
 from agent.state import ReflectionDecision, Verdict
 
 __all__ = [
@@ -78,6 +86,7 @@ class PlanEvent(_Event):
     steps: tuple[PlanStep, ...]
     diff: PlanDiff
     reason: str = ""
+    choice: PlanChoice | None = None
 
     @classmethod
     def of(cls, run_id: str, plan: Plan) -> PlanEvent:
@@ -89,6 +98,7 @@ class PlanEvent(_Event):
             steps=plan.steps,
             diff=plan.diff,
             reason=plan.reason,
+            choice=plan.choice,
         )
 
 

@@ -246,6 +246,7 @@ def trajectory_record(
                 reasoning=p.reasoning,
                 reason=p.reason,
                 steps=[s.model_dump(mode="json") for s in p.steps],
+                choice=p.choice.model_dump(mode="json") if p.choice else None,
             ).model_dump(mode="json")
             for p in plans
         ],

@@ -155,6 +155,9 @@ class PlanRecord(BaseModel):
     reasoning: str
     reason: str = ""
     steps: list[dict[str, JsonValue]]
+    choice: dict[str, JsonValue] | None = Field(
+        default=None, description="with plan_samples > 1: the sampled plans and the critic's pick"
+    )
 
 
 class StepDigest(BaseModel):

@@ -16,6 +16,7 @@ __all__ = [
     "STEP_ID",
     "ApprovalDecision",
     "Plan",
+    "PlanChoice",
     "PlanDiff",
     "PlanStep",
     "TaskMode",
@@ -85,6 +86,22 @@ class PlanDiff(BaseModel):
     )
 
 
+class PlanChoice(BaseModel):
+    """How a first plan was picked from several sampled ones (``plan_samples``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    samples: int = Field(description="plans asked for")
+    chosen: int = Field(description="the chosen plan's number, from 1")
+    by: Literal["critic", "fallback"] = Field(
+        description="critic: the critic's pick; fallback: the first valid plan"
+    )
+    reasons: str = Field(default="", description="the critic's reasons, or why it fell back")
+    candidates: tuple[dict[str, JsonValue], ...] = Field(
+        default=(), description="per sampled plan: number, steps (tool: goal), reasoning, error"
+    )
+
+
 class Plan(BaseModel):
     """One version of the plan. Version 1 comes from triage/planning; later ones from replans."""
 
@@ -100,6 +117,9 @@ class Plan(BaseModel):
         default="planner",
         description="planner: first plan; replan: after a reflection; edited: a person's "
         "edit; revised: rewritten after a person rejected it",
+    )
+    choice: PlanChoice | None = Field(
+        default=None, description="with plan_samples > 1: the sampled plans and the critic's pick"
     )
 
     def step(self, step_id: str) -> PlanStep | None:

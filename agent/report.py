@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from agent.plan import TriageDecision
+from agent.plan import PlanChoice, TriageDecision
 from agent.progress import step_state
 from agent.state import Citation, CitationTally, Reflection, ResearchState, RunStatus, Usage
 
@@ -31,6 +31,7 @@ class PlanView(BaseModel):
     reasoning: str
     reason: str = ""
     steps: list[StepView]
+    choice: PlanChoice | None = None
 
 
 class RunReport(BaseModel):
@@ -99,7 +100,11 @@ class RunReport(BaseModel):
                 )
             plans.append(
                 PlanView(
-                    version=plan.version, reasoning=plan.reasoning, reason=plan.reason, steps=steps
+                    version=plan.version,
+                    reasoning=plan.reasoning,
+                    reason=plan.reason,
+                    steps=steps,
+                    choice=plan.choice,
                 )
             )
         answer = state.get("answer")
@@ -138,6 +143,14 @@ class RunReport(BaseModel):
                 "",
             ]
             lines += [f"- `{s.id}` [{s.status}] {s.tool}: {s.goal}" for s in plan.steps]
+            if plan.choice:
+                lines += ["", f"Sampled plans ({plan.choice.by}: {plan.choice.reasons}):"]
+                for c in plan.choice.candidates:
+                    mark = "chosen" if c.get("n") == plan.choice.chosen else c.get("error")
+                    steps = c.get("steps")
+                    said = "; ".join(map(str, steps)) if isinstance(steps, list) else ""
+                    tag = f" [{mark}]" if mark else ""
+                    lines.append(f"- plan {c.get('n')}{tag}: {said}")
         if self.sampling:
             lines += ["", f"## Candidates ({self.sampling.get('samples', 0)} paths)", ""]
             for c in self.sampling.get("candidates", []):

@@ -129,6 +129,13 @@ class Settings(BaseModel):
         description="independent reasoning paths whose answers a verifier votes on; "
         "auto: chosen from triage and effort",
     )
+    plan_samples: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="first plans sampled (each with its own approach hint); a critic picks "
+        "one before any step runs",
+    )
 
     def depth(self, chosen: DepthName | None = None) -> Depth:
         """The depth for this run: the effort if set, else triage's choice."""

@@ -34,7 +34,7 @@ from agent.checkpointing import checkpoint_allowlist
 from agent.events import VoteEvent, emit
 from agent.nodes.triage import rules_triage, run_id_for
 from agent.plan import Plan, TriageDecision
-from agent.prompts import render_prompt
+from agent.plan_critic import sampled_task
 from agent.settings import Budgets, RunContext, Settings
 from agent.state import (
     Answer,
@@ -138,7 +138,7 @@ def build_sampled_graph(
         chosen = _settings(runtime, settings)
         n = samples_for(chosen.samples, chosen.effort, state["task"], trivial=False)
         n = max(n, i + 1)
-        task = str(render_prompt("sample_path", task=state["task"], path=i, paths=n)[1].content)
+        task = sampled_task(state["task"], i, n)
         fold: dict[str, Any] = {}
         error = ""
         # A path runs as its own thread, not nested under the parent's config: its

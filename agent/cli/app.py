@@ -225,6 +225,12 @@ def run(
         str,
         typer.Option(help="Independent reasoning paths a verifier votes on: N, or auto."),
     ] = "1",
+    plan_samples: Annotated[
+        int,
+        typer.Option(
+            min=1, max=16, help="First plans to sample; a critic picks one before any step runs."
+        ),
+    ] = 1,
     show_thinking: Annotated[bool, typer.Option(help="Print the planner's reasoning.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON report.")] = False,
     events: Annotated[
@@ -303,6 +309,7 @@ def run(
                 effort=effort.value,
                 clarify=clarify,
                 samples=_samples(samples),
+                plan_samples=plan_samples,
                 approve_plan=approve_plan,
                 approve_code=approve_code,
                 web_search=web_search,

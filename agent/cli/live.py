@@ -137,6 +137,9 @@ class LiveView(BaseView):
             self.triage = f"{e.mode} · depth {e.depth} · {e.reason}"
         elif e.type == "plan":
             self.plans.append(e)
+            if e.choice:
+                pick = e.choice
+                self.log.append(f"plan {pick.chosen} of {pick.samples} ({pick.by}): {pick.reasons}")
         elif e.type == "step_started":
             attempt = f" (attempt {e.attempt})" if e.attempt > 1 else ""
             self.states[e.step_id] = ("running", f"running{attempt}")

@@ -108,6 +108,18 @@ class PlainView(BaseView):
             for s in e.steps:
                 after = f" after {','.join(s.depends_on)}" if s.depends_on else ""
                 self._line(f"  {s.id} {s.tool}{after}: {s.goal}")
+            if e.choice:
+                pick = e.choice
+                self._line(
+                    f"  plan {pick.chosen} of {pick.samples} sampled ({pick.by}): {pick.reasons}"
+                )
+                if self.show_thinking:
+                    for sampled in pick.candidates:
+                        n = sampled.get("n")
+                        why = "chosen" if n == pick.chosen else sampled.get("error") or "not chosen"
+                        steps = sampled.get("steps")
+                        said = "; ".join(map(str, steps)) if isinstance(steps, list) else ""
+                        self._line(f"  sampled plan {n} [{why}]: {said}")
         elif e.type == "step_started":
             retry = f" (attempt {e.attempt})" if e.attempt > 1 else ""
             self._line(f"step {e.step_id} started{retry}: {e.tool} {json.dumps(e.input)[:120]}")

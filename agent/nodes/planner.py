@@ -1,6 +1,8 @@
 """Planner: one model call for a visible chain of thought and a validated plan DAG.
 
 First plans carry the model's triage (mode and depth) when effort is ``auto``.
+With ``plan_samples`` > 1 a first plan is the critic's pick among several
+(`agent.plan_critic`), and no step starts before the pick.
 Replans keep every finished step with its observation and add only new steps.
 While the reply streams in, each complete step whose inputs are already known
 starts at once (LLMCompiler's streaming planner), so tools run before the plan
@@ -23,7 +25,8 @@ from agent.errors import PlanningError
 from agent.events import PlanEvent, ReplanEvent, TriageEvent, emit
 from agent.models.structured import call_structured, grammar_constrained
 from agent.nodes._deps import NodeContext, NodeDeps
-from agent.plan import Plan, PlanStep, TriageDecision, placeholder_refs
+from agent.plan import Plan, PlanChoice, PlanStep, TriageDecision, placeholder_refs
+from agent.plan_critic import best_of_plans, sampled_task
 from agent.plan_merge import merge_duplicates, merged_text, step_signature
 from agent.plan_rules import (
     Planning,
@@ -138,19 +141,20 @@ async def _first_plan(ctx: NodeContext, rejected: Plan | None) -> dict[str, Any]
         allow_direct=allow_direct,
         ordered=grammar_constrained(ctx.model),
     )
-    messages = render_prompt(
-        "plan",
-        task=state["task"],
-        tools=toolset.describe(),
-        max_steps=max_steps,
-        purpose=ctx.deps.purpose,
-        triage=ask_triage,
-        allow_direct=allow_direct,
-        effort=settings.effort,
-        rejected=plan_digest(state, rejected) if rejected else "",
-        feedback=state.get("feedback") or "",
-    )
-    early = _EarlyStarter(ctx.step_context(version), frozenset(), max_steps)
+
+    def messages_for(task: str) -> list[BaseMessage]:
+        return render_prompt(
+            "plan",
+            task=task,
+            tools=toolset.describe(),
+            max_steps=max_steps,
+            purpose=ctx.deps.purpose,
+            triage=ask_triage,
+            allow_direct=allow_direct,
+            effort=settings.effort,
+            rejected=plan_digest(state, rejected) if rejected else "",
+            feedback=state.get("feedback") or "",
+        )
 
     def rules(p: Planning) -> str | None:
         if p.mode == "direct" and allow_direct:
@@ -160,7 +164,19 @@ async def _first_plan(ctx: NodeContext, rejected: Plan | None) -> dict[str, Any]
             limit = min(DEPTHS[p.depth].max_plan_steps, max_steps)
         return check_plan(p.steps, toolset, max_steps=limit)
 
-    planning = await _request(ctx, messages, Planning, js, rules, early)
+    choice: PlanChoice | None = None
+    samples = settings.plan_samples if rejected is None else 1
+    if samples > 1:
+
+        async def sample(i: int) -> Planning:
+            # No early starts: nothing may run before the critic has picked.
+            task = sampled_task(state["task"], i, samples)
+            return await _request(ctx, messages_for(task), Planning, js, rules, None)
+
+        planning, choice = await best_of_plans(ctx, samples, sample)
+    else:
+        early = _EarlyStarter(ctx.step_context(version), frozenset(), max_steps)
+        planning = await _request(ctx, messages_for(state["task"]), Planning, js, rules, early)
     update: dict[str, Any] = {}
     if ask_triage:
         depth_name = planning.depth or "medium" if settings.effort == "auto" else settings.effort
@@ -178,12 +194,15 @@ async def _first_plan(ctx: NodeContext, rejected: Plan | None) -> dict[str, Any]
         return {**update, **answered(ctx.sink, ctx.run_id, answer, "done", "answered directly")}
     steps, merged = merge_duplicates(to_plan_steps(planning.steps))
     why = "rejected plan revised with feedback" if rejected else "first plan"
+    if choice is not None:
+        why += f"; plan {choice.chosen} of {choice.samples} ({choice.by}): {choice.reasons}"
     new_plan = Plan(
         version=version,
         reasoning=planning.reasoning,
         steps=steps,
         reason="; ".join(filter(None, [why, merged_text(merged)])),
         origin="revised" if rejected else "planner",
+        choice=choice,
     )
     return {**update, "plans": [_publish(ctx, new_plan, rejected, merged)]}
 
@@ -266,11 +285,11 @@ async def _request(
     schema: type[T],
     js: dict[str, Any],
     rules: Callable[[T], str | None],
-    early: _EarlyStarter,
+    early: _EarlyStarter | None,
 ) -> T:
     """One planning call: validated, repaired by re-asking, streamed into early starts."""
     settings = ctx.settings
-    stream = settings.stream_planning and not settings.approve_plan
+    stream = settings.stream_planning and not settings.approve_plan and early is not None
     reply = await call_structured(
         ctx.model,
         messages,
@@ -280,7 +299,7 @@ async def _request(
         json_schema=js,
         validate=rules,
         on_partial=early if stream else None,
-        on_rejected=lambda _problem: early.rejected(),
+        on_rejected=lambda _problem: early.rejected() if early else None,
         config=ctx.config,
         error=PlanningError,
     )

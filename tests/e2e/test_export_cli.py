@@ -42,6 +42,7 @@ def runs(tmp_path: Path) -> Path:
         tmp_path / "cited.json",
         {
             "Planning": [planning(step("s1", "deploy credential vault", tool="corpus_search"))],
+            # What vault.md says, so the citation check keeps it (the secret stays out).
             "Synthesis": [synthesis("s1.1", text="The deploy credential must stay private.")],
         },
     )
