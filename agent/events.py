@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
 
 from agent.plan import ApprovalDecision, Plan, PlanDiff, PlanStep, TaskMode, TriageDecision
-from agent.state import ReflectionDecision, Verdict
+from agent.state import NodeUsage, ReflectionDecision, Verdict
 
 __all__ = [
     "AnswerEvent",
@@ -118,6 +118,7 @@ class StepFinishedEvent(_Event):
     attempt: int = 1
     via: str = ""
     error_kind: str = ""
+    notes: int = Field(default=0, description="checked notes taken from what the step read")
 
 
 class ReflectionEvent(_Event):
@@ -166,6 +167,9 @@ class UsageEvent(_Event):
     output_tokens: int
     tool_calls: int
     wall_s: float
+    by_role: dict[str, NodeUsage] = Field(
+        default_factory=dict, description="model calls and tokens per model role"
+    )
 
 
 class VoteEvent(_Event):
