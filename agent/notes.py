@@ -119,13 +119,15 @@ def notes_schema(texts: Sequence[str], *, grammar: bool) -> dict[str, Any]:
         },
         "required": ["quote", "fact"],
     }
-    most = _MAX_NOTES
+    notes: dict[str, Any] = {"type": "array", "items": item, "maxItems": _MAX_NOTES}
     quotable = _quotable(texts) if grammar else []
     if quotable:
         item["properties"]["quote"] = {"type": "string", "enum": quotable}
         item["properties"]["fact"] = {"type": "string", "maxLength": 300}
-        most = _GRAMMAR_NOTES
-    js["properties"] = {"notes": {"type": "array", "items": item, "maxItems": most}}
+        # A small model under a grammar otherwise settles for ``[]``; its notes
+        # are real sentences of the page whatever it picks.
+        notes.update(minItems=1, maxItems=_GRAMMAR_NOTES)
+    js["properties"] = {"notes": notes}
     js["required"] = ["notes"]
     return js
 
