@@ -165,6 +165,28 @@ def test_pages_become_notes_and_the_writer_reads_notes_not_raw_text() -> None:
     assert noted == {"s1": 1, "s2": 1}
 
 
+def test_notes_on_two_pages_are_taken_at_the_same_time() -> None:
+    model = ScriptedChatModel(
+        role_latency_s={"Notes": 0.4},
+        script={
+            "Planning": [two_reads()],
+            "Notes": [honest_notes, honest_notes],
+            "Synthesis": [cited("s1.1", "s2.1")],
+        },
+    )
+    state, _ = run_research(model, [page_tool()], config=NOTES_ON)
+    first, second = sorted(c.started for c in model.calls_for("Notes"))
+    assert second - first < 0.4, "the second page's notes waited for the first's"
+    assert all(r.notes for r in state["steps"].values())
+
+
+def test_by_default_notes_follow_the_depth() -> None:
+    assert Settings().notes_on("high") and not Settings().notes_on("medium")
+    assert Settings(effort="high").notes_on() and not Settings(effort="low").notes_on("high")
+    assert not Settings(notes=False, effort="high").notes_on()
+    assert Settings(notes=True, effort="low").notes_on()
+
+
 def test_notes_are_off_by_default_below_high_effort() -> None:
     model = ScriptedChatModel(
         script={"Planning": [two_reads()], "Synthesis": [cited("s1.2", "s2.2")]}
