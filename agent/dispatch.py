@@ -45,7 +45,7 @@ from agent.plan import PlanStep
 from agent.plan_merge import step_signature
 from agent.progress import depth_of, executed_count, fan_out_records, step_state
 from agent.prompts import render_prompt
-from agent.settings import Settings
+from agent.settings import DepthName, Settings
 from agent.state import NodeUsage, ResearchState, StepRecord
 from agent.toolset import Toolset
 
@@ -97,6 +97,7 @@ class StepContext:
     config: RunnableConfig | None
     sink: EventSink | None
     fast_model: BaseChatModel | None = None  # notes and extraction; None: ``model``
+    depth: DepthName | None = None  # triage's depth while the plan carrying it streams in
 
     @property
     def fast(self) -> BaseChatModel:
@@ -233,7 +234,8 @@ async def _run_step(ctx: StepContext, step: PlanStep, attempt: int) -> StepOutco
         obs = Observation.failure(step.tool, "refused", f"not run: {exc}")
     notes_gate = BudgetGate(ctx.state, ctx.settings.budgets, node="notes")
     notes = NotesTaken()
-    if noteworthy(obs) and ctx.settings.notes_on(depth_of(ctx.state, ctx.settings).name):
+    depth = ctx.depth or depth_of(ctx.state, ctx.settings).name
+    if noteworthy(obs) and ctx.settings.notes_on(depth):
         # Part of the step, so pages are noted while other steps still run.
         notes = await take_notes(
             ctx.fast,

@@ -187,6 +187,26 @@ def test_by_default_notes_follow_the_depth() -> None:
     assert Settings(notes=True, effort="low").notes_on()
 
 
+def test_a_high_depth_chosen_by_triage_turns_notes_on_for_steps_started_early() -> None:
+    high = {**two_reads(), "depth": "high"}
+    model = ScriptedChatModel(
+        repeat_last=True,
+        script={
+            "Planning": [high],
+            "Notes": [honest_notes],
+            "Reflection": [{"verdicts": [], "decision": "continue", "reason": "on track"}],
+            "SupportJudgement": [{"judgements": []}],
+            "Synthesis": [cited("s1.1", "s2.1")],
+        },
+    )
+    state, events = run_research(model, [page_tool()])  # effort auto, notes unset
+    kinds = [e.type for e in events]
+    assert kinds.index("step_started") < kinds.index("plan"), "the steps started early"
+    assert state["triage"] is not None and state["triage"].depth == "high"
+    assert all(r.notes for r in state["steps"].values())
+    assert len(model.calls_for("Notes")) == 2
+
+
 def test_notes_are_off_by_default_below_high_effort() -> None:
     model = ScriptedChatModel(
         script={"Planning": [two_reads()], "Synthesis": [cited("s1.2", "s2.2")]}
