@@ -25,7 +25,7 @@ from agent.settings import RunContext, Settings
 from agent.testing import ScriptedChatModel, count_tokens, plan_step
 from graphs.research import build_research_graph
 from tests.agent.graph_run import run_research
-from tests.conftest import planning
+from tests.conftest import planning, recording_tool, step, synthesis
 
 GATHER = "https://docs.example/gather"
 TASKGROUP = "https://docs.example/taskgroup"
@@ -295,6 +295,7 @@ def test_the_fast_model_takes_notes_and_usage_is_counted_per_role() -> None:
     fast_in = sum(count_tokens(str(m.content)) for c in fast.calls for m in c.messages)
     assert roles["fast_model"].input_tokens == fast_in
     assert report.usage["model_calls"] == 4 and report.notes == 2
+    assert "By role: fast_model 2 calls" in report.to_markdown()
     dumped = report.model_dump(mode="json")["usage_by_role"]
     assert dumped["fast_model"]["model_calls"] == 2
     (usage,) = [e for e in events if e.get("type") == "usage"]
@@ -317,3 +318,37 @@ def test_a_fast_model_in_the_run_context_wins_over_the_graphs() -> None:
     )
     assert len(per_run.calls_for("Notes")) == 2 and main.calls_for("Notes") == []
     assert graph.get_state(thread).values["status"] == "done"
+
+
+def _graph_run(
+    main: ScriptedChatModel, fast: ScriptedChatModel, tools: list[BaseTool], task: str
+) -> dict[str, Any]:
+    graph = build_research_graph(
+        main, tools, checkpointer=InMemorySaver(serde=checkpoint_serde()), fast_model=fast
+    )
+    thread = {"configurable": {"thread_id": uuid.uuid4().hex}}
+    graph.invoke({"task": task}, thread)
+    return graph.get_state(thread).values
+
+
+def test_extraction_and_trivial_answers_are_the_fast_models() -> None:
+    tool, _ = recording_tool(answer=lambda q: f"Python 3.11 was released in 2022 ({q}).")
+    main = ScriptedChatModel(
+        script={
+            "Planning": [
+                planning(
+                    step("s1", "release"),
+                    {**step("s2", "x", ("s1",)), "input": {"query": "events of {{s1 | the year}}"}},
+                )
+            ],
+            "Synthesis": [synthesis("s2.1")],
+        }
+    )
+    fast = ScriptedChatModel(script={"Extraction": [{"value": "2022"}], "text": ["Hello!"]})
+    state = _graph_run(main, fast, [tool], "What happened in Python's release year?")
+    assert state["steps"]["s2"].input == {"query": "events of 2022"}
+    assert [c.role for c in fast.calls] == ["Extraction"]
+    assert state["usage"].by_role()["fast_model"].model_calls == 1
+    greeted = _graph_run(main, fast, [tool], "hello")
+    assert greeted["answer"].markdown == "Hello!" and fast.calls[-1].role == "text"
+    assert {c.role for c in main.calls} == {"Planning", "Synthesis"}
