@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from langchain_core.language_models import BaseChatModel
@@ -38,13 +38,14 @@ from agent._internal.step_pool import StepKey, step_pool
 from agent.budget import BudgetExhausted, BudgetGate
 from agent.events import EventSink, StepStartedEvent, emit
 from agent.models.structured import ReplySchema, call_structured
+from agent.notes import NotesTaken, noteworthy, take_notes
 from agent.observation import Observation, fence
 from agent.placeholders import PlaceholderError, fill_placeholders
 from agent.plan import PlanStep
 from agent.plan_merge import step_signature
-from agent.progress import executed_count, fan_out_records, step_state
+from agent.progress import depth_of, executed_count, fan_out_records, step_state
 from agent.prompts import render_prompt
-from agent.settings import Settings
+from agent.settings import DepthName, Settings
 from agent.state import NodeUsage, ResearchState, StepRecord
 from agent.toolset import Toolset
 
@@ -80,6 +81,7 @@ class Extraction(ReplySchema):
 class StepOutcome:
     record: StepRecord
     usage: NodeUsage
+    notes_usage: NodeUsage = field(default_factory=NodeUsage)
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,12 @@ class StepContext:
     settings: Settings
     config: RunnableConfig | None
     sink: EventSink | None
+    fast_model: BaseChatModel | None = None  # notes and extraction; None: ``model``
+    depth: DepthName | None = None  # triage's depth while the plan carrying it streams in
+
+    @property
+    def fast(self) -> BaseChatModel:
+        return self.fast_model or self.model
 
 
 def step_key(run_id: str, step: PlanStep, attempt: int) -> StepKey:
@@ -198,7 +206,7 @@ async def _run_step(ctx: StepContext, step: PlanStep, attempt: int) -> StepOutco
             "extract", instruction=instruction, observation=fence(obs, limit=6000)
         )
         reply = await call_structured(
-            ctx.model,
+            ctx.fast,
             messages,
             Extraction,
             gate=gate,
@@ -224,6 +232,20 @@ async def _run_step(ctx: StepContext, step: PlanStep, attempt: int) -> StepOutco
         obs = Observation.failure(step.tool, "invalid_input", str(exc))
     except BudgetExhausted as exc:
         obs = Observation.failure(step.tool, "refused", f"not run: {exc}")
+    notes_gate = BudgetGate(ctx.state, ctx.settings.budgets, node="notes")
+    notes = NotesTaken()
+    depth = ctx.depth or depth_of(ctx.state, ctx.settings).name
+    if noteworthy(obs) and ctx.settings.notes_on(depth):
+        # Part of the step, so pages are noted while other steps still run.
+        notes = await take_notes(
+            ctx.fast,
+            obs,
+            task=ctx.state.get("task", ""),
+            goal=step.goal,
+            gate=notes_gate,
+            retries=ctx.settings.output_retries,
+            config=ctx.config,
+        )
     record = StepRecord(
         step_id=step.id,
         plan_version=ctx.plan_version,
@@ -235,5 +257,8 @@ async def _run_step(ctx: StepContext, step: PlanStep, attempt: int) -> StepOutco
         started_at=started,
         finished_at=time.time(),
         errors_before=errors_before,
+        notes=notes.notes,
+        notes_dropped=notes.dropped,
+        notes_error=notes.error,
     )
-    return StepOutcome(record=record, usage=gate.spent)
+    return StepOutcome(record=record, usage=gate.spent, notes_usage=notes_gate.spent)

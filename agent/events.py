@@ -31,7 +31,7 @@ from agent.plan import (
     TaskMode,
     TriageDecision,
 )
-from agent.state import ReflectionDecision, Verdict
+from agent.state import NodeUsage, ReflectionDecision, Verdict
 
 __all__ = [
     "AnswerEvent",
@@ -128,6 +128,7 @@ class StepFinishedEvent(_Event):
     attempt: int = 1
     via: str = ""
     error_kind: str = ""
+    notes: int = Field(default=0, description="checked notes taken from what the step read")
 
 
 class ReflectionEvent(_Event):
@@ -176,6 +177,9 @@ class UsageEvent(_Event):
     output_tokens: int
     tool_calls: int
     wall_s: float
+    by_role: dict[str, NodeUsage] = Field(
+        default_factory=dict, description="model calls and tokens per model role"
+    )
 
 
 class VoteEvent(_Event):

@@ -8,9 +8,17 @@ from pydantic import BaseModel, Field
 
 from agent.plan import PlanChoice, TriageDecision
 from agent.progress import step_state
-from agent.state import Citation, CitationTally, Reflection, ResearchState, RunStatus, Usage
+from agent.state import (
+    Citation,
+    CitationTally,
+    NodeUsage,
+    Reflection,
+    ResearchState,
+    RunStatus,
+    Usage,
+)
 
-__all__ = ["PlanView", "RunReport", "StepView"]
+__all__ = ["PlanView", "RunReport", "StepView", "role_line"]
 
 
 class StepView(BaseModel):
@@ -49,6 +57,12 @@ class RunReport(BaseModel):
     plans: list[PlanView] = Field(default_factory=list)
     reflections: list[Reflection] = Field(default_factory=list)
     usage: dict[str, float | int] = Field(default_factory=dict)
+    usage_by_role: dict[str, NodeUsage] = Field(
+        default_factory=dict,
+        description="model calls and tokens per model role: model (plan, reflect, write) "
+        "and fast_model (notes, extraction, trivial answers)",
+    )
+    notes: int = Field(default=0, description="checked notes the run's steps took")
     sampling: dict[str, Any] | None = Field(
         default=None, description="with --samples N: every candidate, its score, the vote"
     )
@@ -121,6 +135,8 @@ class RunReport(BaseModel):
             plans=plans,
             reflections=list(state.get("reflections") or []),
             usage=(state.get("usage") or Usage()).summary(),
+            usage_by_role=dict((state.get("usage") or Usage()).by_role()),
+            notes=sum(len(r.notes) for r in records.values()),
             sampling=state.get("sampling"),  # type: ignore[typeddict-item]
         )
 
@@ -166,7 +182,18 @@ class RunReport(BaseModel):
             f"{u.get('input_tokens', 0)}+{u.get('output_tokens', 0)} tokens, "
             f"{_counted(u.get('tool_calls', 0), 'tool call')}, {u.get('wall_s', 0)} s",
         ]
+        if len(self.usage_by_role) > 1 or self.notes:
+            noted = _counted(self.notes, "note")
+            lines.append(f"By role: {role_line(self.usage_by_role)}; {noted}")
         return "\n".join(lines) + "\n"
+
+
+def role_line(by_role: dict[str, NodeUsage]) -> str:
+    """``model 3 calls 2,400 tokens · fast_model 5 calls 9,100 tokens``."""
+    return " · ".join(
+        f"{role} {_counted(u.model_calls, 'call')} {u.input_tokens + u.output_tokens:,} tokens"
+        for role, u in sorted(by_role.items())
+    )
 
 
 def _counted(n: float, noun: str) -> str:

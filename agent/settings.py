@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from langchain_core.language_models import BaseChatModel
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -20,6 +21,7 @@ from pydantic import (
     PositiveInt,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 __all__ = [
     "DEPTHS",
@@ -123,6 +125,11 @@ class Settings(BaseModel):
     evidence_chars: PositiveInt = Field(
         default=6000, description="evidence text shown to the synthesizer, in characters"
     )
+    notes: bool | None = Field(
+        default=None,
+        description="turn each page a step reads into checked notes for the writer "
+        "(one fast-model call a page); None: on at high depth",
+    )
     web_search: WebSearchSettings = WebSearchSettings()
     samples: PositiveInt | Literal["auto"] = Field(
         default=1,
@@ -143,6 +150,12 @@ class Settings(BaseModel):
             return DEPTHS[self.effort]
         return DEPTHS[chosen or "medium"]
 
+    def notes_on(self, chosen: DepthName | None = None) -> bool:
+        """Whether pages become notes: as set, else at high depth (where runs read widely)."""
+        if self.notes is not None:
+            return self.notes
+        return self.depth(chosen).name == "high"
+
     def recursion_limit(self) -> int:
         """Supersteps needed by the worst run the budgets allow, plus slack.
 
@@ -162,6 +175,9 @@ class RunContext:
     """
 
     settings: Settings | None = None
+    # Not in the JSON schema: a model object is passed in process, never by a server client.
+    fast_model: SkipJsonSchema[BaseChatModel | None] = None
+    """Takes notes, extracts values and answers trivial tasks; None: the graph's own."""
 
     def __post_init__(self) -> None:
         # ``RunContext(**context)`` leaves the nested settings a plain dict.

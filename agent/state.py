@@ -19,11 +19,14 @@ from agent.plan import Plan, TriageDecision
 from agent.settings import Settings
 
 __all__ = [
+    "NODE_ROLES",
     "Answer",
     "Citation",
     "CitationTally",
     "InputState",
+    "ModelRole",
     "NodeUsage",
+    "Note",
     "OutputState",
     "Reflection",
     "ReflectionDecision",
@@ -47,6 +50,32 @@ VerdictKind = Literal["ok", "failed", "insufficient"]
 RunStatus = Literal["running", "done", "unanswered", "budget_exhausted", "failed", "interrupted"]
 """``unanswered``: the run ended normally but produced no cited answer."""
 StepStatus = Literal["done", "failed", "skipped"]
+ModelRole = Literal["model", "fast_model"]
+"""``model`` plans, reflects and writes; ``fast_model`` takes notes, extracts values and
+answers trivial tasks (triage). One model plays both unless ``--fast-model`` is given."""
+NODE_ROLES: dict[str, ModelRole] = {
+    "notes": "fast_model",
+    "executor": "fast_model",
+    "triage": "fast_model",
+}
+"""The role whose model a node's calls go to (the executor's are value extractions)."""
+
+
+class Note(BaseModel):
+    """A fact a step's page holds, for the step's goal, with the exact span it came from.
+
+    ``span`` is ``document[start:end]`` of the stored text under ``source`` (a key of
+    the observation's ``documents``): a note is kept only when its quote was found
+    there, so the writer's citations stay checkable against the raw text.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    fact: str
+    source: str
+    span: str
+    start: int
+    end: int
 
 
 class StepRecord(BaseModel):
@@ -67,6 +96,11 @@ class StepRecord(BaseModel):
     errors_before: tuple[str, ...] = Field(
         default=(), description="error messages of earlier attempts, for stall detection"
     )
+    notes: tuple[Note, ...] = Field(
+        default=(), description="facts for the step's goal; when set, the writer reads these"
+    )
+    notes_dropped: int = Field(default=0, description="notes whose span the page does not hold")
+    notes_error: str = Field(default="", description="why no notes were taken, if they were due")
 
     @property
     def ok(self) -> bool:
@@ -185,6 +219,14 @@ class Usage(BaseModel):
     @property
     def tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+    def by_role(self) -> dict[ModelRole, NodeUsage]:
+        """Usage per model role (`NODE_ROLES`); only roles that made calls appear."""
+        roles: dict[ModelRole, NodeUsage] = {}
+        for node, used in self.by_node.items():
+            role = NODE_ROLES.get(node, "model")
+            roles[role] = roles.get(role, NodeUsage()) + used
+        return {role: used for role, used in roles.items() if used.model_calls}
 
     def summary(self) -> dict[str, float | int]:
         return {

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agent.observation import Observation, Passage, fence, fence_text
 from agent.plan import Plan
 from agent.progress import current_plan, step_state
 from agent.state import ResearchState, StepRecord
 
-__all__ = ["EvidenceItem", "evidence_digest", "gather_evidence", "plan_digest", "record_digest"]
+__all__ = [
+    "MAX_SOURCES",
+    "EvidenceItem",
+    "evidence_digest",
+    "gather_evidence",
+    "plan_digest",
+    "record_digest",
+]
 
 _WORD = re.compile(r"[a-z0-9]{3,}")
 _MIN_SHARE = 300
 _MAX_SHOWN = 800
+MAX_SOURCES = 50
+"""Distinct sources the writer reads at most (notes make about this many fit)."""
 
 
 def record_digest(record: StepRecord, *, limit: int = 600) -> str:
@@ -71,6 +80,12 @@ class EvidenceItem:
     record: StepRecord
     shown: int = 800  # characters of the passage the model is shown
     goal: str = ""  # the plan step's goal: what a bare tool output is an answer to
+    note: str = ""  # a note's fact; the passage is then the note's exact span
+
+    @property
+    def size(self) -> int:
+        """Characters this item takes of the writer's evidence budget."""
+        return min(len(self.passage.text), self.shown) + len(self.note)
 
     def source_text(self) -> str:
         return (
@@ -96,6 +111,33 @@ def _passages(obs: Observation, step_id: str) -> tuple[Passage, ...]:
     )
 
 
+def _items(record: StepRecord, goal: str) -> list[EvidenceItem]:
+    """A step's citable items: its notes when it has any, else its passages."""
+    obs = record.observation
+    if record.notes:
+        titles = {p.ref: p.title for p in obs.passages}
+        return [
+            EvidenceItem(
+                f"{record.step_id}.{i}",
+                Passage(
+                    ref=n.source,
+                    title=titles.get(n.source, ""),
+                    text=n.span,
+                    start=n.start,
+                    end=n.end,
+                ),
+                record,
+                goal=goal,
+                note=n.fact,
+            )
+            for i, n in enumerate(record.notes, start=1)
+        ]
+    return [
+        EvidenceItem(f"{record.step_id}.{i}", p, record, goal=goal)
+        for i, p in enumerate(_passages(obs, record.step_id), start=1)
+    ]
+
+
 def _step_order(state: ResearchState) -> list[StepRecord]:
     """Successful steps, leaves of the plan first: they hold what the chain found last."""
     records = [r for r in (state.get("steps") or {}).values() if r.ok]
@@ -111,11 +153,13 @@ def _step_order(state: ResearchState) -> list[StepRecord]:
 
 
 def gather_evidence(state: ResearchState, *, task: str, limit_chars: int) -> list[EvidenceItem]:
-    """The most relevant passages of every successful step, fairly shared.
+    """The most relevant passages (or notes) of every successful step, fairly shared.
 
     Every step gets its best passage, however many steps there are (a chain's
     answer may sit in any of them); further passages are added round by round
-    while they fit in ``limit_chars``, which grows with the number of steps.
+    while they fit in ``limit_chars``, which grows with the number of steps. A
+    step with notes offers its notes instead of its raw text. At most
+    `MAX_SOURCES` distinct sources are shown.
     """
     terms = set(_WORD.findall(task.lower()))
     plan = current_plan(state)
@@ -123,11 +167,12 @@ def gather_evidence(state: ResearchState, *, task: str, limit_chars: int) -> lis
     per_step: list[list[EvidenceItem]] = []
     for record in _step_order(state):
         goal_terms = terms | set(_WORD.findall(repr(record.input).lower()))
-        items = [
-            EvidenceItem(f"{record.step_id}.{i}", p, record, goal=goals.get(record.step_id, ""))
-            for i, p in enumerate(_passages(record.observation, record.step_id), start=1)
-        ]
-        items.sort(key=lambda it: -len(goal_terms & set(_WORD.findall(it.passage.text.lower()))))
+        items = _items(record, goals.get(record.step_id, ""))
+        items.sort(
+            key=lambda it: (
+                -len(goal_terms & set(_WORD.findall(f"{it.note} {it.passage.text}".lower())))
+            )
+        )
         per_step.append(items)
     if not per_step:
         return []
@@ -135,6 +180,7 @@ def gather_evidence(state: ResearchState, *, task: str, limit_chars: int) -> lis
     width = max(_MIN_SHARE, min(_MAX_SHOWN, limit // len(per_step)))
     chosen: list[EvidenceItem] = []
     seen: set[tuple[str, str]] = set()  # steps that fetched the same passage share it
+    sources: set[str] = set()
     used = 0
     rank = 0
     while any(rank < len(items) for items in per_step):
@@ -145,13 +191,14 @@ def gather_evidence(state: ResearchState, *, task: str, limit_chars: int) -> lis
             key = (item.passage.ref, item.passage.text)
             if key in seen:
                 continue
-            size = min(len(item.passage.text), width)
-            if rank > 0 and used + size > limit:
+            if item.passage.ref not in sources and len(sources) >= MAX_SOURCES:
+                continue
+            item = replace(item, shown=width)
+            if rank > 0 and used + item.size > limit:
                 return chosen
             seen.add(key)
-            chosen.append(
-                EvidenceItem(item.id, item.passage, item.record, shown=width, goal=item.goal)
-            )
-            used += size
+            sources.add(item.passage.ref)
+            chosen.append(item)
+            used += item.size
         rank += 1
     return chosen

@@ -41,6 +41,14 @@ from agent.toolset import Toolset
 __all__ = ["build_graph"]
 
 
+def _lean(model: BaseChatModel) -> BaseChatModel:
+    if isinstance(model, ChatLlamaCpp) and model.schema_in_prompt:
+        # Ponder's prompts explain every field; a JSON-schema dump on top would
+        # make a small local model's prompt several times longer (and slower).
+        return model.with_options(schema_in_prompt=False)
+    return model
+
+
 def build_graph(
     model: BaseChatModel,
     tools: Sequence[BaseTool | Any],
@@ -49,13 +57,17 @@ def build_graph(
     checkpointer: Checkpointer = None,
     settings: Settings | None = None,
     name: str,
+    fast_model: BaseChatModel | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     settings = settings or Settings()
-    if isinstance(model, ChatLlamaCpp) and model.schema_in_prompt:
-        # Ponder's prompts explain every field; a JSON-schema dump on top would
-        # make a small local model's prompt several times longer (and slower).
-        model = model.with_options(schema_in_prompt=False)
-    deps = NodeDeps(model=model, toolset=Toolset(tools), settings=settings, purpose=purpose)
+    model = _lean(model)
+    deps = NodeDeps(
+        model=model,
+        toolset=Toolset(tools),
+        settings=settings,
+        purpose=purpose,
+        fast_model=_lean(fast_model) if fast_model is not None else None,
+    )
     g = StateGraph(
         ResearchState, context_schema=RunContext, input_schema=InputState, output_schema=OutputState
     )

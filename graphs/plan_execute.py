@@ -26,9 +26,16 @@ def build_plan_execute_graph(
     *,
     checkpointer: Checkpointer = None,
     settings: Settings | None = None,
+    fast_model: BaseChatModel | None = None,
     name: str = "ponder_plan_execute",
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """A compiled plan-and-execute graph over ``tools``."""
     return build_graph(
-        model, tools, purpose="task", checkpointer=checkpointer, settings=settings, name=name
+        model,
+        tools,
+        purpose="task",
+        checkpointer=checkpointer,
+        settings=settings,
+        name=name,
+        fast_model=fast_model,
     )

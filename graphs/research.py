@@ -27,9 +27,16 @@ def build_research_graph(
     *,
     checkpointer: Checkpointer = None,
     settings: Settings | None = None,
+    fast_model: BaseChatModel | None = None,
     name: str = "ponder_research",
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """A compiled graph that researches a task with ``tools`` and answers with citations."""
     return build_graph(
-        model, tools, purpose="research", checkpointer=checkpointer, settings=settings, name=name
+        model,
+        tools,
+        purpose="research",
+        checkpointer=checkpointer,
+        settings=settings,
+        name=name,
+        fast_model=fast_model,
     )

@@ -111,13 +111,16 @@ def build_sampled_graph(
     *,
     checkpointer: Checkpointer = None,
     settings: Settings | None = None,
+    fast_model: BaseChatModel | None = None,
     name: str = "ponder_sampled",
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """A graph that runs ``settings.samples`` research paths and answers with the verified one."""
     settings = settings or Settings()
     cache = SharedToolCalls()
     shared = [cache.share(t) if isinstance(t, BaseTool) else t for t in tools]
-    research = build_graph(model, shared, purpose="research", settings=settings, name="path")
+    research = build_graph(
+        model, shared, purpose="research", settings=settings, name="path", fast_model=fast_model
+    )
 
     def decide(
         state: SampledState, config: RunnableConfig, runtime: Runtime[RunContext]
@@ -147,7 +150,10 @@ def build_sampled_graph(
         own: RunnableConfig = {"configurable": {"thread_id": f"{thread}:path{i}"}}
         writer = get_stream_writer()
         try:
-            context = RunContext(settings=_path_settings(chosen, n))
+            context = RunContext(
+                settings=_path_settings(chosen, n),
+                fast_model=runtime.context.fast_model if runtime.context else None,
+            )
             async for mode, chunk in research.astream(
                 {"task": task}, own, context=context, stream_mode=["updates", "custom"]
             ):

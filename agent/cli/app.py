@@ -189,6 +189,18 @@ def run(
     model: Annotated[
         str, typer.Option(help="demo, auto, llamacpp:PATH, openai:M, anthropic:M, ollama:M")
     ] = "auto",
+    fast_model: Annotated[
+        str | None,
+        typer.Option(help="Model for notes, extraction and trivial answers (default: --model)."),
+    ] = None,
+    notes: Annotated[
+        bool | None,
+        typer.Option(
+            "--notes/--no-notes",
+            help="Turn each page read into checked notes for the writer (default: on at high "
+            "effort).",
+        ),
+    ] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
     effort: Annotated[
         Effort, typer.Option(help="How much thinking: low, medium, high or auto.")
@@ -298,6 +310,7 @@ def run(
         opts = RunOptions(
             task=text,
             model=model,
+            fast_model=fast_model,
             base_url=base_url,
             corpus=str(corpus.resolve()) if corpus else None,
             corpus_semantic=corpus_semantic,
@@ -307,6 +320,7 @@ def run(
             mcp_config=str(mcp.resolve()) if mcp else None,
             settings=Settings(
                 effort=effort.value,
+                notes=notes,
                 clarify=clarify,
                 samples=_samples(samples),
                 plan_samples=plan_samples,

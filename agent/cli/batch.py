@@ -62,6 +62,8 @@ def batch(
         Path | None, typer.Argument(help="Tasks, one per line (# comments allowed).")
     ] = None,
     model: Annotated[str, typer.Option(help="Model spec, as for `ponder run`.")] = "auto",
+    fast_model: Annotated[str | None, typer.Option(help="As for `ponder run`.")] = None,
+    notes: Annotated[bool | None, typer.Option("--notes/--no-notes")] = None,
     base_url: Annotated[str | None, typer.Option()] = None,
     effort: Annotated[Effort, typer.Option()] = Effort.auto,
     corpus: Annotated[Path | None, typer.Option()] = None,
@@ -141,6 +143,8 @@ def batch(
                 max_steps, max_replans, max_model_calls, max_tokens, timeout, step_timeout,
                 (searxng_url, local_web, local_web_port, search_rate),
             )  # fmt: skip
+            noted = base.settings.model_copy(update={"notes": notes})
+            base = base.model_copy(update={"fast_model": fast_model, "settings": noted})
             import uuid
 
             batch_name = batch_id or uuid.uuid4().hex[:8]

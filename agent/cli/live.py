@@ -28,7 +28,7 @@ from rich.tree import Tree
 from agent.cli.activity import ModelActivity
 from agent.cli.render import BaseView, counted
 from agent.events import Event, PlanEvent
-from agent.report import RunReport
+from agent.report import RunReport, role_line
 
 __all__ = ["LiveView"]
 
@@ -161,6 +161,7 @@ class LiveView(BaseView):
                 f"{counted(e.model_calls, 'model call')} · "
                 f"{e.input_tokens + e.output_tokens:,} tokens · "
                 f"{counted(e.tool_calls, 'tool call')} · {e.wall_s:.1f}s"
+                + (f"\n{role_line(e.by_role)}" if len(e.by_role) > 1 else "")
             )
 
     # -- drawing ---------------------------------------------------------------

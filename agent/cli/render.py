@@ -18,7 +18,7 @@ from typing import IO, Protocol
 from langchain_core.callbacks import BaseCallbackHandler
 
 from agent.events import Event
-from agent.report import RunReport
+from agent.report import RunReport, role_line
 
 __all__ = ["BaseView", "JsonLinesView", "PlainView", "QuietView", "RunView", "counted"]
 
@@ -125,8 +125,9 @@ class PlainView(BaseView):
             self._line(f"step {e.step_id} started{retry}: {e.tool} {json.dumps(e.input)[:120]}")
         elif e.type == "step_finished":
             via = f" via {e.via}" if e.via else ""
+            noted = f" ({counted(e.notes, 'note')})" if e.notes else ""
             self._line(
-                f"step {e.step_id} {e.status} in {e.duration_s:.2f}s{via}: {e.summary[:140]}"
+                f"step {e.step_id} {e.status} in {e.duration_s:.2f}s{via}{noted}: {e.summary[:140]}"
             )
         elif e.type == "reflection":
             self._line(
@@ -162,6 +163,7 @@ class PlainView(BaseView):
                 f"usage: {counted(e.model_calls, 'model call')}, "
                 f"{e.input_tokens}+{e.output_tokens} tokens, "
                 f"{counted(e.tool_calls, 'tool call')}, {e.wall_s:.1f}s"
+                + (f" ({role_line(e.by_role)})" if len(e.by_role) > 1 else "")
             )
         elif e.type == "answer":
             self._line(f"answer ({e.status})")

@@ -47,6 +47,7 @@ class RunOptions(BaseModel):
 
     task: str
     model: str = "auto"
+    fast_model: str | None = None  # notes, extraction, trivial answers; None: ``model``
     base_url: str | None = None
     corpus: str | None = None
     corpus_semantic: bool = False
@@ -67,6 +68,19 @@ def _model(opts: RunOptions, env: Mapping[str, str], view: RunView) -> Any:
     if resolved.notice:
         view.notice(resolved.notice)
     return resolved
+
+
+def _fast_model(opts: RunOptions, env: Mapping[str, str]) -> Any:
+    """The ``--fast-model``, or None when one model plays both roles."""
+    from agent.errors import UserError
+    from agent.models.resolve import resolve_model_spec
+
+    if opts.fast_model is None or opts.fast_model == opts.model:
+        return None
+    try:
+        return resolve_model_spec(opts.fast_model, base_url=opts.base_url, env=env)
+    except UserError as exc:
+        raise type(exc)(f"--fast-model: {exc.message}", hint=exc.hint) from exc
 
 
 def _tools(opts: RunOptions, store: Store, view: RunView) -> list[Any]:
@@ -99,15 +113,16 @@ class _Prepared(BaseModel):
     model_config = {"arbitrary_types_allowed": True}
 
     resolved: Any
+    fast: Any = None
     tools: list[Any]
 
 
 def _prepare(
     opts: RunOptions, store: Store, view: RunView, env: Mapping[str, str] | None
 ) -> _Prepared:
-    return _Prepared(
-        resolved=_model(opts, env or os.environ, view), tools=_tools(opts, store, view)
-    )
+    env = env or os.environ
+    fast = _fast_model(opts, env)  # first: a typo in it fails before a local model loads
+    return _Prepared(resolved=_model(opts, env, view), fast=fast, tools=_tools(opts, store, view))
 
 
 async def _drive(
@@ -125,8 +140,8 @@ async def _drive(
     from graphs.research import build_research_graph
     from graphs.sampled import build_sampled_graph
 
-    resolved, tools = prepared.resolved, prepared.tools
-    view.start(opts.task, resolved.spec)
+    resolved, tools, fast = prepared.resolved, prepared.tools, prepared.fast
+    view.start(opts.task, resolved.spec + (f" · fast model {fast.spec}" if fast else ""))
     config: RunnableConfig = {
         "configurable": {"thread_id": run_id},
         "callbacks": view.callbacks(),
@@ -134,7 +149,13 @@ async def _drive(
     context = RunContext(settings=opts.settings)
     async with store.checkpointer() as saver:
         build = build_research_graph if opts.settings.samples == 1 else build_sampled_graph
-        graph = build(resolved.model, tools, checkpointer=saver, settings=opts.settings)
+        graph = build(
+            resolved.model,
+            tools,
+            checkpointer=saver,
+            settings=opts.settings,
+            fast_model=fast.model if fast else None,
+        )
         snapshot = await graph.aget_state(config)
         feed: Any = None if resume and snapshot.values else await _first_input(opts, saver)
         if resume and snapshot.interrupts:

@@ -30,6 +30,14 @@ class NodeDeps:
     toolset: Toolset
     settings: Settings
     purpose: Literal["research", "task"] = "research"
+    fast_model: BaseChatModel | None = None  # notes, extraction, triage; None: ``model``
+
+    def fast_model_for(self, runtime: Runtime[Any]) -> BaseChatModel:
+        """The run's fast model: the runtime context's, else the graph's, else ``model``."""
+        context = runtime.context
+        if isinstance(context, RunContext) and context.fast_model is not None:
+            return context.fast_model
+        return self.fast_model or self.model
 
     def settings_of(self, state: ResearchState, runtime: Runtime[Any]) -> Settings:
         """The run's settings, fixed by triage when the run started (so resumes agree)."""
@@ -81,6 +89,10 @@ class NodeContext:
         return self.deps.model
 
     @property
+    def fast_model(self) -> BaseChatModel:
+        return self.deps.fast_model_for(self.runtime)
+
+    @property
     def toolset(self) -> Toolset:
         return self.deps.toolset
 
@@ -95,4 +107,5 @@ class NodeContext:
             settings=self.settings,
             config=self.config,
             sink=self.sink,
+            fast_model=self.fast_model,
         )

@@ -110,13 +110,17 @@ async def execute(
 
     done = await finished_steps(wanted, timeout=max(0.001, gate.remaining_s()))
     usage = NodeUsage()
+    notes_usage = NodeUsage()
     for outcome in done:
         finished[outcome.record.step_id] = outcome.record
         usage = usage + outcome.usage
+        notes_usage = notes_usage + outcome.notes_usage
         _emit_finished(sink, run_id, outcome.record)
     spent = gate.usage_update(tool_calls=len(done))
-    if usage.model_calls:
-        spent = spent.model_copy(update={"by_node": {"executor": usage}})
+    by_node = {"executor": usage, "notes": notes_usage}
+    by_node = {name: used for name, used in by_node.items() if used.model_calls}
+    if by_node:
+        spent = spent.model_copy(update={"by_node": by_node})
     if not done:
         cancel_steps(run_id)
         return {"steps": finished, **budget_exhausted(WALL_TIME_SPENT, spent)}
@@ -152,5 +156,6 @@ def _emit_finished(sink: Any, run_id: str, record: StepRecord) -> None:
             attempt=record.attempt,
             via=record.observation.via,
             error_kind=error.kind if error else "",
+            notes=len(record.notes),
         ),
     )

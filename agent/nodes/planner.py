@@ -12,6 +12,7 @@ is finished; if the final plan drops or changes such a step, it is cancelled.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from langchain_core.messages import BaseMessage
@@ -74,6 +75,9 @@ class _EarlyStarter:
             self.direct = True
         if self.direct:
             return
+        if partial.get("depth") in DEPTHS and self.ctx.state.get("triage") is None:
+            # The reply's triage comes before its steps: they run at the depth it chose.
+            self.ctx = replace(self.ctx, depth=partial["depth"])
         drafts = partial.get("steps") or []
         for raw in drafts[: min(len(drafts) - 1, self.limit)]:  # the last may still stream
             try:

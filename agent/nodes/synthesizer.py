@@ -121,7 +121,10 @@ async def synthesize(
     update = answered(sink, run_id, answer, status, reason)
     spent = ctx.gate.usage_update()
     total = add_usage(state.get("usage") or Usage(), spent)
-    emit(sink, UsageEvent(run_id=run_id, **total.summary()))  # type: ignore[arg-type]
+    emit(
+        sink,
+        UsageEvent(run_id=run_id, **total.summary(), by_role=dict(total.by_role())),  # type: ignore[arg-type]
+    )
     return {**update, "usage": spent}
 
 
@@ -170,5 +173,7 @@ def _evidence_block(evidence: list[EvidenceItem]) -> str:
     for item in evidence:
         text = item.passage.text.strip()
         text = text if len(text) <= item.shown else text[: item.shown] + " …"
+        if item.note:  # a note: its fact, then the page's exact words it rests on
+            text = f"{item.note}\n> {text}"
         blocks.append(fence_text(text, item.passage.ref, ident=item.id))
     return "\n".join(blocks)

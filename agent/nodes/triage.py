@@ -90,12 +90,13 @@ async def triage(
     emit(runtime.stream_writer, TriageEvent.of(run_id, decision))
     gate = BudgetGate(state, settings.budgets, node="triage")
     messages = render_prompt("direct", task=task)
+    model = deps.fast_model_for(runtime)  # a trivial task is the fast model's
     status: RunStatus
     try:
-        text = await call_text(deps.model, messages, gate=gate, config=config)
+        text = await call_text(model, messages, gate=gate, config=config)
         if not text:  # an empty reply is bad output: ask again once, saying so
             retry = [*messages, AIMessage(content=""), HumanMessage(content=_EMPTY_REPLY)]
-            text = await call_text(deps.model, retry, gate=gate, config=config)
+            text = await call_text(model, retry, gate=gate, config=config)
         status, stop = ("done", "answered directly") if text else ("failed", "the reply was empty")
     except BudgetExhausted as exc:
         text, status, stop = "", "budget_exhausted", str(exc)

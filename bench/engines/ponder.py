@@ -22,7 +22,9 @@ def prepare(ctx: RunContext) -> Callable[[], Awaitable[str]]:
         BenchChatModel(ctx.meter),
         make_tools(ctx.world, list(ctx.workload.tools), real=_real(ctx)),
         checkpointer=ctx.checkpointer,
-        settings=Settings(effort="auto", budgets=budgets),
+        # The workloads script no notes (their pages are short and the rows predate notes):
+        # pinned off so a workload triage sends to high depth is measured as before.
+        settings=Settings(effort="auto", budgets=budgets, notes=False),
     )
     config: RunnableConfig = {"configurable": {"thread_id": ctx.thread_id}}
 

@@ -7,6 +7,7 @@ from agent.models.structured import ReplySchema, json_schema_for
 from agent.nodes.clarify import ClarifyReply
 from agent.nodes.reflect import ReflectionReply
 from agent.nodes.synthesizer import Synthesis
+from agent.notes import NotesReply
 from agent.plan_critic import PlanPick
 from agent.plan_rules import Planning, Replanning, planning_json_schema
 from agent.support_judge import SupportJudgement
@@ -22,6 +23,7 @@ SCHEMAS: tuple[type[ReplySchema], ...] = (
     ClarifyReply,
     SupportJudgement,
     PlanPick,
+    NotesReply,
 )
 
 
