@@ -27,6 +27,7 @@ __all__ = [
     "Depth",
     "DepthName",
     "Effort",
+    "ReportKind",
     "RunContext",
     "SearchEngine",
     "Settings",
@@ -35,6 +36,7 @@ __all__ = [
 
 Effort = Literal["low", "medium", "high", "auto"]
 DepthName = Literal["low", "medium", "high"]
+ReportKind = Literal["short", "long"]
 
 
 class Depth(BaseModel):
@@ -122,6 +124,10 @@ class Settings(BaseModel):
     approve_code: bool = False
     evidence_chars: PositiveInt = Field(
         default=6000, description="evidence text shown to the synthesizer, in characters"
+    )
+    report: ReportKind = Field(
+        default="short",
+        description="short: cited claims; long: outline, sections written in parallel, summary",
     )
     web_search: WebSearchSettings = WebSearchSettings()
     samples: PositiveInt | Literal["auto"] = Field(
