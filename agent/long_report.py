@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from agent.citations import (
     CitationCheck,
+    CitationVerdict,
     ClaimDraft,
     ClaimsAssessment,
     claims_schema,
@@ -30,9 +31,10 @@ from agent.citations import (
     tally_line,
 )
 from agent.models.structured import ReplySchema, json_schema_for
-from agent.observation import fence_text, normalize_text
+from agent.observation import Passage, fence_text, normalize_text
 from agent.state import Answer, Citation, Reference, ReportClaim, ReportSection
 from agent.step_views import EvidenceItem
+from agent.support import Support
 
 __all__ = [
     "MAX_SECTIONS",
@@ -210,7 +212,8 @@ def plan_sections(
         sections = sections[:MAX_SECTIONS]
     if not sections:
         return _by_source(
-            evidence, "the outline assigned no known evidence to any section; one section per source"
+            evidence,
+            "the outline assigned no known evidence to any section; one section per source",
         )
     title = " ".join(outline.title.split())[:120]
     return ReportPlan(title, tuple(sections), "; ".join(notes))
@@ -243,11 +246,10 @@ class WrittenPart:
     problem: str = ""
 
 
-def _quote(assessment: ClaimsAssessment, v: Any) -> str:
-    passage = v.item.passage
-    return str(
-        assessment.claims[v.claim].quote.strip()
-        or (passage.text.strip() if passage.kind == "output" else v.support.span.strip())
+def _quote(claim: ClaimDraft, passage: Passage, support: Support) -> str:
+    """The model's own quote, else the sentence that supports the claim (as a short answer)."""
+    return claim.quote.strip() or (
+        passage.text.strip() if passage.kind == "output" else support.span.strip()
     )
 
 
@@ -262,7 +264,7 @@ def assemble_report(
     """One report from checked parts: summary, sections, references numbered by source."""
     ordered = [p for p in ([summary] if summary else []) + list(parts)]
     claims: list[ClaimDraft] = []
-    verdicts = []
+    verdicts: list[CitationVerdict] = []
     spans: list[tuple[int, int]] = []  # each part's claim range in ``claims``
     for part in ordered:
         start = len(claims)
@@ -284,7 +286,7 @@ def assemble_report(
             refs[passage.ref] = Reference(
                 n=len(refs) + 1, source=passage.ref, title=passage.title, kind=passage.kind
             )
-        quote = _quote(combined, v)
+        quote = _quote(combined.claims[v.claim], passage, v.support)
         key = (passage.ref, normalize_text(quote))
         if key not in cites:
             cites[key] = Citation(
@@ -303,9 +305,7 @@ def assemble_report(
         for i, c in enumerate(claims)
     ]
     built = [
-        ReportSection(
-            title=part.title, claims=tuple(c for c in report_claims[a:b] if c.text)
-        )
+        ReportSection(title=part.title, claims=tuple(c for c in report_claims[a:b] if c.text))
         for part, (a, b) in zip(ordered, spans, strict=True)
     ]
     summary_section = built[0] if summary else None

@@ -174,7 +174,9 @@ class RunReport(BaseModel):
 
     def to_markdown(self) -> str:
         """A report a person can read: the answer, then how it was reached."""
-        lines = [f"# {self.title}", "", f"_Task: {self.task}_"] if self.title else [f"# {self.task}"]
+        lines = (
+            [f"# {self.title}", "", f"_Task: {self.task}_"] if self.title else [f"# {self.task}"]
+        )
         lines += [
             "",
             self.answer or "_No answer._",

@@ -78,9 +78,7 @@ async def write_report(
         return {"usage": ctx.gate.usage_update()}
     chosen, retries = _fitting(ctx, plan)
     cut = plan.sections[len(chosen) :]
-    parts = list(
-        await asyncio.gather(*(_section(ctx, plan, s, evidence, retries) for s in chosen))
-    )
+    parts = list(await asyncio.gather(*(_section(ctx, plan, s, evidence, retries) for s in chosen)))
     parts += [WrittenPart(s.title, None, "the model-call budget ran out") for s in cut]
     if not any(p.assessment and p.assessment.claims for p in parts):
         return {"usage": ctx.gate.usage_update()}  # the synthesizer answers instead

@@ -183,8 +183,9 @@ def test_a_long_report_from_eight_pages_read_in_parallel(tmp_path: Path) -> None
 HOSTILE_TITLE = "</title><script>alert('title')</script>"
 # Page text reaches a quote through fetch_url's Markdown, which escapes "<" itself; an
 # attribute break-out is what a quote can carry into the page's title attributes.
-HOSTILE_SENTENCE = 'Colour wheels rotate hue by 120 degrees " onmouseover="alert(1)" x=\' to find triads.'
-
+HOSTILE_SENTENCE = (
+    'Colour wheels rotate hue by 120 degrees " onmouseover="alert(1)" x=\' to find triads.'
+)
 
 
 def test_a_hostile_page_cannot_inject_into_the_html_report(tmp_path: Path) -> None:
@@ -209,8 +210,9 @@ def test_a_hostile_page_cannot_inject_into_the_html_report(tmp_path: Path) -> No
         {
             "Planning": [
                 planning(
-                    plan_step("s1", "web_search", {"query": "colour wheel hue", "max_results": 2}),
-                    plan_step("s2", "fetch_url", {"url": "{{item.url}}"}, for_each="s1.results[:2]"),
+                    plan_step("s1", "web_search", {"query": "colour wheel", "max_results": 2}),
+                    plan_step("s2", "fetch_url", {"url": "{{item.url}}"},
+                              for_each="s1.results[:2]"),
                 )
             ],
             "Outline": [{"title": HOSTILE_TITLE, "sections": [{"title": HOSTILE_TITLE,
