@@ -36,14 +36,14 @@ SLOW = "/violet.html"
 
 class _Site(ThreadingHTTPServer):
     daemon_threads = True
-    release = threading.Event()
-    fetched: list[str] = []  # noqa: RUF012 - one server per test
+    release: threading.Event
+    fetched: list[str]  # paths, in the order they were asked for
 
 
 class _Pages(BaseHTTPRequestHandler):
     server: _Site
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         self.server.fetched.append(self.path)
         if self.path == SLOW:
             self.server.release.wait(timeout=60)
