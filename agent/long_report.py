@@ -133,7 +133,8 @@ def claims_reply_schema(
     js = json_schema_for(schema)
     js.pop("$defs", None)
     claims = claims_schema(evidence, grammar=grammar)
-    claims["maxItems"] = min(int(str(claims.get("maxItems", max_claims))), max_claims)
+    shipped = claims.get("maxItems")
+    claims["maxItems"] = min(shipped, max_claims) if isinstance(shipped, int) else max_claims
     js["properties"] = {"claims": claims}
     js["required"] = ["claims"]
     return js

@@ -42,7 +42,8 @@ def _claim(topic: str, cite: str, text: str = "") -> dict[str, Any]:
 
 
 def _section_title(messages: list[BaseMessage]) -> str:
-    found = re.search(r'Write the section "([^"]+)"', str(messages[-1].content))
+    prompt = "\n".join(str(m.content) for m in messages)  # a re-ask keeps the first prompt
+    found = re.search(r'Write the section "([^"]+)"', prompt)
     return found.group(1) if found else ""
 
 
@@ -219,6 +220,33 @@ def test_a_garbled_outline_falls_back_to_one_section_per_source() -> None:
         "the outline was unusable" in g and "one section per source" in g for g in answer.gaps
     )
     assert "the outline was unusable" in answer.markdown
+
+
+def test_a_section_the_model_cannot_write_is_listed_and_the_others_kept() -> None:
+    tool, _ = recording_tool()
+    good = _sections({"Alpha": [_claim("alpha", "s1.1")], "Gamma": [_claim("gamma", "s3.1")]})
+
+    def reply(messages: list[BaseMessage]) -> dict[str, Any]:
+        if _section_title(messages) == "Beta":
+            return {"claims": "beta is 4"}  # not a list, every time
+        return dict(good(messages))
+
+    model = ScriptedChatModel(
+        script={
+            "Planning": [_plan()],
+            "Outline": [THREE],
+            "Section": [reply] * 5,  # Alpha, Gamma, and Beta asked three times
+            "ReportSummary": [{"claims": [_claim("alpha", "s1.1")]}],
+        }
+    )
+    state, _ = run_research(model, [tool], "alpha, beta, gamma?", config=LONG)
+    answer = state["answer"]
+    assert len(model.calls_for("Section")) == 5
+    assert [s.title for s in answer.sections] == ["Alpha", "Gamma"]
+    assert any(
+        g.startswith("Beta: not written (the model's section was unusable") for g in answer.gaps
+    )
+    assert state["status"] == "done"
 
 
 def test_an_outline_of_unknown_evidence_ids_is_repaired() -> None:
