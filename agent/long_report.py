@@ -49,6 +49,7 @@ __all__ = [
     "claims_reply_schema",
     "evidence_block",
     "evidence_listing",
+    "merge_parts",
     "outline_schema",
     "plan_sections",
 ]
@@ -254,26 +255,46 @@ def _quote(claim: ClaimDraft, passage: Passage, support: Support) -> str:
     )
 
 
+def merge_parts(
+    summary: WrittenPart | None, parts: Sequence[WrittenPart]
+) -> tuple[ClaimsAssessment, tuple[tuple[int, int], ...]]:
+    """Every part's claims as one assessment (summary first), and each part's claim range.
+
+    One assessment, so a model judgement (`agent.support_judge`) can see the whole report
+    in one call; `assemble_report` takes the judged one back.
+    """
+    claims: list[ClaimDraft] = []
+    verdicts: list[CitationVerdict] = []
+    spans: list[tuple[int, int]] = []
+    for part in [*([summary] if summary else []), *parts]:
+        start = len(claims)
+        if part.assessment is not None:
+            claims.extend(part.assessment.claims)
+            verdicts.extend(replace(v, claim=v.claim + start) for v in part.assessment.verdicts)
+        spans.append((start, len(claims)))
+    return ClaimsAssessment(tuple(claims), tuple(verdicts)), tuple(spans)
+
+
 def assemble_report(
     title: str,
     summary: WrittenPart | None,
     parts: Sequence[WrittenPart],
     *,
     gaps: Sequence[str] = (),
+    judged: ClaimsAssessment | None = None,
     written_by: Literal["model", "evidence"] = "model",
 ) -> CitationCheck:
-    """One report from checked parts: summary, sections, references numbered by source."""
-    ordered = [p for p in ([summary] if summary else []) + list(parts)]
-    claims: list[ClaimDraft] = []
-    verdicts: list[CitationVerdict] = []
-    spans: list[tuple[int, int]] = []  # each part's claim range in ``claims``
-    for part in ordered:
-        start = len(claims)
-        if part.assessment is not None:
-            claims.extend(part.assessment.claims)
-            verdicts.extend(replace(v, claim=v.claim + start) for v in part.assessment.verdicts)
-        spans.append((start, len(claims)))
-    combined = ClaimsAssessment(tuple(claims), tuple(verdicts))
+    """One report from checked parts: summary, sections, references numbered by source.
+
+    ``judged``: `merge_parts`'s assessment after a model judgement withdrew support.
+    """
+    ordered = [*([summary] if summary else []), *parts]
+    combined, spans = merge_parts(summary, parts)
+    if judged is not None:
+        if judged.claims != combined.claims:
+            raise ValueError("the judged assessment is not this report's")
+        combined = judged
+    claims = list(combined.claims)
     refs: dict[str, Reference] = {}
     cites: dict[tuple[str, str], Citation] = {}
     per_claim: dict[int, list[Citation]] = {}

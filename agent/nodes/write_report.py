@@ -5,9 +5,11 @@ sections; every section is then written at once (one model call each, run
 concurrently), each from its own evidence; a short summary is written last
 from what the sections established. Every claim goes through the citation
 check a short answer does, and the sources are numbered once for the whole
-report (`agent.long_report.assemble_report`).
+report (`agent.long_report.assemble_report`). At high effort one more call has
+the model judge the support of every claim of the report at once
+(`agent.support_judge`), as it does for a short answer.
 
-Budgets: the model calls the sections and summary need are counted before any
+Budgets: the model calls the sections, the summary and the judgement need are counted before any
 starts, so parallel calls cannot overrun ``max_model_calls`` together; sections
 that do not fit are left out and listed as gaps. When no section could be
 written, this node hands the run to the synthesizer (its short answer, or its
@@ -40,16 +42,19 @@ from agent.long_report import (
     claims_reply_schema,
     evidence_block,
     evidence_listing,
+    merge_parts,
     outline_schema,
     plan_sections,
 )
 from agent.models.structured import call_structured, grammar_constrained
 from agent.nodes._deps import NodeContext, NodeDeps
 from agent.observation import fence_text
+from agent.progress import depth_of
 from agent.prompts import render_prompt
 from agent.run_end import answered, final_outcome
 from agent.state import ResearchState, Usage, add_usage
 from agent.step_views import EvidenceItem, gather_evidence
+from agent.support_judge import judge_support
 
 __all__ = ["write_report"]
 
@@ -83,8 +88,17 @@ async def write_report(
     if not any(p.assessment and p.assessment.claims for p in parts):
         return {"usage": ctx.gate.usage_update()}  # the synthesizer answers instead
     summary = await _summary(ctx, parts, evidence)
+    judged = None
+    if _judging(ctx):  # one more call: the model's second opinion on the whole report
+        judged = await judge_support(
+            merge_parts(summary, parts)[0],
+            model=ctx.model,
+            gate=ctx.gate,
+            retries=0,
+            config=ctx.config,
+        )
     gaps = [plan.note] if plan.note else []
-    check = assemble_report(plan.title or state["task"], summary, parts, gaps=gaps)
+    check = assemble_report(plan.title or state["task"], summary, parts, gaps=gaps, judged=judged)
     answer = check.answer
     status, reason = final_outcome(state, answer, budget="", had_evidence=True)
     emit(
@@ -112,10 +126,16 @@ def _fitting(ctx: NodeContext, plan: ReportPlan) -> tuple[tuple[PlannedSection, 
     """
     left = ctx.settings.budgets.max_model_calls - ctx.gate.model_calls
     retries = ctx.settings.output_retries
-    if left >= len(plan.sections) * (1 + retries) + 1:
+    after = 2 if _judging(ctx) else 1  # the summary, and the judgement at high effort
+    if left >= len(plan.sections) * (1 + retries) + after:
         return plan.sections, retries
-    fit = left - 1 if left > 2 else left  # keep one call for the summary when 2+ sections fit
+    fit = left - after if left > after + 1 else left  # the summary only once 2+ sections fit
     return plan.sections[: max(0, fit)], 0
+
+
+def _judging(ctx: NodeContext) -> bool:
+    """At high effort a model also judges the support the word test found, as for answers."""
+    return depth_of(ctx.state, ctx.settings).name == "high"
 
 
 async def _outline(ctx: NodeContext, evidence: Sequence[EvidenceItem]) -> ReportPlan:

@@ -301,6 +301,40 @@ def test_no_call_left_after_planning_gives_the_synthesizers_partial_answer() -> 
     assert state["answer"].written_by == "evidence" and state["answer"].citations
 
 
+def test_at_high_effort_one_judgement_of_the_whole_report_can_withdraw_support() -> None:
+    tool, _ = recording_tool()
+    fine = {"verdicts": [], "decision": "continue", "reason": "fine"}
+    judgement = {
+        "judgements": [
+            {"claim": n, "supported": n != 3, "reason": "ok" if n != 3 else "another value"}
+            for n in (1, 2, 3, 4)
+        ]
+    }  # claims in reading order: the summary's, then Alpha's, Beta's, Gamma's
+    model = ScriptedChatModel(
+        script={
+            "Planning": [
+                planning(*(step(f"s{i}", t) for i, t in enumerate(TOPICS, 1)), depth="high")
+            ],
+            "Reflection": [fine] * 4,
+            "Outline": [THREE],
+            "Section": [THREE_SECTIONS] * 3,
+            "ReportSummary": [SUMMARY],
+            "SupportJudgement": [judgement],
+        }
+    )
+    high = Settings(report="long", effort="high")
+    state, _ = run_research(model, [tool], "alpha, beta, gamma?", config=high)
+    (call,) = model.calls_for("SupportJudgement")
+    assert all(f"The value of {t} is {len(t)}." in call.prompt for t in TOPICS)
+    answer = state["answer"]
+    beta = next(s for s in answer.sections if s.title == "Beta")
+    assert beta.claims[0].citations == ()
+    assert answer.summary[0].citations  # the same words in the summary were confirmed
+    assert answer.tally.judged_by == "words+model" and answer.tally.supported == 3
+    assert any("another value" in r for r in answer.rejected)
+    assert state["usage"].by_node["write_report"].model_calls == 6
+
+
 def test_the_short_answer_stays_the_default() -> None:
     tool, _ = recording_tool()
     model = ScriptedChatModel(
