@@ -202,7 +202,7 @@ def plan_sections(
             item = by_id.get(cid.strip())
             if item is None:
                 dropped += 1
-            elif item not in items:
+            elif all(item.id != had.id for had in items):
                 items.append(item)
         merged[title.casefold()] = replace(planned, evidence=tuple(items[:_MAX_PER_SECTION]))
     sections = [s for s in merged.values() if s.evidence]
@@ -225,18 +225,19 @@ def _by_source(evidence: Sequence[EvidenceItem], note: str) -> ReportPlan:
     groups: dict[str, list[EvidenceItem]] = {}
     for item in evidence:
         groups.setdefault(item.passage.ref, []).append(item)
-    chosen = list(groups.values())[:MAX_SECTIONS]
-    for i, extra in enumerate(list(groups.values())[MAX_SECTIONS:]):
-        chosen[i % MAX_SECTIONS].extend(extra)  # a source beyond the cap joins a section
-    sections = tuple(
-        PlannedSection(
-            items[0].passage.title or items[0].passage.ref,
-            "",
-            tuple(items[:_MAX_PER_SECTION]),
+    sources = list(groups.values())
+    # Sources beyond the cap join a section, taking turns with its own passages.
+    shared: list[list[list[EvidenceItem]]] = [[g] for g in sources[:MAX_SECTIONS]]
+    for i, extra in enumerate(sources[MAX_SECTIONS:]):
+        shared[i % MAX_SECTIONS].append(extra)
+    sections = []
+    for section in shared:
+        turns = [g[k] for k in range(max(len(g) for g in section)) for g in section if k < len(g)]
+        first = section[0][0].passage
+        sections.append(
+            PlannedSection(first.title or first.ref, "", tuple(turns[:_MAX_PER_SECTION]))
         )
-        for items in chosen
-    )
-    return ReportPlan("", sections, note)
+    return ReportPlan("", tuple(sections), note)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,11 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
 
+from agent.long_report import MAX_SECTIONS, plan_sections
+from agent.observation import Observation, Passage
 from agent.settings import Budgets, Settings
+from agent.state import StepRecord
+from agent.step_views import EvidenceItem
 from agent.testing import ScriptedChatModel
 from tests.agent.graph_run import run_research
 from tests.conftest import planning, recording_tool, step
@@ -346,3 +350,35 @@ def test_the_short_answer_stays_the_default() -> None:
     state, _ = run_research(model, [tool], "alpha?")
     assert state["answer"].sections == () and state["status"] == "done"
     assert [c.role for c in model.calls] == ["Planning", "Synthesis"]
+
+
+def _items(sources: int, per_source: int) -> list[EvidenceItem]:
+    items = []
+    for s in range(1, sources + 1):
+        text = " ".join(f"Fact {s}.{p} is here." for p in range(1, per_source + 1))
+        passages = tuple(
+            Passage(ref=f"page{s}", title=f"Page {s}", text=f"Fact {s}.{p} is here.")
+            for p in range(1, per_source + 1)
+        )
+        obs = Observation(tool="fetch_url", ok=True, content=text, passages=passages)
+        record = StepRecord(
+            step_id=f"s{s}", plan_version=1, tool="fetch_url", input={}, status="done",
+            observation=obs,
+        )  # fmt: skip
+        items += [
+            EvidenceItem(f"s{s}.{p}", passages[p - 1], record) for p in range(1, per_source + 1)
+        ]
+    return items
+
+
+def test_without_an_outline_every_source_gets_a_share_of_a_section() -> None:
+    plan = plan_sections(None, _items(8, 8), problem="bad JSON")
+    assert len(plan.sections) == MAX_SECTIONS == 6
+    first = plan.sections[0]
+    # Page 7 shares the first section with page 1, passage for passage, within the cap.
+    assert [i.id for i in first.evidence] == [
+        "s1.1", "s7.1", "s1.2", "s7.2", "s1.3", "s7.3", "s1.4", "s7.4",
+    ]  # fmt: skip
+    assert first.title == "Page 1" and "bad JSON" in plan.note
+    cited = {i.passage.ref for s in plan.sections for i in s.evidence}
+    assert cited == {f"page{n}" for n in range(1, 9)}
