@@ -40,6 +40,7 @@ __all__ = [
     "check_claims",
     "claims_schema",
     "render_answer",
+    "tally_assessment",
     "tally_line",
 ]
 
@@ -223,7 +224,8 @@ def check_claims(
     return render_answer(assessment, gaps=gaps, heading=heading, written_by=written_by)
 
 
-def _tally(assessment: ClaimsAssessment, claims_unsupported: int) -> CitationTally:
+def tally_assessment(assessment: ClaimsAssessment, claims_unsupported: int) -> CitationTally:
+    """The counts of a checked set of claims (``claims_unsupported``: left with no citation)."""
     verdicts = assessment.verdicts
     snippets = sum(
         1 for v in verdicts if v.verified and v.item and v.item.passage.kind == "snippet"
@@ -300,7 +302,7 @@ def render_answer(
         else:
             unsupported_claims += 1
             paragraphs.append(f"{text} *(unsupported)*")
-    tally = _tally(assessment, unsupported_claims)
+    tally = tally_assessment(assessment, unsupported_claims)
     body = "\n\n".join(paragraphs) or "The gathered evidence does not answer the task."
     parts = [heading, body] if heading else [body]
     if gaps:

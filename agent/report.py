@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -12,13 +13,31 @@ from agent.state import (
     Citation,
     CitationTally,
     NodeUsage,
+    Reference,
     Reflection,
+    ReportClaim,
+    ReportSection,
     ResearchState,
     RunStatus,
     Usage,
 )
 
-__all__ = ["PlanView", "RunReport", "StepView", "role_line"]
+__all__ = ["PlanView", "RunReport", "StepView", "check_report_path", "role_line"]
+
+_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".json")
+
+
+def check_report_path(path: Path) -> None:
+    """Refuse a report path `RunReport.save` cannot write, before a run rather than after it."""
+    from agent.errors import ConfigError
+
+    if path.suffix.lower() not in _SUFFIXES:
+        raise ConfigError(
+            f"-o {path}: unknown report format {path.suffix or '(no suffix)'!r}",
+            hint="name it .md (Markdown), .html (a self-contained page) or .json",
+        )
+    if not path.parent.is_dir():
+        raise ConfigError(f"-o {path}: folder {path.parent} does not exist")
 
 
 class StepView(BaseModel):
@@ -52,6 +71,15 @@ class RunReport(BaseModel):
     citation_check: CitationTally | None = None
     answer_by: str = Field(
         default="none", description="model, evidence (built without the model) or none"
+    )
+    gaps: list[str] = Field(default_factory=list, description="what the evidence did not cover")
+    title: str = Field(default="", description="a long report's title")
+    summary: list[ReportClaim] = Field(default_factory=list, description="a long report's")
+    sections: list[ReportSection] = Field(
+        default_factory=list, description="a long report's sections, each claim with its citations"
+    )
+    references: list[Reference] = Field(
+        default_factory=list, description="a long report's sources, numbered as cited"
     )
     triage: TriageDecision | None = None
     plans: list[PlanView] = Field(default_factory=list)
@@ -131,6 +159,11 @@ class RunReport(BaseModel):
             citations=list(answer.citations) if answer else [],
             citation_check=answer.tally if answer and answer.tally.checked else None,
             answer_by=answer.written_by if answer else "none",
+            gaps=list(answer.gaps) if answer else [],
+            title=answer.title if answer else "",
+            summary=list(answer.summary) if answer else [],
+            sections=list(answer.sections) if answer else [],
+            references=list(answer.references) if answer else [],
             triage=state.get("triage"),
             plans=plans,
             reflections=list(state.get("reflections") or []),
@@ -140,10 +173,25 @@ class RunReport(BaseModel):
             sampling=state.get("sampling"),  # type: ignore[typeddict-item]
         )
 
+    def save(self, path: Path) -> None:
+        """Write the report as the file's suffix says: ``.html``, ``.json``, else Markdown."""
+        suffix = path.suffix.lower()
+        if suffix in (".html", ".htm"):
+            from agent.report_html import render_html
+
+            text = render_html(self)
+        elif suffix == ".json":
+            text = self.model_dump_json(indent=2)
+        else:
+            text = self.to_markdown()
+        path.write_text(text, encoding="utf-8")
+
     def to_markdown(self) -> str:
         """A report a person can read: the answer, then how it was reached."""
-        lines = [
-            f"# {self.task}",
+        lines = (
+            [f"# {self.title}", "", f"_Task: {self.task}_"] if self.title else [f"# {self.task}"]
+        )
+        lines += [
             "",
             self.answer or "_No answer._",
             "",

@@ -14,7 +14,9 @@ __all__ = [
     "route_after_execute",
     "route_after_plan",
     "route_after_reflect",
+    "route_after_report",
     "route_after_triage",
+    "writer",
 ]
 
 END: Literal["__end__"] = "__end__"
@@ -27,6 +29,20 @@ def _reflect_on_successes(state: ResearchState) -> bool:
         return False
     depth = settings.depth(triage.depth if triage else None)
     return depth.reflect_every_step and bool(unjudged_successes(state))
+
+
+def writer(state: ResearchState) -> Literal["synthesize", "write_report"]:
+    """Who writes the answer: the report writer for a long report, unless a node ended the
+    run early (the synthesizer then answers from the evidence without the model)."""
+    settings = state.get("settings")
+    if settings is not None and settings.report == "long" and not stopped(state):
+        return "write_report"
+    return "synthesize"
+
+
+def route_after_report(state: ResearchState) -> Literal["synthesize", "__end__"]:
+    """The report writer answered, or handed the run to the synthesizer."""
+    return END if state.get("answer") is not None else "synthesize"
 
 
 def route_after_triage(state: ResearchState) -> Literal["clarify", "plan", "__end__"]:
@@ -59,7 +75,7 @@ def route_after_approval(state: ResearchState) -> Literal["plan", "execute"]:
 
 def route_after_execute(
     state: ResearchState,
-) -> Literal["execute", "reflect", "approve_code", "synthesize"]:
+) -> Literal["execute", "reflect", "approve_code", "synthesize", "write_report"]:
     """Reflect at once on a failure (running steps go on meanwhile); else keep executing."""
     if stopped(state):
         return "synthesize"
@@ -68,11 +84,13 @@ def route_after_execute(
     if failed_unjudged(state):
         return "reflect"
     if plan_finished(state):
-        return "reflect" if _reflect_on_successes(state) else "synthesize"
+        return "reflect" if _reflect_on_successes(state) else writer(state)
     return "execute"
 
 
-def route_after_reflect(state: ResearchState) -> Literal["execute", "plan", "synthesize"]:
+def route_after_reflect(
+    state: ResearchState,
+) -> Literal["execute", "plan", "synthesize", "write_report"]:
     reflections = state.get("reflections") or []
     if stopped(state) or not reflections:
         return "synthesize"
@@ -80,5 +98,5 @@ def route_after_reflect(state: ResearchState) -> Literal["execute", "plan", "syn
     if decision == "replan":
         return "plan"
     if decision == "finish":
-        return "synthesize"
-    return "synthesize" if plan_finished(state) and not failed_unjudged(state) else "execute"
+        return writer(state)
+    return writer(state) if plan_finished(state) and not failed_unjudged(state) else "execute"

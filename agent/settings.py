@@ -29,6 +29,7 @@ __all__ = [
     "Depth",
     "DepthName",
     "Effort",
+    "ReportKind",
     "RunContext",
     "SearchEngine",
     "Settings",
@@ -37,6 +38,7 @@ __all__ = [
 
 Effort = Literal["low", "medium", "high", "auto"]
 DepthName = Literal["low", "medium", "high"]
+ReportKind = Literal["short", "long"]
 
 
 class Depth(BaseModel):
@@ -129,6 +131,10 @@ class Settings(BaseModel):
         default=None,
         description="turn each page a step reads into checked notes for the writer "
         "(one fast-model call a page); None: on at high depth",
+    )
+    report: ReportKind = Field(
+        default="short",
+        description="short: cited claims; long: outline, sections written in parallel, summary",
     )
     web_search: WebSearchSettings = WebSearchSettings()
     samples: PositiveInt | Literal["auto"] = Field(

@@ -28,8 +28,11 @@ __all__ = [
     "NodeUsage",
     "Note",
     "OutputState",
+    "Reference",
     "Reflection",
     "ReflectionDecision",
+    "ReportClaim",
+    "ReportSection",
     "ResearchState",
     "RunStatus",
     "StepRecord",
@@ -165,6 +168,33 @@ class CitationTally(BaseModel):
     judged_by: str = Field(default="words", description="'words', or 'words+model' at high effort")
 
 
+class ReportClaim(BaseModel):
+    """One claim of a long report, with the citations the check verified (none: unsupported)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    citations: tuple[Citation, ...] = ()
+
+
+class ReportSection(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    claims: tuple[ReportClaim, ...] = ()
+
+
+class Reference(BaseModel):
+    """A numbered source of a long report: every citation of it carries its number."""
+
+    model_config = ConfigDict(frozen=True)
+
+    n: int
+    source: str
+    title: str = ""
+    kind: Literal["document", "snippet", "output"] = "document"
+
+
 class Answer(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -178,6 +208,11 @@ class Answer(BaseModel):
         default="model",
         description="the model wrote it; built from the evidence without the model; no answer",
     )
+    # A long report (``Settings(report="long")``) also keeps its structure:
+    title: str = ""
+    summary: tuple[ReportClaim, ...] = ()
+    sections: tuple[ReportSection, ...] = ()
+    references: tuple[Reference, ...] = ()
 
 
 class NodeUsage(BaseModel):

@@ -26,12 +26,14 @@ from agent.nodes.planner import plan
 from agent.nodes.reflect import reflect
 from agent.nodes.synthesizer import synthesize
 from agent.nodes.triage import triage
+from agent.nodes.write_report import write_report
 from agent.routes import (
     route_after_approval,
     route_after_clarify,
     route_after_execute,
     route_after_plan,
     route_after_reflect,
+    route_after_report,
     route_after_triage,
 )
 from agent.settings import RunContext, Settings
@@ -80,6 +82,7 @@ def build_graph(
     g.add_node("execute", io_node(execute, name="execute", deps=deps))
     g.add_node("reflect", io_node(reflect, name="reflect", deps=deps))
     g.add_node("synthesize", io_node(synthesize, name="synthesize", deps=deps))
+    g.add_node("write_report", io_node(write_report, name="write_report", deps=deps))
     g.add_edge(START, "triage")
     g.add_conditional_edges("triage", route_after_triage, ["clarify", "plan", END])
     g.add_conditional_edges("clarify", route_after_clarify, ["ask_user", "plan"])
@@ -90,9 +93,14 @@ def build_graph(
     g.add_conditional_edges("approve_plan", route_after_approval, ["plan", "execute"])
     g.add_edge("approve_code", "execute")
     g.add_conditional_edges(
-        "execute", route_after_execute, ["execute", "reflect", "approve_code", "synthesize"]
+        "execute",
+        route_after_execute,
+        ["execute", "reflect", "approve_code", "synthesize", "write_report"],
     )
-    g.add_conditional_edges("reflect", route_after_reflect, ["execute", "plan", "synthesize"])
+    g.add_conditional_edges(
+        "reflect", route_after_reflect, ["execute", "plan", "synthesize", "write_report"]
+    )
+    g.add_conditional_edges("write_report", route_after_report, ["synthesize", END])
     g.add_edge("synthesize", END)
     if isinstance(checkpointer, BaseCheckpointSaver):
         # Register Ponder's state types, so a strict saver accepts them. LangGraph

@@ -84,6 +84,11 @@ class Search(StrEnum):
     none = "none"
 
 
+class ReportKind(StrEnum):
+    short = "short"
+    long = "long"
+
+
 class EventFormat(StrEnum):
     jsonl = "jsonl"
 
@@ -164,11 +169,18 @@ def _view(json_out: bool, events: EventFormat | None, show_thinking: bool) -> An
     return PlainView(show_thinking=show_thinking)
 
 
+def _check_output(output: Path | None) -> None:
+    from agent.report import check_report_path
+
+    if output is not None:
+        check_report_path(output)
+
+
 def _emit(report: RunReport, json_out: bool, output: Path | None) -> NoReturn:
     if json_out:
         typer.echo(report.model_dump_json(indent=2))
     if output is not None:
-        output.write_text(report.to_markdown(), encoding="utf-8")
+        report.save(output)
     raise typer.Exit(EXIT.get(report.status, 1))
 
 
@@ -249,8 +261,15 @@ def run(
         EventFormat | None, typer.Option(help="Print the event stream (jsonl).")
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write a Markdown report.")
+        Path | None,
+        typer.Option("-o", "--output", help="Write the report: .md, .html (one page) or .json."),
     ] = None,
+    report_kind: Annotated[
+        ReportKind,
+        typer.Option(
+            "--report", help="short: cited claims; long: outline, sections, summary, references."
+        ),
+    ] = ReportKind.short,
     run_id: Annotated[str | None, typer.Option(help="Name the run (default: random).")] = None,
     clarify: Annotated[
         bool, typer.Option(help="Let the model ask one question first if the task is ambiguous.")
@@ -284,6 +303,7 @@ def run(
         from agent.cli.task_input import read_task
 
         text = read_task(task, task_file)
+        _check_output(output)
         if corpus is not None and not corpus.is_dir():
             raise ConfigError(f"corpus folder {corpus} does not exist or is not a folder")
         from agent.cli.web_options import web_search_choice
@@ -322,6 +342,7 @@ def run(
                 effort=effort.value,
                 notes=notes,
                 clarify=clarify,
+                report=report_kind.value,
                 samples=_samples(samples),
                 plan_samples=plan_samples,
                 approve_plan=approve_plan,
@@ -372,6 +393,7 @@ def ask(
     from agent.errors import UserError
 
     try:
+        _check_output(output)
         run_store = _store(store)
     except UserError as exc:
         _fail_on(exc, 2)
@@ -406,6 +428,7 @@ def resume(
     from agent.errors import UserError
 
     try:
+        _check_output(output)
         run_store = _store(store)
     except UserError as exc:
         _fail_on(exc, 2)
@@ -448,17 +471,24 @@ def runs(
 def show(
     run_id: Annotated[str, typer.Argument()],
     json_out: Annotated[bool, typer.Option("--json")] = False,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write it to .md, .html or .json.")
+    ] = None,
     store: Annotated[str | None, typer.Option()] = None,
 ) -> None:
-    """Print a stored run's answer and how it was reached."""
+    """Print a stored run's answer and how it was reached (or write it with -o)."""
     from agent.cli.session import show_run
     from agent.errors import UserError
 
     try:
+        _check_output(output)
         run_store = _store(store)
     except UserError as exc:
         _fail_on(exc, 2)
     report = _run(show_run(run_id, store=run_store))
+    if output is not None:
+        report.save(output)
+        return
     typer.echo(report.model_dump_json(indent=2) if json_out else report.to_markdown())
 
 

@@ -65,6 +65,7 @@ _DOING = {
     "plan": "planning",
     "reflect": "reflecting",
     "synthesize": "writing the answer",
+    "write_report": "writing the report",
     "execute": "reading a step's output",
 }
 _DETAIL_CHARS = 90

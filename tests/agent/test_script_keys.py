@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent.dispatch import Extraction
+from agent.long_report import Outline, SectionDraft, SummaryDraft
 from agent.models.structured import ReplySchema, json_schema_for
 from agent.nodes.clarify import ClarifyReply
 from agent.nodes.reflect import ReflectionReply
@@ -24,6 +25,9 @@ SCHEMAS: tuple[type[ReplySchema], ...] = (
     SupportJudgement,
     PlanPick,
     NotesReply,
+    Outline,
+    SectionDraft,
+    SummaryDraft,
 )
 
 
