@@ -27,6 +27,7 @@ __all__ = [
     "Depth",
     "DepthName",
     "Effort",
+    "PlanFormat",
     "RunContext",
     "SearchEngine",
     "Settings",
@@ -74,6 +75,9 @@ class Budgets(BaseModel):
 
 
 SearchEngine = Literal["ddgs", "searxng", "local"]
+PlanFormat = Literal["auto", "compact", "json"]
+"""How the planner writes steps: one line each (compact), JSON objects, or auto:
+compact where decoding follows a grammar (llama.cpp, where output tokens dominate), else JSON."""
 
 
 class WebSearchSettings(BaseModel):
@@ -114,6 +118,11 @@ class Settings(BaseModel):
     output_retries: int = Field(default=2, ge=0, description="re-asks after other bad output")
     stream_planning: bool = Field(
         default=True, description="dispatch steps while the plan is still being written"
+    )
+    plan_format: PlanFormat = Field(
+        default="auto",
+        description="compact: one line per step (about half the output tokens); json: an "
+        "object per step; auto: compact under a llama.cpp grammar, else json",
     )
     clarify: bool = Field(
         default=False, description="before planning, ask one question when the task is ambiguous"

@@ -349,7 +349,8 @@ def _compact(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
         loc = ".".join(str(x) for x in err.get("loc", ()))
-        parts.append(f"{loc or 'reply'}: {err.get('msg', '')}")
+        message = str(err.get("msg", "")).removeprefix("Value error, ")
+        parts.append(f"{loc or 'reply'}: {message}")
     return "; ".join(parts)
 
 
