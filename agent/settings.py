@@ -77,7 +77,8 @@ class Budgets(BaseModel):
 SearchEngine = Literal["ddgs", "searxng", "local"]
 PlanFormat = Literal["auto", "compact", "json"]
 """How the planner writes steps: one line each (compact), JSON objects, or auto:
-compact where decoding follows a grammar (llama.cpp, where output tokens dominate), else JSON."""
+compact for llama.cpp in process (its grammar holds every line; output tokens dominate there),
+else JSON."""
 
 
 class WebSearchSettings(BaseModel):
@@ -122,7 +123,7 @@ class Settings(BaseModel):
     plan_format: PlanFormat = Field(
         default="auto",
         description="compact: one line per step (about half the output tokens); json: an "
-        "object per step; auto: compact under a llama.cpp grammar, else json",
+        "object per step; auto: compact for llama.cpp run in process (its grammar holds every line), else json",
     )
     clarify: bool = Field(
         default=False, description="before planning, ask one question when the task is ambiguous"

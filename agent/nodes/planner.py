@@ -22,7 +22,7 @@ from agent.compact_plan import CompactPlanError, closed_lines, parse_line
 from agent.dispatch import StepContext, StepKey, cancel_steps, start_step, step_key
 from agent.errors import PlanningError
 from agent.events import PlanEvent, ReplanEvent, TriageEvent, emit
-from agent.models.structured import call_structured, grammar_constrained
+from agent.models.structured import call_structured, grammar_constrained, grammar_in_process
 from agent.nodes._deps import NodeContext, NodeDeps
 from agent.plan import Plan, PlanStep, TriageDecision, placeholder_refs
 from agent.plan_merge import merge_duplicates, merged_text, step_signature
@@ -122,7 +122,11 @@ def _closed_compact_steps(text: str) -> list[dict[str, Any]]:
 def _compact(ctx: NodeContext) -> bool:
     """Whether this planner call asks for a compact plan (`Settings.plan_format`)."""
     chosen = ctx.settings.plan_format
-    return chosen == "compact" or (chosen == "auto" and grammar_constrained(ctx.model))
+    if chosen != "auto":
+        return chosen == "compact"
+    # Auto: where a grammar Ponder compiles holds every line to the compact form. A served
+    # llama.cpp builds its own grammar from the JSON schema, which cannot carry it.
+    return grammar_in_process(ctx.model)
 
 
 async def plan(
