@@ -82,7 +82,7 @@ def _position_rules(toolset: Toolset, i: int, sid: str, prior: list[str]) -> lis
         source = f'cp-prior-{i} "." ("results" | "links") "[" [0-9]? ":" [0-9] [0-9]? "]"'
         after = f'" after " cp-prior-{i} ("," cp-prior-{i}){{0,{_MAX_AFTER - 1}}}'
         tail = f' (" for " {source})? ({after})?'
-    rules.append(f'cp-line-{i} ::= "{sid} = " ({" | ".join(calls)}){tail} "  # " cp-goal')
+    rules.append(f'cp-line-{i} ::= "{sid} = " ({" | ".join(calls)}){tail} " # " cp-goal')
     return rules
 
 

@@ -3,14 +3,15 @@
 A JSON plan spends most of its output tokens on keys, quotes and brackets
 (about 34 tokens a step); a compact plan writes each step as a call::
 
-    s1 = web_search(query='asyncio gather exceptions')  # how gather reports errors
-    s2 = fetch_url(url={{s1}})  # read the top result
-    s3 = fetch_url(url='{{item.url}}') for s1.results[:3]  # read each of the top three
-    s4 = python(code='print(1)') after s2,s3  # runs once both are read
+    s1 = web_search(query='asyncio gather exceptions') # how gather reports errors
+    s2 = fetch_url(url={{s1}}) # read the top result
+    s3 = fetch_url(url='{{item.url}}') for s1.results[:3] # read each of the top three
+    s4 = python(code='print(1)') after s2,s3 # runs once both are read
 
 The comment is the step's goal. Dependencies follow from the placeholders
-(``{{s1}}``; a whole argument may be one without quotes) and ``for`` (a fan-out over an earlier step's list), so only a
-dependency without either is written out, with ``after``. Arguments are
+(``{{s1}}``; a whole argument may be one, unquoted) and ``for`` (a fan-out
+over an earlier step's list), so only a dependency without either is written
+out, with ``after``. Arguments are
 keyword literals as Python writes them (``'text'``, ``3``, ``True``, ``[..]``;
 JSON's ``true``/``null`` are read too). A plan step's ``expected`` has no
 compact form.
@@ -50,7 +51,7 @@ _TAIL = re.compile(
 _STEP_ID = re.compile(STEP_ID)
 _BARE = re.compile(r"^\{\{(s[0-9]{1,3}|item)(\.[A-Za-z_][A-Za-z0-9_]*)?\}\}$")
 _NAMED = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
-_SHAPE = "write it as: s2 = tool(name='value')  # goal"
+_SHAPE = "write it as: s2 = tool(name='value') # goal"
 _SHOWN = 80
 
 
@@ -98,7 +99,7 @@ def _parse(line: str) -> dict[str, Any]:
     opened = head.end() - 1
     close, goal = _call_end_and_comment(line, opened)
     if not goal:
-        raise CompactPlanError("the step has no goal; end the line with '  # what it finds out'")
+        raise CompactPlanError("the step has no goal; end the line with ' # what it finds out'")
     comment_at = line.find("#", close)
     tail = _TAIL.match(line[close + 1 : comment_at if comment_at >= 0 else len(line)])
     if tail is None:
@@ -205,7 +206,7 @@ def format_plan(steps: Sequence[Mapping[str, Any]]) -> str:
 
 
 def format_step(step: Mapping[str, Any]) -> str:
-    """One step as one line: ``sN = tool(arg='v') [for ...] [after ...]  # goal``."""
+    """One step as one line: ``sN = tool(arg='v') [for ...] [after ...] # goal``."""
     args = ", ".join(f"{k}={_format(v)}" for k, v in dict(step.get("input") or {}).items())
     line = f"{step['id']} = {step['tool']}({args})"
     for_each = step.get("for_each")
@@ -219,7 +220,7 @@ def format_step(step: Mapping[str, Any]) -> str:
     if after:
         line += f" after {','.join(after)}"
     goal = " ".join(str(step.get("goal") or "").split())
-    return f"{line}  # {goal}"
+    return f"{line} # {goal}"
 
 
 def _format(value: Any) -> str:

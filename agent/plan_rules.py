@@ -65,7 +65,7 @@ class StepDraft(BaseModel):
 
 
 COMPACT_PLAN = (
-    "one line per step: s1 = tool(arg='value')  # goal. {{s1}} in an argument uses s1's "
+    "one line per step: s1 = tool(arg='value') # goal. {{s1}} in an argument uses s1's "
     "result; 'for s1.results[:5]' after the call runs it per item ({{item.url}}); "
     "'after s1,s2' waits for steps whose results it does not use"
 )

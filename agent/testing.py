@@ -61,6 +61,7 @@ __all__ = [
     "ScriptExhaustedError",
     "ScriptedCall",
     "ScriptedChatModel",
+    "as_compact_plan",
     "count_tokens",
     "plan_step",
     "planning_reply",

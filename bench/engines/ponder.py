@@ -1,4 +1,7 @@
-"""Ponder's research graph, as shipped: effort "auto", so triage picks the depth."""
+"""Ponder's research graph, as shipped: effort "auto", so triage picks the depth.
+
+``ponder-compact`` is the same graph with ``plan_format="compact"``.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +25,11 @@ def prepare(ctx: RunContext) -> Callable[[], Awaitable[str]]:
         BenchChatModel(ctx.meter),
         make_tools(ctx.world, list(ctx.workload.tools), real=_real(ctx)),
         checkpointer=ctx.checkpointer,
-        settings=Settings(effort="auto", budgets=budgets),
+        settings=Settings(
+            effort="auto",
+            budgets=budgets,
+            plan_format="compact" if ctx.framework == "ponder-compact" else "auto",
+        ),
     )
     config: RunnableConfig = {"configurable": {"thread_id": ctx.thread_id}}
 

@@ -188,4 +188,4 @@ def test_scripted_models_send_a_scripted_plan_compactly_when_asked() -> None:
     sent = ScriptedChatModel(script={"Planning": [planning_reply(*steps)]}).with_structured_output(
         js, method="function_calling"
     ).invoke("plan it")
-    assert sent["plan"] == "s1 = lookup(query='a')  # find a\ns2 = lookup(query={{s1}})  # then b"
+    assert sent["plan"] == "s1 = lookup(query='a') # find a\ns2 = lookup(query={{s1}}) # then b"

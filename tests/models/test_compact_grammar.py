@@ -75,14 +75,14 @@ def _reply(plan: str, reasoning: str = "Search, then read.") -> str:
 
 
 GOOD = [
-    "s1 = corpus_search(query='gather exceptions')  # find gather\n"
-    "s2 = read_document(path={{s1}})  # read it\n"
-    "s3 = corpus_search(query='TaskGroup # errors', k=3)  # find TaskGroup\n"
-    "s4 = read_document(path='{{s3.url}}', section='Errors') after s2  # read that",
-    "s1 = corpus_search(query='asyncio')  # look\n"
-    "s2 = read_document(path={{item.url}}) for s1.results[:3]  # read each\n"
-    "s3 = corpus_search(query='{{s2 | the class name}} docs')  # look again\n"
-    "s4 = read_document(path={{s3}}) after s1,s2  # read",
+    "s1 = corpus_search(query='gather exceptions') # find gather\n"
+    "s2 = read_document(path={{s1}}) # read it\n"
+    "s3 = corpus_search(query='TaskGroup # errors', k=3) # find TaskGroup\n"
+    "s4 = read_document(path='{{s3.url}}', section='Errors') after s2 # read that",
+    "s1 = corpus_search(query='asyncio') # look\n"
+    "s2 = read_document(path={{item.url}}) for s1.results[:3] # read each\n"
+    "s3 = corpus_search(query='{{s2 | the class name}} docs') # look again\n"
+    "s4 = read_document(path={{s3}}) after s1,s2 # read",
 ]
 BAD = {
     "unknown tool": GOOD[0].replace("corpus_search(query='gather", "web_search(query='gather"),
@@ -92,10 +92,10 @@ BAD = {
     "a later step's result": GOOD[0].replace("path={{s1}}", "path={{s3}}"),
     "its own result": GOOD[0].replace("path={{s1}}", "path={{s2}}"),
     "ids out of order": GOOD[0].replace("s2 = read", "s7 = read"),
-    "no goal": GOOD[0].replace("  # find gather", ""),
+    "no goal": GOOD[0].replace(" # find gather", ""),
     "unquoted text": GOOD[0].replace("'gather exceptions'", "gather"),
     "fan-out over a later step": GOOD[1].replace("for s1.results", "for s3.results"),
-    "a fifth step": GOOD[0] + "\ns5 = corpus_search(query='x')  # more",
+    "a fifth step": GOOD[0] + "\ns5 = corpus_search(query='x') # more",
     "a missing step": GOOD[0].rsplit("\n", 1)[0],
 }
 
@@ -144,7 +144,7 @@ async def test_the_demo_model_plans_compactly_and_a_step_starts_before_the_plan_
     graph = build_research_graph(
         model,
         make_tools(World(seed=0, scale=0.0), ["web_search", "fetch_url"]),
-        settings=Settings(effort="medium"),  # plan_format auto: compact under llama.cpp
+        settings=Settings(effort="medium"), # plan_format auto: compact under llama.cpp
     )
     config: Any = {"configurable": {"thread_id": uuid.uuid4().hex}}
     seen: list[str] = []
