@@ -27,7 +27,7 @@ __all__ = ["GBNF_KEY", "compact_plan_gbnf"]
 GBNF_KEY = "x-gbnf"
 """A schema node with this key is a string whose body follows the given grammar."""
 
-_GOAL_CHARS = 100
+_GOAL_CHARS = 80
 _MAX_AFTER = 5
 _SAFE = r"[^'\"\\\x00-\x1F{]"
 
@@ -40,12 +40,12 @@ def compact_plan_gbnf(
     ``first`` numbers the new steps; ``known`` are finished steps they may use.
     """
     rules = [
-        f"cp-safe ::= {_SAFE} | \"{{\" [^{{'\"\\\\\\x00-\\x1F]",
-        f'cp-goal ::= [^"\\\\\\x00-\\x1F]{{1,{_GOAL_CHARS}}}',
+        f'cp-safe ::= {_SAFE} | "{{" [^{{\'"\\\\\\x00-\\x1F]',
+        f'cp-goal ::= [^"\\\\\\x00-\\x1F=(){{}}#\\[\\]]{{1,{_GOAL_CHARS}}}',
         'cp-int ::= "-"? [0-9]{1,9}',
         'cp-num ::= "-"? [0-9]{1,9} ("." [0-9]{1,6})?',
         'cp-bool ::= "True" | "False"',
-        "cp-item ::= \"{{item\" (\".\" (" + " | ".join(f'"{f}"' for f in ITEM_FIELDS) + '))? "}}"',
+        'cp-item ::= "{{item" ("." (' + " | ".join(f'"{f}"' for f in ITEM_FIELDS) + '))? "}}"',
     ]
     lines = []
     for i in range(count):
@@ -58,42 +58,61 @@ def compact_plan_gbnf(
 
 
 def _position_rules(toolset: Toolset, i: int, sid: str, prior: list[str]) -> list[str]:
+    """The line at position ``i``: a plain call, or (with earlier steps) a fan-out call.
+
+    In a plain call text may hold placeholders to earlier steps but no
+    ``{{item}}``; a fan-out call's first text argument is the item itself and
+    ``for`` names the list, so a fan-out that never uses its item cannot be written.
+    """
     rules = []
-    refs = ""
+    refs, bare = "", ""
     if prior:
-        ids = " | ".join(f'"{p}"' for p in prior)
-        rules.append(f"cp-prior-{i} ::= {ids}")
+        rules.append(f"cp-prior-{i} ::= " + " | ".join(f'"{p}"' for p in prior))
         rules.append(
             f'cp-ref-{i} ::= "{{{{" cp-prior-{i} ("." [a-z_]{{1,20}})? '
             f'(" | " [^}}"\\\\\\x00-\\x1F]{{1,60}})? "}}}}"'
         )
         refs = f" | cp-ref-{i}"
-        bare = f'"{{{{" cp-prior-{i} ("." [a-z_]{{1,20}})? "}}}}" | cp-item'
-    else:
-        bare = "cp-item"
-    rules.append(f"cp-str-{i} ::= \"'\" (cp-safe{refs} | cp-item)* \"'\" | {bare}")
-    calls = []
+        bare = f' | "{{{{" cp-prior-{i} ("." [a-z_]{{1,20}})? "}}}}"'
+    rules.append(f'cp-str-{i} ::= "\'" (cp-safe{refs})* "\'"{bare}')
+    plain, fan = [], []
     for k, name in enumerate(toolset.names):
-        rule = f"cp-call-{i}-{k}"
-        calls.append(rule)
-        rules.append(f'{rule} ::= "{name}(" {_arguments(toolset.parameters(name), i)} ")"')
-    tail = ""
-    if prior:
-        source = f'cp-prior-{i} "." ("results" | "links") "[" [0-9]? ":" [0-9] [0-9]? "]"'
-        after = f'" after " cp-prior-{i} ("," cp-prior-{i}){{0,{_MAX_AFTER - 1}}}'
-        tail = f' (" for " {source})? ({after})?'
-    rules.append(f'cp-line-{i} ::= "{sid} = " ({" | ".join(calls)}){tail} " # " cp-goal')
+        params = toolset.parameters(name)
+        rules.append(f'cp-call-{i}-{k} ::= "{name}(" {_arguments(params, f"cp-str-{i}")} ")"')
+        plain.append(f"cp-call-{i}-{k}")
+        fan_args = _arguments(params, f"cp-istr-{i}", item_first=True) if prior else None
+        if fan_args is not None:
+            rules.append(f'cp-fan-{i}-{k} ::= "{name}(" {fan_args} ")"')
+            fan.append(f"cp-fan-{i}-{k}")
+    if not prior:
+        rules.append(f'cp-line-{i} ::= "{sid} = " ({" | ".join(plain)}) " # " cp-goal')
+        return rules
+    rules.append(f'cp-istr-{i} ::= "\'" (cp-safe{refs} | cp-item)* "\'"{bare} | cp-item')
+    after = f'(" after " cp-prior-{i} ("," cp-prior-{i}){{0,{_MAX_AFTER - 1}}})?'
+    source = f'cp-prior-{i} "." ("results" | "links") "[" [0-9]? ":" [0-9] [0-9]? "]"'
+    calls = f"({' | '.join(plain)}) {after}"
+    if fan:
+        calls = f'({calls} | ({" | ".join(fan)}) " for " {source} {after})'
+    rules.append(f'cp-line-{i} ::= "{sid} = " {calls} " # " cp-goal')
     return rules
 
 
-def _arguments(params: Mapping[str, Any], i: int) -> str:
-    """Keyword arguments: required ones in order, then each optional one, or none."""
+def _arguments(params: Mapping[str, Any], text: str, *, item_first: bool = False) -> str | None:
+    """Keyword arguments: required ones in order, then each optional one, or none.
+
+    With ``item_first`` the first required text argument is ``{{item…}}``; None if
+    the tool has no required text argument to put it in.
+    """
     props: Mapping[str, Any] = params.get("properties", {})
     required = [p for p in props if p in set(params.get("required", []))]
     optional = [p for p in props if p not in required]
+    item_arg = next((p for p in required if props[p].get("type") == "string"), None)
+    if item_first and (item_arg is None or "enum" in props[item_arg]):
+        return None
 
     def arg(name: str) -> str:
-        return f'"{name}=" {_value(props[name], i)}'
+        value = "cp-item" if item_first and name == item_arg else _value(props[name], text)
+        return f'"{name}=" {value}'
 
     if required:
         parts = [arg(required[0]), *(f'", " {arg(n)}' for n in required[1:])]
@@ -104,13 +123,15 @@ def _arguments(params: Mapping[str, Any], i: int) -> str:
     return "(" + " | ".join(arg(n) for n in optional) + ")?"
 
 
-def _value(spec: Mapping[str, Any], i: int) -> str:
+def _value(spec: Mapping[str, Any], text: str) -> str:
     enum = spec.get("enum")
     if isinstance(enum, list) and enum and all(_plain(v) for v in enum):
-        return "(" + " | ".join(f"\"'{v}'\"" if isinstance(v, str) else f'"{v}"' for v in enum) + ")"
+        return (
+            "(" + " | ".join(f"\"'{v}'\"" if isinstance(v, str) else f'"{v}"' for v in enum) + ")"
+        )
     kind = spec.get("type")
     if kind == "string":
-        return f"cp-str-{i}"
+        return text
     if kind == "integer":
         return "cp-int"
     if kind == "number":
@@ -118,9 +139,9 @@ def _value(spec: Mapping[str, Any], i: int) -> str:
     if kind == "boolean":
         return "cp-bool"
     if kind == "array":
-        item = _value(spec.get("items") or {}, i)
+        item = _value(spec.get("items") or {}, text)
         return f'"[" ({item} (", " {item}){{0,19}})? "]"'
-    return f"(cp-str-{i} | cp-num | cp-bool | \"None\")"
+    return f'({text} | cp-num | cp-bool | "None")'
 
 
 def _plain(value: Any) -> bool:

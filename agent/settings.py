@@ -123,7 +123,8 @@ class Settings(BaseModel):
     plan_format: PlanFormat = Field(
         default="auto",
         description="compact: one line per step (about half the output tokens); json: an "
-        "object per step; auto: compact for llama.cpp run in process (its grammar holds every line), else json",
+        "object per step; auto: compact for llama.cpp in process (its grammar holds every "
+        "line), else json",
     )
     clarify: bool = Field(
         default=False, description="before planning, ask one question when the task is ambiguous"

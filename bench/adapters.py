@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import replace
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.callbacks import (

@@ -22,7 +22,6 @@ from typing import Any
 from agent.testing import as_compact_plan, count_tokens
 from bench.meter import ModelTurn
 from bench.workloads import FanOut
-from bench.world import World
 
 __all__ = ["measure_plan_tokens", "plan_reply"]
 

@@ -222,7 +222,8 @@ def goals(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                 errors=failed_runs(rows, label, "ponder", "langchain-par"),
             )
     for label in ("fan-out N=8", "fan-out N=16"):  # compact plans, the goals
-        for peer, limit in (("langchain-par", 0.85 if "=8" in label else 0.9),):
+        for peer in ("langchain-par", "smolagents-par"):
+            limit = 0.85 if label.endswith("=8") else 0.9
             ratio = report.get("b1", {}).get("compact_ratios", {}).get(peer, {}).get(label)
             if ratio:
                 add(f"B1 {label[8:]} wall ponder-compact/{peer} <= {limit}", ratio["median"], limit)

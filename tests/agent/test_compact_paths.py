@@ -27,7 +27,13 @@ from tests.models.test_openai_adapter import chunk, tool_delta
 from tests.models.transports import FakeProvider, sse
 
 PLAN = "s1 = lookup(query='gather # errors')  # how gather fails\ns2 = lookup(query={{s1}})  # more"
-REPLY = {"mode": "research", "depth": "low", "triage_reason": "facts", "reasoning": "r", "plan": PLAN}
+REPLY = {
+    "mode": "research",
+    "depth": "low",
+    "triage_reason": "facts",
+    "reasoning": "r",
+    "plan": PLAN,
+}
 
 
 def _toolset() -> Toolset:
@@ -64,7 +70,9 @@ def _content_stream(text: str) -> str:
 
 
 async def _plan(model: Any, seen: list[list[str]]) -> Planning:
-    js = planning_json_schema(_toolset(), max_steps=4, triage=True, allow_direct=False, compact=True)
+    js = planning_json_schema(
+        _toolset(), max_steps=4, triage=True, allow_direct=False, compact=True
+    )
 
     def partial(p: dict[str, Any]) -> None:
         seen.append([d["id"] for d in _closed_compact_steps(str(p.get("plan") or ""))[:-1]])

@@ -89,7 +89,9 @@ def test_the_planning_reply_reports_the_failing_line_to_the_model() -> None:
 
 
 def test_blank_and_comment_lines_are_skipped() -> None:
-    assert parse_plan("\n# thinking aloud\ns1 = t(q='x')  # g\n\n") == [parse_line("s1 = t(q='x')  # g")]
+    assert parse_plan("\n# thinking aloud\ns1 = t(q='x')  # g\n\n") == [
+        parse_line("s1 = t(q='x')  # g")
+    ]
 
 
 def test_streaming_starts_only_lines_that_closed() -> None:
@@ -117,9 +119,11 @@ def test_a_broken_closed_line_is_left_to_validation_not_started() -> None:
 # -- round trip: JSON plan <-> compact ---------------------------------------------------
 
 _words = st.text(string.ascii_letters + string.digits + " #'\"\\{}|.,:-_é", min_size=1, max_size=30)
-_goal = st.text(string.ascii_letters + string.digits + " #'\",.:-é", min_size=1, max_size=40).map(
-    lambda g: " ".join(g.split())
-).filter(bool)
+_goal = (
+    st.text(string.ascii_letters + string.digits + " #'\",.:-é", min_size=1, max_size=40)
+    .map(lambda g: " ".join(g.split()))
+    .filter(bool)
+)
 _scalar = st.one_of(
     _words,
     st.integers(-(10**6), 10**6),
@@ -127,7 +131,9 @@ _scalar = st.one_of(
     st.booleans(),
     st.none(),
 )
-_value = st.one_of(_scalar, st.lists(_scalar, max_size=3), st.dictionaries(_words, _scalar, max_size=2))
+_value = st.one_of(
+    _scalar, st.lists(_scalar, max_size=3), st.dictionaries(_words, _scalar, max_size=2)
+)
 _names = st.sampled_from(["query", "url", "code", "k", "path", "lang"])
 
 
@@ -150,9 +156,7 @@ def _plans(draw: Any) -> list[dict[str, Any]]:
         if earlier:
             after = draw(st.lists(st.sampled_from(earlier), unique=True, max_size=2))
         tool = draw(st.sampled_from(["web_search", "fetch_url", "mcp.tool-name"]))
-        steps.append(
-            plan_step(sid, tool, args, goal=draw(_goal), after=after, for_each=for_each)
-        )
+        steps.append(plan_step(sid, tool, args, goal=draw(_goal), after=after, for_each=for_each))
     return steps
 
 
@@ -180,12 +184,16 @@ def test_scripted_models_send_a_scripted_plan_compactly_when_asked() -> None:
     model = ScriptedChatModel(script={"Planning": [planning_reply(*steps)] * 2})
     toolset = Toolset([tool])
     for compact, key in ((True, "plan"), (False, "steps")):
-        js = planning_json_schema(toolset, max_steps=4, triage=True, allow_direct=False, compact=compact)
+        js = planning_json_schema(
+            toolset, max_steps=4, triage=True, allow_direct=False, compact=compact
+        )
         sent = model.with_structured_output(js, method="function_calling").invoke("plan it")
         assert key in sent and ({"plan", "steps"} - {key}).isdisjoint(sent)
     assert sent["steps"] == steps
     js = planning_json_schema(toolset, max_steps=4, triage=True, allow_direct=False, compact=True)
-    sent = ScriptedChatModel(script={"Planning": [planning_reply(*steps)]}).with_structured_output(
-        js, method="function_calling"
-    ).invoke("plan it")
+    sent = (
+        ScriptedChatModel(script={"Planning": [planning_reply(*steps)]})
+        .with_structured_output(js, method="function_calling")
+        .invoke("plan it")
+    )
     assert sent["plan"] == "s1 = lookup(query='a') # find a\ns2 = lookup(query={{s1}}) # then b"

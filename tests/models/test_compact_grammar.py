@@ -97,6 +97,11 @@ BAD = {
     "fan-out over a later step": GOOD[1].replace("for s1.results", "for s3.results"),
     "a fifth step": GOOD[0] + "\ns5 = corpus_search(query='x') # more",
     "a missing step": GOOD[0].rsplit("\n", 1)[0],
+    "an item outside a fan-out": GOOD[0].replace("path={{s1}}", "path={{item.url}}"),
+    "a fan-out that never uses its item": GOOD[1].replace("path={{item.url}}", "path={{s1}}"),
+    "a goal that runs into the next step": GOOD[0].replace(
+        "# find gather\n", "# find gather s2 = read_document(path={{s1}}) # more\n"
+    ),
 }
 
 
@@ -144,7 +149,7 @@ async def test_the_demo_model_plans_compactly_and_a_step_starts_before_the_plan_
     graph = build_research_graph(
         model,
         make_tools(World(seed=0, scale=0.0), ["web_search", "fetch_url"]),
-        settings=Settings(effort="medium"), # plan_format auto: compact under llama.cpp
+        settings=Settings(effort="medium"),  # plan_format auto: compact under llama.cpp
     )
     config: Any = {"configurable": {"thread_id": uuid.uuid4().hex}}
     seen: list[str] = []
