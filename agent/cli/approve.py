@@ -18,26 +18,70 @@ from rich.tree import Tree
 __all__ = ["ask_on_terminal"]
 
 
-def _edit(steps: list[dict[str, Any]], console: Console) -> list[dict[str, Any]] | None:
-    """The plan's steps edited as JSON in $EDITOR (or read back from a file path)."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(steps, f, indent=2)
+def _edit_text(text: str, suffix: str, console: Console) -> str | None:
+    """``text`` edited in $VISUAL/$EDITOR (or by hand in another window); None if unreadable."""
+    with tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False, encoding="utf-8") as f:
+        f.write(text)
         path = f.name
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
     if editor:
         subprocess.run([*shlex.split(editor), path], check=False)
     else:
-        console.print(f"Edit the steps in [bold]{path}[/] in another window, then press Enter.")
+        console.print(f"Edit [bold]{path}[/] in another window, then press Enter.")
         input()
     try:
         with open(path, encoding="utf-8") as f:
-            edited = json.load(f)
-    except (OSError, json.JSONDecodeError) as exc:
-        console.print(f"[red]Could not read the edited plan: {exc}[/]")
+            return f.read()
+    except OSError as exc:
+        console.print(f"[red]Could not read the edited file: {exc}[/]")
         return None
     finally:
         os.unlink(path)
+
+
+def _edit(steps: list[dict[str, Any]], console: Console) -> list[dict[str, Any]] | None:
+    """The plan's steps edited as JSON."""
+    text = _edit_text(json.dumps(steps, indent=2), ".json", console)
+    try:
+        edited = json.loads(text) if text is not None else None
+    except json.JSONDecodeError as exc:
+        console.print(f"[red]Could not read the edited plan: {exc}[/]")
+        return None
     return edited if isinstance(edited, list) else None
+
+
+def _edit_input(tool_input: dict[str, Any], console: Console) -> dict[str, Any] | None:
+    """A step's input edited: the code itself for a code step, else the input as JSON."""
+    if isinstance(tool_input.get("code"), str):
+        code = _edit_text(tool_input["code"], ".py", console)
+        return None if code is None else {**tool_input, "code": code}
+    text = _edit_text(json.dumps(tool_input, indent=2), ".json", console)
+    try:
+        edited = json.loads(text) if text is not None else None
+    except json.JSONDecodeError as exc:
+        console.print(f"[red]Could not read the edited input: {exc}[/]")
+        return None
+    return edited if isinstance(edited, dict) else None
+
+
+def _ask_code(request: dict[str, Any], console: Console) -> dict[str, Any]:
+    """Run, refuse or edit one step that needs approval (code, or an MCP action)."""
+    if request.get("error"):
+        console.print(f"[red]{escape(request['error'])}[/]")
+    tool_input = dict(request.get("input") or {})
+    console.print(f"[bold]Step {request['step_id']}[/] wants to run code ({request['goal']}):")
+    code = str(tool_input.get("code", json.dumps(tool_input, indent=2)))
+    console.print(Syntax(code, "python", line_numbers=True))
+    answer = Prompt.ask(
+        escape("Run it? [y]es, [n]o or [e]dit"), choices=["y", "n", "e"], default="n",
+        console=console,
+    )  # fmt: skip
+    if answer == "e":
+        edited = _edit_input(tool_input, console)
+        if edited is None:
+            return _ask_code(request, console)
+        return {"decision": "edit", "input": edited}
+    return {"decision": "approve" if answer == "y" else "reject"}
 
 
 def ask_on_terminal(request: dict[str, Any]) -> dict[str, Any]:
@@ -48,11 +92,7 @@ def ask_on_terminal(request: dict[str, Any]) -> dict[str, Any]:
             console.print(f"[dim]Why: {escape(request['why'])}[/]")
         return {"answer": Prompt.ask("Your answer (Enter to skip)", default="", console=console)}
     if request.get("kind") == "code_approval":
-        console.print(f"[bold]Step {request['step_id']}[/] wants to run code ({request['goal']}):")
-        code = str(request.get("input", {}).get("code", json.dumps(request.get("input"))))
-        console.print(Syntax(code, "python", line_numbers=True))
-        answer = Prompt.ask("Run it?", choices=["y", "n"], default="n", console=console)
-        return {"decision": "approve" if answer == "y" else "reject"}
+        return _ask_code(request, console)
     if request.get("error"):
         console.print(f"[red]{request['error']}[/]")
     tree = Tree(f"[bold]Plan v{request['version']}[/]")

@@ -42,7 +42,7 @@ def runs(tmp_path: Path) -> Path:
         tmp_path / "cited.json",
         {
             "Planning": [planning(step("s1", "deploy credential vault", tool="corpus_search"))],
-            "Synthesis": [synthesis("s1.1")],
+            "Synthesis": [synthesis("s1.1", text="The deploy credential must stay private.")],
         },
     )
     uncited = write_script(

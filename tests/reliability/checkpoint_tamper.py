@@ -30,7 +30,7 @@ from typing import Any
 import ormsgpack
 
 from bench.cli_runner import CORPUS, PONDER, REPO, env, write_script
-from tests.conftest import planning, synthesis
+from tests.conftest import planning
 
 __all__ = [
     "RUN_ID",
@@ -220,7 +220,23 @@ def make_store_with(home: Path, extra_env: dict[str, str]) -> None:
                     {**step, "id": "s2", "goal": "gather", "input": {"query": "gather"}},
                 )
             ],
-            "Synthesis": [synthesis("s1.1", "s2.1")],
+            "Synthesis": [
+                {
+                    "claims": [
+                        {
+                            "text": "Prefer a TaskGroup when a failure of one task makes the "
+                            "others pointless.",
+                            "cites": ["s1.1"],
+                        },
+                        {
+                            "text": "If the gather() call itself is cancelled, all awaitables it "
+                            "is still waiting for are cancelled too.",
+                            "cites": ["s2.1"],
+                        },
+                    ],
+                    "gaps": [],
+                }
+            ],
         },
     )
     done = subprocess.run(

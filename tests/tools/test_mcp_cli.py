@@ -73,7 +73,8 @@ def test_secrets_in_env_and_headers_never_leave_the_config(tmp_path: Path) -> No
              "depends_on": []},
         )  # fmt: skip
         script = write_script(
-            tmp_path / "script.json", {"Planning": [plan], "Synthesis": [synthesis("s1.1")]}
+            tmp_path / "script.json",
+            {"Planning": [plan], "Synthesis": [synthesis("s1.1", text="The token is redacted.")]},
         )
         report_md = tmp_path / "report.md"
         done = ponder(
