@@ -15,11 +15,12 @@ from typing import Any
 
 from pydantic import JsonValue
 
+from agent.compact_plan import format_plan
 from agent.plan import TaskMode
 from agent.plan_rules import StepDraft
 from agent.settings import DepthName
 
-__all__ = ["plan_step", "planning_reply", "reply_from_schema"]
+__all__ = ["as_compact_plan", "plan_step", "planning_reply", "reply_from_schema"]
 
 
 def plan_step(
@@ -67,6 +68,20 @@ def planning_reply(
     if answer:
         reply["answer"] = answer
     return reply
+
+
+def as_compact_plan(reply: Any, schema: Mapping[str, Any]) -> Any:
+    """A scripted plan in the form the call asked for: when the schema wants a compact
+    ``plan`` text, the reply's ``steps`` are written as one (`agent.compact_plan`), so one
+    script serves both plan formats; any other reply is returned as it is."""
+    props = schema.get("properties") or {}
+    if not isinstance(reply, dict) or "plan" not in props or "steps" in props:
+        return reply
+    if not isinstance(reply.get("steps"), list):
+        return reply
+    out = {k: v for k, v in reply.items() if k != "steps"}
+    out["plan"] = format_plan(reply["steps"])
+    return out
 
 
 def reply_from_schema(schema: Mapping[str, Any], fill: Mapping[str, Any] | None = None) -> Any:

@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, JsonValue, model_validator
 
+from agent.compact_grammar import GBNF_KEY, compact_plan_gbnf
+from agent.compact_plan import CompactPlanError, parse_plan
 from agent.fan_out import ITEM_FIELDS, ITEM_PLACEHOLDER, MAX_FAN_OUT, parse_for_each
 from agent.models.structured import ReplySchema
 from agent.plan import STEP_ID, PlanStep, TaskMode, placeholder_refs
@@ -62,6 +64,23 @@ class StepDraft(BaseModel):
         return self
 
 
+COMPACT_PLAN = (
+    "one line per step: s1 = tool(arg='value') # goal. {{s1}} in an argument uses s1's "
+    "result; 'for s1.results[:5]' after the call runs it per item ({{item.url}}); "
+    "'after s1,s2' waits for steps whose results it does not use"
+)
+
+
+def _steps_from_compact(data: Any) -> Any:
+    """A reply whose steps come as a compact ``plan`` text, with its steps parsed out."""
+    if not isinstance(data, dict) or not isinstance(data.get("plan"), str) or data.get("steps"):
+        return data
+    try:
+        return {**data, "steps": parse_plan(data["plan"])}
+    except CompactPlanError as exc:
+        raise ValueError(str(exc)) from None
+
+
 class Planning(ReplySchema):
     """Triage the task, think it through, then plan the steps."""
 
@@ -73,6 +92,12 @@ class Planning(ReplySchema):
     answer: str = Field(default="", description="only when mode is direct")
     reasoning: str = Field(description="your step-by-step breakdown of the task")
     steps: list[StepDraft] = Field(default_factory=list)
+    plan: str = Field(default="", description=f"the steps written compactly: {COMPACT_PLAN}")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _compact_steps(cls, data: Any) -> Any:
+        return _steps_from_compact(data)
 
 
 class Replanning(ReplySchema):
@@ -83,6 +108,12 @@ class Replanning(ReplySchema):
     reasoning: str = Field(description="what went wrong or is missing, and the fix")
     keep: list[str] = Field(default_factory=list, description="unfinished steps to keep")
     steps: list[StepDraft] = Field(default_factory=list, description="new steps only")
+    plan: str = Field(default="", description=f"new steps written compactly: {COMPACT_PLAN}")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _compact_steps(cls, data: Any) -> Any:
+        return _steps_from_compact(data)
 
 
 def _step_variants(
@@ -188,6 +219,16 @@ def _steps_schema(
     return {"type": "array", "prefixItems": positions, "items": False, "minItems": n, "maxItems": n}
 
 
+def _compact_schema(
+    toolset: Toolset, max_steps: int, ordered: bool, first: int, known: list[str]
+) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string", "description": COMPACT_PLAN}
+    if ordered:
+        count = min(max(1, max_steps), ORDERED_PLAN_STEPS)
+        schema[GBNF_KEY] = compact_plan_gbnf(toolset, first=first, known=known, count=count)
+    return schema
+
+
 def planning_json_schema(
     toolset: Toolset,
     *,
@@ -199,14 +240,22 @@ def planning_json_schema(
     first_id: int = 1,
     known: list[str] | None = None,
     unfinished: list[str] | None = None,
+    compact: bool = False,
 ) -> dict[str, Any]:
     """The schema the model sees for a first plan (with triage folded in) or a replan.
 
     ``ordered`` suits grammar-constrained backends: the plan is a DAG by
     construction (``first_id`` numbers new steps; ``known`` are finished steps)
-    and a replan can keep only ``unfinished`` steps.
+    and a replan can keep only ``unfinished`` steps. ``compact`` asks for the
+    steps as one ``plan`` text (`agent.compact_plan`) instead of a ``steps`` array;
+    with ``ordered`` too, its grammar rides along under ``x-gbnf``.
     """
-    steps = _steps_schema(toolset, max_steps, ordered, first_id, list(known or []))
+    steps = (
+        _compact_schema(toolset, max_steps, ordered, first_id, list(known or []))
+        if compact
+        else _steps_schema(toolset, max_steps, ordered, first_id, list(known or []))
+    )
+    key = "plan" if compact else "steps"
     reasoning = {"type": "string", "maxLength": 1000}  # llama.cpp grammars cap repetition
     if replan:
         keep: dict[str, Any] = {"type": "array", "items": {"type": "string", "pattern": STEP_ID}}
@@ -223,12 +272,12 @@ def planning_json_schema(
             "properties": {
                 "reasoning": reasoning,
                 "keep": keep,
-                "steps": steps,
+                key: steps,
             },
-            "required": ["reasoning", "keep", "steps"],
+            "required": ["reasoning", "keep", key],
         }
     props: dict[str, Any] = {}
-    required = ["reasoning", "steps"]
+    required = ["reasoning", key]
     if triage:
         modes = ["research", "compute", "direct"] if allow_direct else ["research", "compute"]
         props["mode"] = {"type": "string", "enum": modes}
@@ -238,7 +287,7 @@ def planning_json_schema(
         if allow_direct:
             props["answer"] = {"type": "string", "maxLength": 1000}
     props["reasoning"] = reasoning
-    props["steps"] = steps
+    props[key] = steps
     return {
         "title": Planning.SCRIPT_KEY,
         "description": Planning.__doc__,

@@ -29,6 +29,7 @@ __all__ = [
     "Depth",
     "DepthName",
     "Effort",
+    "PlanFormat",
     "ReportKind",
     "RunContext",
     "SearchEngine",
@@ -78,6 +79,10 @@ class Budgets(BaseModel):
 
 
 SearchEngine = Literal["ddgs", "searxng", "local"]
+PlanFormat = Literal["auto", "compact", "json"]
+"""How the planner writes steps: one line each (compact), JSON objects, or auto:
+compact for llama.cpp in process (its grammar holds every line; output tokens dominate there),
+else JSON."""
 
 
 class WebSearchSettings(BaseModel):
@@ -118,6 +123,12 @@ class Settings(BaseModel):
     output_retries: int = Field(default=2, ge=0, description="re-asks after other bad output")
     stream_planning: bool = Field(
         default=True, description="dispatch steps while the plan is still being written"
+    )
+    plan_format: PlanFormat = Field(
+        default="auto",
+        description="compact: one line per step (about half the output tokens); json: an "
+        "object per step; auto: compact for llama.cpp in process (its grammar holds every "
+        "line), else json",
     )
     clarify: bool = Field(
         default=False, description="before planning, ask one question when the task is ambiguous"

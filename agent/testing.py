@@ -13,6 +13,10 @@ output, so Ponder's logic could not be pinned down with them. These do both:
 
 `plan_step` and `planning_reply` are the one way to write a scripted plan.
 
+A scripted plan (``steps``) is sent as a compact ``plan`` text when the
+planner asks for one (``Settings(plan_format="compact")``), so one script
+serves both plan formats.
+
 Both stream (tool-call arguments arrive in pieces, as from a real provider),
 report deterministic token usage, can sleep to simulate latency, and record
 every call. A reply can be a dict (the forced tool's arguments), a string
@@ -43,7 +47,12 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from agent._testing_replies import plan_step, planning_reply, reply_from_schema
+from agent._testing_replies import (
+    as_compact_plan,
+    plan_step,
+    planning_reply,
+    reply_from_schema,
+)
 
 __all__ = [
     "FunctionChatModel",
@@ -52,6 +61,7 @@ __all__ = [
     "ScriptExhaustedError",
     "ScriptedCall",
     "ScriptedChatModel",
+    "as_compact_plan",
     "count_tokens",
     "plan_step",
     "planning_reply",
@@ -141,7 +151,7 @@ class _ScriptedBase(BaseChatModel):
         with self._lock:
             self._calls.append(ScriptedCall(role, tuple(messages), time.monotonic(), names, schema))
             reply = self._reply_for(role, messages)
-        return role, reply
+        return role, as_compact_plan(reply, schema)
 
     def _message(self, role: str, reply: Reply, messages: list[BaseMessage]) -> AIMessage:
         if isinstance(reply, BaseException):

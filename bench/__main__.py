@@ -8,6 +8,7 @@ Sections (``--only`` picks some; all by default):
     b4    token growth over a chain of K large observations
     b5    the demo model: time to the first plan through Ponder's real graph
     cold  ``ponder --help`` / ``ponder run --help`` wall time
+    tokens plan output tokens per step, JSON vs compact plans (B1's plans)
     real  B1 at N=4 with the real fetch tool against a loopback server
 
 Model latency is injected at the adapters (``--profile api``: 0.5 s to the
@@ -44,7 +45,7 @@ makes a zero-latency warm-up run. Ratios are paired by repetition (same seed). B
 is input tokens; B3 is the cost of one more no-op step at zero model latency.
 """
 
-SECTIONS = ("b1", "b2", "b3", "b4", "b5", "cold", "real")
+SECTIONS = ("b1", "b2", "b3", "b4", "b5", "cold", "real", "tokens")
 OTHERS = ("demo_model", "reading", "code_runner", "corpus_recall")
 
 
@@ -106,6 +107,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 report["b4"] = b4(z, plan, eprint)
             elif section == "b5":
                 report["b5"] = b5(plan, eprint)
+            elif section == "tokens":
+                from bench.plan_tokens import measure_plan_tokens
+
+                report["plan_tokens"] = measure_plan_tokens()
             elif section == "cold":
                 report["cold"] = cold_start(plan, eprint)
             elif section == "real":
@@ -116,6 +121,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         report["import_s"] = z.import_s
     report["total_s"] = round(time.monotonic() - began, 1)
     print(table(report))
+    if "plan_tokens" in report:
+        from bench.plan_tokens import lines
+
+        print("\n".join(lines(report["plan_tokens"])))
     print()
     print("Goals:")
     report["goals"] = [{"goal": g, "measured": v, "met": ok} for g, v, ok in goals(report)]

@@ -13,6 +13,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.callbacks import (
@@ -24,7 +25,7 @@ from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict
 
-from agent.testing import FunctionChatModel
+from agent.testing import FunctionChatModel, as_compact_plan
 from bench.meter import ModelMeter, Reply, call_tokens, count_tokens
 
 __all__ = ["BenchChatModel", "forced_role", "sleep_until"]
@@ -42,6 +43,12 @@ def forced_role(kwargs: Mapping[str, Any]) -> str:
     if len(names) == 1 and choice in ("any", "required", True):
         return str(names[0])
     return "react"
+
+
+def _schema(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    tools = kwargs.get("tools") or []
+    schema: dict[str, Any] = tools[0]["function"].get("parameters", {}) if tools else {}
+    return schema
 
 
 def _lc_text(message: BaseMessage) -> str:
@@ -77,6 +84,8 @@ class BenchChatModel(FunctionChatModel):
         role = forced_role(kwargs)
         texts = [_lc_text(m) for m in messages]
         reply = self.meter.reply(role, texts)
+        if reply.structured is not None:  # a scripted plan, compact when the call asks
+            reply = replace(reply, structured=as_compact_plan(reply.structured, _schema(kwargs)))
         message = self._as_message(role, reply)
         tools = kwargs.get("tools") or []
         in_tokens = sum(count_tokens(t) for t in texts)

@@ -23,7 +23,7 @@ __all__ = ["measure_first_plan"]
 TASK = "What was the 2024 population of Aldmere and of Brisca?"
 
 
-async def _first_plan(timeout_s: float, effort: str) -> dict[str, Any]:
+async def _first_plan(timeout_s: float, effort: str, plan_format: str) -> dict[str, Any]:
     from langchain_core.runnables import RunnableConfig
 
     from agent.events import parse_event
@@ -35,10 +35,15 @@ async def _first_plan(timeout_s: float, effort: str) -> dict[str, Any]:
 
     started = time.perf_counter()
     model = demo_model()
-    out: dict[str, Any] = {"load_s": time.perf_counter() - started, "task": TASK, "effort": effort}
+    out: dict[str, Any] = {
+        "load_s": time.perf_counter() - started,
+        "task": TASK,
+        "effort": effort,
+        "plan_format": plan_format,
+    }
     world = World(seed=0, scale=0.0)
     budgets = Budgets(model_timeout_s=timeout_s, timeout_s=timeout_s)
-    settings = Settings(effort=effort, budgets=budgets)  # type: ignore[arg-type]
+    settings = Settings(effort=effort, budgets=budgets, plan_format=plan_format)  # type: ignore[arg-type]
     graph = build_research_graph(
         model, make_tools(world, ["web_search", "fetch_url"]), settings=settings
     )
@@ -72,10 +77,15 @@ async def _first_plan(timeout_s: float, effort: str) -> dict[str, Any]:
     return out
 
 
-def measure_first_plan(timeout_s: float = 180.0, effort: str = "medium") -> dict[str, Any]:
-    return asyncio.run(_first_plan(timeout_s, effort))
+def measure_first_plan(
+    timeout_s: float = 180.0, effort: str = "medium", plan_format: str = "auto"
+) -> dict[str, Any]:
+    """``plan_format`` "auto" is compact for the demo model; "json" is the form before."""
+    return asyncio.run(_first_plan(timeout_s, effort, plan_format))
 
 
 if __name__ == "__main__":
     timeout = float(sys.argv[1]) if len(sys.argv) > 1 else 180.0
-    print(json.dumps(measure_first_plan(timeout, sys.argv[2] if len(sys.argv) > 2 else "medium")))
+    effort = sys.argv[2] if len(sys.argv) > 2 else "medium"
+    plan_format = sys.argv[3] if len(sys.argv) > 3 else "auto"
+    print(json.dumps(measure_first_plan(timeout, effort, plan_format)))

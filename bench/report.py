@@ -221,6 +221,17 @@ def goals(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                 "{:.0f}",
                 errors=failed_runs(rows, label, "ponder", "langchain-par"),
             )
+    for label in ("fan-out N=8", "fan-out N=16"):  # compact plans, the goals
+        for peer in ("langchain-par", "smolagents-par"):
+            limit = 0.85 if label.endswith("=8") else 0.9
+            ratio = report.get("b1", {}).get("compact_ratios", {}).get(peer, {}).get(label)
+            if ratio:
+                add(f"B1 {label[8:]} wall ponder-compact/{peer} <= {limit}", ratio["median"], limit)
+    if "plan_tokens" in report:
+        for r in report["plan_tokens"]["rows"]:
+            if r["n"] == 8 and r["tokenizer"] == "estimate":
+                add("plan output tokens per step, compact (B1 N=8 plan) <= 15",
+                    r["compact_per_step"], 15.0, "{:.1f}")  # fmt: skip
     if "b2" in report:
         for row in report["b2"]["summary"]:
             if row["framework"] == "ponder":

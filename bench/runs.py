@@ -50,6 +50,8 @@ __all__ = [
 # framework label -> (engine module, flavor)
 FRAMEWORKS: dict[str, tuple[str, Flavor]] = {
     "ponder": ("ponder", "ponder"),
+    # The same, writing compact plans (one line per step) instead of JSON ones.
+    "ponder-compact": ("ponder", "ponder"),
     "langchain-seq": ("langchain", "seq"),
     "langchain-par": ("langchain", "par"),
     "smolagents-seq": ("smolagents", "seq"),

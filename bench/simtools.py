@@ -82,7 +82,7 @@ class ToolSpec:
 
 
 def _noop(world: World, value: str) -> Observation:
-    return Observation(tool="noop", ok=True, content="ok", value="ok")
+    return Observation(tool="noop", ok=True, content="The no-op step ran.", value="ok")
 
 
 TOOL_SPECS: dict[str, ToolSpec] = {

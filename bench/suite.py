@@ -25,6 +25,7 @@ __all__ = ["ALL", "Plan", "b1", "b2", "b3", "b4", "b5", "chosen", "cold_start", 
 
 PEERS = ("langchain-seq", "langchain-par", "smolagents-seq", "smolagents-par", "smolagents-par-n")
 ALL = ("ponder", *PEERS)
+B1_ALL = ("ponder", "ponder-compact", *PEERS)  # B1 also measures compact plans
 # Only B1 has turns of more calls than smolagents' default pool (6 threads here) runs at once.
 NARROW = tuple(fw for fw in ALL if fw != "smolagents-par-n")
 
@@ -81,14 +82,19 @@ def b1(z: Zygotes, plan: Plan, log: Any) -> dict[str, Any]:
     cells = []
     for n in plan.fanout:
         w = FanOut(n)
-        for fw in chosen(plan, ALL):
+        for fw in chosen(plan, B1_ALL):
             reps = plan.seq_reps_at_16 if n >= 16 and fw.endswith("-seq") else plan.reps
             cells.append(Cell("b1", fw, w, reps, timeout_s=600.0))
     if 8 in plan.fanout:  # the same fan-out with no scripted thought text per reply
         for fw in chosen(plan, ALL):
             cells.append(Cell("b1", fw, FanOut(8, thoughts=False), plan.reps, timeout_s=600.0))
     results = run_cells(z, cells, plan.latency(), log=log)
-    return {"results": results, "summary": summarize(results), "ratios": ratios(results)}
+    return {
+        "results": results,
+        "summary": summarize(results),
+        "ratios": ratios(results),
+        "compact_ratios": ratios(results, "ponder-compact"),
+    }
 
 
 def b2(z: Zygotes, plan: Plan, log: Any) -> dict[str, Any]:

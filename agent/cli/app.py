@@ -75,6 +75,12 @@ class Effort(StrEnum):
     auto = "auto"
 
 
+class PlanFormat(StrEnum):
+    auto = "auto"
+    compact = "compact"
+    json = "json"
+
+
 class Search(StrEnum):
     web = "web"
     searxng = "searxng"
@@ -275,6 +281,13 @@ def run(
         bool, typer.Option(help="Let the model ask one question first if the task is ambiguous.")
     ] = False,
     approve_plan: Annotated[bool, typer.Option(help="Approve each plan before it runs.")] = False,
+    plan_format: Annotated[
+        PlanFormat,
+        typer.Option(
+            help="compact: one line per step (fewer output tokens); json: an object per step; "
+            "auto: compact for in-process llama.cpp models (the demo), else json."
+        ),
+    ] = PlanFormat.auto,
     approve_code: Annotated[
         bool,
         typer.Option(
@@ -347,6 +360,7 @@ def run(
                 plan_samples=plan_samples,
                 approve_plan=approve_plan,
                 approve_code=approve_code,
+                plan_format=plan_format.value,
                 web_search=web_search,
                 budgets=Budgets(
                     max_steps=max_steps,

@@ -14,6 +14,9 @@ invalid JSON, reject valid answers or fail to compile, so `prepare_schema` and
   by the caller's parser);
 - integer bounds are ignored; a range of at most 256 values becomes an ``enum``.
 
+A string node with an ``x-gbnf`` key (``{"expression", "rules"}``) is decided
+by that grammar instead (`agent.compact_grammar`); `prepare_schema` drops the key.
+
 Number bounds, ``not``, ``if``/``then`` and ``uniqueItems`` stay unenforced.
 """
 
@@ -68,6 +71,8 @@ _SAFE_CLASS_BODY = '"\\\\\\x00-\\x1F'
 _SAFE_CHAR = f"[^{_SAFE_CLASS_BODY}]"
 _ESCAPE_CLASSES = {"d": "0-9", "w": "a-zA-Z0-9_", "s": " "}
 _REF = re.compile(r"^#/(?:\$defs|definitions)/([^/]+)$")
+_CUSTOM = "x-gbnf"
+_MARK = "@@ponder-gbnf-{}@@"
 
 
 def prepare_schema(schema: Mapping[str, Any], *, patterns: bool = True) -> dict[str, Any]:
@@ -98,8 +103,32 @@ def schema_gbnf(schema: Mapping[str, Any], *, patterns: bool = True) -> str:
     # Imported here: llama-cpp-python is an optional dependency.
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    prepared = prepare_schema(schema, patterns=patterns)
-    return _strict_chars(str(json_schema_to_gbnf(json.dumps(prepared))))
+    spliced: list[Mapping[str, str]] = []
+    prepared = prepare_schema(_marked(schema, spliced), patterns=patterns)
+    gbnf = _strict_chars(str(json_schema_to_gbnf(json.dumps(prepared))))
+    for n, custom in enumerate(spliced):
+        literal = json.dumps(json.dumps(_MARK.format(n)))
+        if literal not in gbnf:
+            raise ConfigError(f"the grammar for a {_CUSTOM} string could not be placed")
+        gbnf = gbnf.replace(literal, custom["expression"]) + "\n" + custom["rules"]
+    return gbnf
+
+
+def _marked(node: Any, spliced: list[Mapping[str, str]]) -> Any:
+    """`node` with each ``x-gbnf`` string replaced by a constant marking where its grammar goes.
+
+    A node ``{"type": "string", "x-gbnf": {"expression": ..., "rules": ...}}``
+    is a string whose body the given GBNF decides (a compact plan, say).
+    """
+    if isinstance(node, list):
+        return [_marked(item, spliced) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    custom = node.get(_CUSTOM)
+    if isinstance(custom, Mapping):
+        spliced.append(custom)
+        return {"const": _MARK.format(len(spliced) - 1)}
+    return {key: _marked(value, spliced) for key, value in node.items()}
 
 
 @functools.cache
@@ -167,6 +196,7 @@ def _normalize(node: Any, patterns: bool) -> Any:
         return dict(_ANY_VALUE)
     if not isinstance(node, dict):
         return node
+    node = {k: v for k, v in node.items() if k != _CUSTOM}
     if not _SHAPING & node.keys():
         return {**node, **_ANY_VALUE}
     out = dict(node)

@@ -218,7 +218,7 @@ def _untitled(node: Any, *, top: bool = False) -> Any:
         return node
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key == "title" and not top:
+        if (key == "title" and not top) or key == "x-gbnf":  # a grammar is no reading for the model
             continue
         if key in ("properties", "$defs", "definitions") and isinstance(value, Mapping):
             out[key] = {name: _untitled(sub) for name, sub in value.items()}  # names stay

@@ -20,8 +20,9 @@ class StreamedJson:
     content, grown chunk by chunk as merging the chunks would give it.
 
     It also follows the JSON's nesting, so the reply is re-parsed only when an
-    element of a top-level array (a plan step) or the whole object closes, not
-    at every brace: each parse reads the whole text so far.
+    element of a top-level array (a plan step) or the whole object closes, or
+    a top-level string starts a new line (a compact plan's step), not at every
+    brace: each parse reads the whole text so far.
     """
 
     def __init__(self) -> None:
@@ -54,6 +55,7 @@ class StreamedJson:
             if self._in_string:
                 if self._escaped:
                     self._escaped = False
+                    closed = closed or (ch == "n" and self._depth == 1)
                 elif ch == "\\":
                     self._escaped = True
                 elif ch == '"':

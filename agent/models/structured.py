@@ -46,6 +46,7 @@ __all__ = [
     "call_structured",
     "call_text",
     "grammar_constrained",
+    "grammar_in_process",
     "json_schema_for",
 ]
 
@@ -120,15 +121,20 @@ def _method_for(model: BaseChatModel) -> str:
     return structured_method(model)
 
 
-def grammar_constrained(model: BaseChatModel) -> bool:
-    """Whether decoding is forced to follow the schema (llama.cpp grammars, local or served)."""
+def grammar_in_process(model: BaseChatModel) -> bool:
+    """Whether Ponder compiles the grammar itself (llama.cpp in process), so custom
+    grammar rules (``x-gbnf``, as a compact plan's) are enforced too."""
     try:
         from agent.models.llamacpp import ChatLlamaCpp
     except ImportError:
-        pass
-    else:
-        if isinstance(model, ChatLlamaCpp):
-            return True
+        return False
+    return isinstance(model, ChatLlamaCpp)
+
+
+def grammar_constrained(model: BaseChatModel) -> bool:
+    """Whether decoding is forced to follow the schema (llama.cpp grammars, local or served)."""
+    if grammar_in_process(model):
+        return True
     # Only a model built by that module can be one of its class; importing it to
     # find out would import langchain-openai (about 1 s) into every run.
     compat = sys.modules.get("agent.models.openai_compat")
@@ -349,7 +355,8 @@ def _compact(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
         loc = ".".join(str(x) for x in err.get("loc", ()))
-        parts.append(f"{loc or 'reply'}: {err.get('msg', '')}")
+        message = str(err.get("msg", "")).removeprefix("Value error, ")
+        parts.append(f"{loc or 'reply'}: {message}")
     return "; ".join(parts)
 
 

@@ -21,10 +21,11 @@ from langgraph.runtime import Runtime
 from pydantic import ValidationError
 
 from agent.budget import BudgetExhausted
+from agent.compact_plan import CompactPlanError, closed_lines, parse_line
 from agent.dispatch import StepContext, StepKey, cancel_steps, start_step, step_key
 from agent.errors import PlanningError
 from agent.events import PlanEvent, ReplanEvent, TriageEvent, emit
-from agent.models.structured import call_structured, grammar_constrained
+from agent.models.structured import call_structured, grammar_constrained, grammar_in_process
 from agent.nodes._deps import NodeContext, NodeDeps
 from agent.plan import Plan, PlanChoice, PlanStep, TriageDecision, placeholder_refs
 from agent.plan_critic import best_of_plans, sampled_task
@@ -79,6 +80,8 @@ class _EarlyStarter:
             # The reply's triage comes before its steps: they run at the depth it chose.
             self.ctx = replace(self.ctx, depth=partial["depth"])
         drafts = partial.get("steps") or []
+        if not drafts and isinstance(partial.get("plan"), str):
+            drafts = _closed_compact_steps(partial["plan"])
         for raw in drafts[: min(len(drafts) - 1, self.limit)]:  # the last may still stream
             try:
                 draft = StepDraft.model_validate(raw)
@@ -107,6 +110,30 @@ class _EarlyStarter:
         self.started.clear()
         self.signatures.clear()
         self.direct = False
+
+
+def _closed_compact_steps(text: str) -> list[dict[str, Any]]:
+    """The steps of a streaming compact plan whose lines are finished, plus a stand-in for
+    the line still streaming (callers skip the last draft, as with JSON steps)."""
+    drafts: list[dict[str, Any]] = []
+    for number, line in enumerate(closed_lines(text), start=1):
+        try:
+            step = parse_line(line, number)
+        except CompactPlanError:
+            continue  # reported when the whole reply is validated
+        if step is not None:
+            drafts.append(step)
+    return [*drafts, {}]
+
+
+def _compact(ctx: NodeContext) -> bool:
+    """Whether this planner call asks for a compact plan (`Settings.plan_format`)."""
+    chosen = ctx.settings.plan_format
+    if chosen != "auto":
+        return chosen == "compact"
+    # Auto: where a grammar Ponder compiles holds every line to the compact form. A served
+    # llama.cpp builds its own grammar from the JSON schema, which cannot carry it.
+    return grammar_in_process(ctx.model)
 
 
 async def plan(
@@ -138,12 +165,14 @@ async def _first_plan(ctx: NodeContext, rejected: Plan | None) -> dict[str, Any]
     cap = depth.max_plan_steps if triage else DEPTHS["high"].max_plan_steps
     max_steps = min(cap, settings.budgets.max_steps)
     version = (rejected.version + 1) if rejected else 1
+    compact = _compact(ctx)
     js = planning_json_schema(
         toolset,
         max_steps=max_steps,
         triage=ask_triage,
         allow_direct=allow_direct,
         ordered=grammar_constrained(ctx.model),
+        compact=compact,
     )
 
     def messages_for(task: str) -> list[BaseMessage]:
@@ -156,6 +185,7 @@ async def _first_plan(ctx: NodeContext, rejected: Plan | None) -> dict[str, Any]
             triage=ask_triage,
             allow_direct=allow_direct,
             effort=settings.effort,
+            compact=compact,
             rejected=plan_digest(state, rejected) if rejected else "",
             feedback=state.get("feedback") or "",
         )
@@ -227,6 +257,7 @@ async def _replan(ctx: NodeContext, previous: Plan) -> dict[str, Any]:
     remaining = settings.budgets.max_steps - executed_count(state)
     max_steps = max(1, min(depth.max_plan_steps, remaining))
     taken_ids = set(records) | set(previous.ids)
+    compact = _compact(ctx)
     js = planning_json_schema(
         toolset,
         max_steps=max_steps,
@@ -237,6 +268,7 @@ async def _replan(ctx: NodeContext, previous: Plan) -> dict[str, Any]:
         first_id=1 + max((int(i[1:].split(".")[0]) for i in taken_ids), default=0),
         known=sorted(done),
         unfinished=[s.id for s in unfinished],
+        compact=compact,
     )
     messages = render_prompt(
         "replan",
@@ -247,6 +279,7 @@ async def _replan(ctx: NodeContext, previous: Plan) -> dict[str, Any]:
         evidence=evidence_digest(state, limit=3000),
         reason=reason,
         unfinished=[s.id for s in unfinished],
+        compact=compact,
     )
     version = previous.version + 1
     early = _EarlyStarter(ctx.step_context(version), done, max_steps, known=previous.steps)

@@ -1,4 +1,7 @@
-"""Ponder's research graph, as shipped: effort "auto", so triage picks the depth."""
+"""Ponder's research graph, as shipped: effort "auto", so triage picks the depth.
+
+``ponder-compact`` is the same graph with ``plan_format="compact"``.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +27,12 @@ def prepare(ctx: RunContext) -> Callable[[], Awaitable[str]]:
         checkpointer=ctx.checkpointer,
         # The workloads script no notes (their pages are short and the rows predate notes):
         # pinned off so a workload triage sends to high depth is measured as before.
-        settings=Settings(effort="auto", budgets=budgets, notes=False),
+        settings=Settings(
+            effort="auto",
+            budgets=budgets,
+            notes=False,
+            plan_format="compact" if ctx.framework == "ponder-compact" else "auto",
+        ),
     )
     config: RunnableConfig = {"configurable": {"thread_id": ctx.thread_id}}
 

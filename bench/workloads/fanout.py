@@ -35,7 +35,7 @@ __all__ = ["FanOut"]
 
 
 def _sentence(place: str, population: str) -> str:
-    return f"{place} had {population} inhabitants in 2024."
+    return f"The 2024 population of {place} was {population}."
 
 
 def _facts(text: str, places: tuple[str, ...]) -> dict[str, str]:
@@ -229,7 +229,7 @@ class FanOut(Workload):
                     for place, pop in _facts(text, places).items():
                         claims.append((_sentence(place, pop), sid))
                 order = {p: i for i, p in enumerate(places)}
-                claims.sort(key=lambda c: order[c[0].split(" had ")[0]])
+                claims.sort(key=lambda c: next(order[p] for p in places if f" {p} " in c[0]))
                 for sid, text in evidence(turn):
                     checksum = _checksum(text) if self.real else None
                     if checksum:

@@ -97,7 +97,7 @@ class Overhead(Workload):
                 Reply(thought("noop", 0), calls) if turn.index == 0 else Reply(answer="Done.")
             )
         steps = [plan_step(f"s{i + 1}", "noop", {"x": str(i)}, goal=f"No-op {i}") for i in range(k)]
-        return _ponder_replies(steps, "high", lambda _: "Done.")
+        return _ponder_replies(steps, "high", lambda _: "The no-op step ran.")
 
 
 @dataclass(frozen=True)

@@ -77,3 +77,32 @@ def test_a_refused_plan_leaves_no_step_running() -> None:
     assert log.finished == ["c"], "a refused plan's steps ran on while the model was re-asked"
     assert state["usage"].tool_calls == 1
     assert list(state["steps"]) == ["s1"] and state["steps"]["s1"].input == {"query": "c"}
+
+
+def test_a_compact_plan_starts_its_first_step_before_the_plan_is_finished() -> None:
+    """Compact plans stream as lines: a step starts when its line closes."""
+    tool, log = _slow_tool(0.3)
+    model = ScriptedChatModel(
+        chunks=16,
+        role_latency_s={"Planning": 0.8},
+        script={
+            "Planning": [planning(step("s1", "a"), step("s2", "b"), step("s3", "c", ("s1",)))],
+            "Synthesis": [synthesis("s1.1")],
+        },
+    )
+    state, events = run_research(
+        model, [tool], config=settings(plan_format="compact", effort="medium")
+    )
+    call = model.calls_for("Planning")[0]
+    assert "plan" in call.schema["properties"] and "steps" not in call.schema["properties"]
+    types = [(e.type, getattr(e, "step_id", "")) for e in events]
+    plan_at = types.index(("plan", ""))
+    assert ("step_started", "s1") in types[:plan_at], types
+    assert ("step_started", "s3") in types[plan_at:], "s3 waits for s1, which was still running"
+    assert state["status"] == "done"
+    assert [(s.id, s.depends_on) for s in state["plans"][-1].steps] == [
+        ("s1", ()),
+        ("s2", ()),
+        ("s3", ("s1",)),
+    ]
+    assert sorted(log.started) == ["a", "b", "c"] and running_steps(state["run_id"]) == []

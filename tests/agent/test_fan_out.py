@@ -256,3 +256,29 @@ def test_the_live_plan_tree_shows_children_under_their_fan_out_step() -> None:
     assert "for each of s1.results[:2]" in lines[parent]
     assert "s2.1" in lines[parent + 1] and "running" in lines[parent + 1]
     assert "s2.2" in lines[parent + 2] and "page two" in lines[parent + 2]
+
+
+def test_a_compact_plan_carries_for_each() -> None:
+    """``s2 = read(url={{item.url}}) for s1.results[:3]`` fans out as its JSON twin does."""
+    reads: list[str] = []
+    looked: list[str] = []
+    plan = (
+        "s1 = find(query='python docs')  # search\n"
+        "s2 = read(url={{item.url}}) for s1.results[:3]  # read each result\n"
+        "s3 = lookup(query='all: {{s2}}')  # sum them up"
+    )
+    reply = {"mode": "research", "depth": "medium", "triage_reason": "t", "reasoning": "r"}
+    model = ScriptedChatModel(
+        script={"Planning": [{**reply, "plan": plan}], "Synthesis": [synthesis("s2.1.1")]}
+    )
+    state, _ = run_research(
+        model,
+        [search_tool(), read_tool(reads), lookup_tool(looked)],
+        config=Settings(plan_format="compact"),
+    )
+    sent = model.calls_for("Planning")[0]
+    assert "plan" in sent.schema["properties"]
+    assert sorted(reads) == URLS[:3]
+    assert set(state["steps"]) == {"s1", "s2.1", "s2.2", "s2.3", "s3"}
+    assert state["plans"][-1].step("s2").for_each == "s1.results[:3]"  # type: ignore[union-attr]
+    assert state["status"] == "done"

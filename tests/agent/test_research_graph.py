@@ -97,7 +97,8 @@ def test_streaming_planner_starts_steps_before_the_plan_is_complete() -> None:
     assert log.count() == 3, "a step started early was run a second time"
 
 
-def test_failed_step_replans_keeping_finished_work() -> None:
+@pytest.mark.parametrize("plan_format", ["json", "compact"])
+def test_failed_step_replans_keeping_finished_work(plan_format: str) -> None:
     tool, log = recording_tool(fail={"broken"})
     model = ScriptedChatModel(
         script={
@@ -119,7 +120,10 @@ def test_failed_step_replans_keeping_finished_work() -> None:
             "Synthesis": [synthesis("s1.1", "s3.1")],
         }
     )
-    state, events = run_research(model, [tool])
+    state, events = run_research(model, [tool], config=settings(plan_format=plan_format))
+    assert ("plan" in model.calls_for("Replanning")[0].schema["properties"]) is (
+        plan_format == "compact"
+    )
     assert [p.version for p in state["plans"]] == [1, 2]
     v2 = state["plans"][1]
     assert v2.ids == ("s1", "s3") and v2.diff.kept == ("s1",) and v2.diff.removed == ("s2",)
@@ -156,7 +160,8 @@ def test_transient_failure_is_retried_by_rule_without_a_model_call() -> None:
         ("this is not JSON at all", "no JSON object"),
     ],
 )
-def test_invalid_plan_is_repaired_by_re_asking(bad: object, needle: str) -> None:
+@pytest.mark.parametrize("plan_format", ["json", "compact"])
+def test_invalid_plan_is_repaired_by_re_asking(bad: object, needle: str, plan_format: str) -> None:
     tool, _ = recording_tool()
     model = ScriptedChatModel(
         script={
@@ -164,7 +169,7 @@ def test_invalid_plan_is_repaired_by_re_asking(bad: object, needle: str) -> None
             "Synthesis": [synthesis("s1.1")],
         }
     )
-    state, _ = run_research(model, [tool])
+    state, _ = run_research(model, [tool], config=settings(plan_format=plan_format))
     assert state["status"] == "done"
     repair = model.calls_for("Planning")[1].prompt
     assert needle in repair, f"the re-ask did not show the exact error: {repair[-300:]}"
