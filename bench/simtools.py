@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, SkipValidation
 
 from agent.observation import Observation
 from bench.meter import ToolSpan
-from bench.world import World
+from bench.world import NOOP_TEXT, World
 from tools._base import ObservingTool
 
 __all__ = ["TOOL_SPECS", "ToolSpec", "make_tools", "real_tool"]
@@ -82,7 +82,8 @@ class ToolSpec:
 
 
 def _noop(world: World, value: str) -> Observation:
-    return Observation(tool="noop", ok=True, content="The no-op step ran.", value="ok")
+    # A sentence, not "ok": the answer cites it, and a cited claim must say what it says.
+    return Observation(tool="noop", ok=True, content=NOOP_TEXT, value=NOOP_TEXT)
 
 
 TOOL_SPECS: dict[str, ToolSpec] = {
@@ -123,7 +124,7 @@ TOOL_SPECS: dict[str, ToolSpec] = {
             World.record,
             lambda world, _: 0.0,
         ),
-        ToolSpec("noop", "Do nothing and say ok.", NoopArgs, _noop, lambda world, _: 0.0),
+        ToolSpec("noop", "Do nothing and say that it ran.", NoopArgs, _noop, lambda world, _: 0.0),
     )
 }
 

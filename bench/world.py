@@ -19,7 +19,10 @@ from dataclasses import dataclass, field
 from agent.observation import Observation, Passage
 from bench.meter import ToolMeter
 
-__all__ = ["PLACES", "World", "thought"]
+__all__ = ["NOOP_TEXT", "PLACES", "World", "thought"]
+
+# What the no-op tool says (and what an answer citing it says).
+NOOP_TEXT = "The no-op tool ran."
 
 PLACES = (
     "Aldmere", "Brisca", "Corvan", "Dunhollow", "Elsbury", "Farrowgate", "Glimmerton",
@@ -249,7 +252,8 @@ class World:
     def record(self, key: str, chars: int = 8000) -> Observation:
         rng = random.Random(f"record:{key}")
         nxt = self.next_key(key)
-        text = f"Record {key}. Next key: {nxt}. " + _filler(rng, chars - 40)
+        # The sentence the answer cites: it must say the whole claim, key to key.
+        text = f"Record {key} names the next key: {nxt}. " + _filler(rng, chars - 40)
         ref = f"record:{key}"
         passage = Passage(ref=ref, title=key, text=text[:2000], start=0, end=2000)
         return Observation(

@@ -49,8 +49,9 @@ def _find(pattern: str | re.Pattern[str], text: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _answer(total: str) -> str:
-    return f"The answer is {total}."
+def _answer(a: str, r: str, total: str) -> str:
+    """The sum as the calc tool states it, so the cited claim says what its source says."""
+    return f"A + R = {a} + {r} = {total}."
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ class Dependencies(Workload):
         return World(seed=seed, scale=scale, broken=broken)
 
     def score(self, answer: str, world: World) -> dict[str, float]:
-        return {"exact": float(_answer(str(world.expected_b2())) in answer)}
+        a, r = world.atlantis(), world.registry_code(world.lemuria() * 3 + 7)
+        return {"exact": float(_answer(str(a), str(r), str(world.expected_b2())) in answer)}
 
     def script(self, flavor: Flavor, world: World) -> Script:
         return self._react(flavor) if flavor in ("seq", "par") else self._ponder()
@@ -115,7 +117,7 @@ class Dependencies(Workload):
             total = _find(rf"{a} \+ {r} = (\d+)", t)
             if total is None:
                 return Reply(say, (ToolCall("calc", {"expression": f"{a} + {r}"}),))
-            return Reply(answer=_answer(total))
+            return Reply(answer=_answer(a, r, total))
 
         return reply
 
@@ -174,9 +176,9 @@ class Dependencies(Workload):
                 )
             if turn.role == "Synthesis":
                 for sid, text in evidence(turn):
-                    m = re.fullmatch(r"\d+ \+ \d+ = (\d+)", text.strip())
+                    m = re.fullmatch(r"(\d+) \+ (\d+) = (\d+)", text.strip())
                     if m:
-                        return synthesis([(_answer(m.group(1)), sid)])
+                        return synthesis([(_answer(*m.groups()), sid)])
             return unexpected(turn)
 
         return reply

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from agent.settings import DEPTHS
 from agent.testing import plan_step, planning_reply
@@ -35,6 +35,7 @@ __all__ = ["FanOut"]
 
 
 def _sentence(place: str, population: str) -> str:
+    """The fact as its page states it, so a cited claim says what its source says."""
     return f"The 2024 population of {place} was {population}."
 
 
@@ -75,7 +76,8 @@ class FanOut(Workload):
     def name(self) -> str:
         return "b1"
 
-    CODE = "print(sum(i * i for i in range(300000)))"
+    # The sandbox prints the whole sentence the answer cites, not a bare number.
+    CODE = 'print(f"The checksum is {sum(i * i for i in range(300000))}.")'
 
     @property
     def label(self) -> str:
@@ -159,7 +161,7 @@ class FanOut(Workload):
         return seq if flavor == "seq" else par
 
     # -- Ponder --------------------------------------------------------------------
-    def _batches(self) -> tuple[str, list[list[str]]]:
+    def _batches(self) -> tuple[Literal["medium", "high"], list[list[str]]]:
         places = list(self.places)
         extra = 1 if self.real else 0
         medium, high = DEPTHS["medium"].max_plan_steps, DEPTHS["high"].max_plan_steps
@@ -224,12 +226,13 @@ class FanOut(Workload):
                     }
                 )
             if turn.role == "Synthesis":
-                claims = []
-                for sid, text in evidence(turn):
-                    for place, pop in _facts(text, places).items():
-                        claims.append((_sentence(place, pop), sid))
                 order = {p: i for i, p in enumerate(places)}
-                claims.sort(key=lambda c: next(order[p] for p in places if f" {p} " in c[0]))
+                found = sorted(
+                    (order[place], _sentence(place, pop), sid)
+                    for sid, text in evidence(turn)
+                    for place, pop in _facts(text, places).items()
+                )
+                claims = [(sentence, sid) for _, sentence, sid in found]
                 for sid, text in evidence(turn):
                     checksum = _checksum(text) if self.real else None
                     if checksum:

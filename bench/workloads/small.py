@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from agent.testing import plan_step, planning_reply
 from bench.meter import ModelTurn, Reply, Script, ToolCall
@@ -27,18 +28,20 @@ from bench.workloads._common import (
     synthesis,
     unexpected,
 )
-from bench.world import World, thought
+from bench.world import NOOP_TEXT, World, thought
 
 __all__ = ["Overhead", "TokenGrowth"]
 
+Depth = Literal["low", "medium", "high"]
+
 
 def _last_key(passage: tuple[str, str]) -> int:
-    keys = re.findall(r"Next key: k(\d+)", passage[1])
+    keys = re.findall(r"names the next key: k(\d+)", passage[1])
     return max((int(k) for k in keys), default=-1)
 
 
 def _ponder_replies(
-    steps: list[dict[str, object]], depth: str, answer: Callable[[str], str]
+    steps: list[dict[str, object]], depth: Depth, answer: Callable[[str], str]
 ) -> Script:
     def reply(turn: ModelTurn) -> Reply:
         if turn.role == "Planning" and turn.index == 0:
@@ -46,7 +49,7 @@ def _ponder_replies(
                 structured=planning_reply(
                     *steps, reasoning=thought("plan", 0), depth=depth, triage_reason="needs tools"
                 )
-            )  # type: ignore[arg-type]
+            )
         if turn.role == "Reflection" and turn.index == 0:
             return Reply(structured=judgement("finish", thought("judge", 0)))
         if turn.role == "Synthesis":
@@ -74,7 +77,7 @@ class Overhead(Workload):
 
     @property
     def task(self) -> str:
-        return f"Run the no-op tool {self.k} times and say done."
+        return f"Run the no-op tool {self.k} times and say that it ran."
 
     @property
     def tools(self) -> tuple[str, ...]:
@@ -87,17 +90,17 @@ class Overhead(Workload):
         k = self.k
         if flavor == "seq":
             return lambda turn: (
-                Reply(answer="Done.")
+                Reply(answer=NOOP_TEXT)
                 if turn.index == k
                 else Reply(thought("noop", turn.index), (ToolCall("noop", {"x": str(turn.index)}),))
             )
         if flavor == "par":
             calls = tuple(ToolCall("noop", {"x": str(i)}) for i in range(k))
             return lambda turn: (
-                Reply(thought("noop", 0), calls) if turn.index == 0 else Reply(answer="Done.")
+                Reply(thought("noop", 0), calls) if turn.index == 0 else Reply(answer=NOOP_TEXT)
             )
         steps = [plan_step(f"s{i + 1}", "noop", {"x": str(i)}, goal=f"No-op {i}") for i in range(k)]
-        return _ponder_replies(steps, "high", lambda _: "The no-op step ran.")
+        return _ponder_replies(steps, "high", lambda _: NOOP_TEXT)
 
 
 @dataclass(frozen=True)
@@ -125,11 +128,13 @@ class TokenGrowth(Workload):
 
     @staticmethod
     def _answer(text: str) -> str:
-        keys = re.findall(r"Next key: (k\d+)", text)
-        return f"The chain ends at key {keys[-1] if keys else 'unknown'}."
+        """The last record's own sentence naming the key the chain ends at."""
+        found = re.findall(r"Record (k\d+) names the next key: (k\d+)\.", text)
+        return "Record {} names the next key: {}.".format(*found[-1]) if found else "Unknown."
 
     def score(self, answer: str, world: World) -> dict[str, float]:
-        return {"exact": float(f"The chain ends at key k{self.k}." in answer)}
+        last = f"Record k{self.k - 1} names the next key: k{self.k}."
+        return {"exact": float(last in answer)}
 
     def script(self, flavor: Flavor, world: World) -> Script:
         k = self.k
@@ -138,7 +143,7 @@ class TokenGrowth(Workload):
             def seq(turn: ModelTurn) -> Reply:
                 if turn.index == k:
                     return Reply(answer=self._answer(turn.last))
-                keys = re.findall(r"Next key: (k\d+)", turn.transcript)
+                keys = re.findall(r"names the next key: (k\d+)", turn.transcript)
                 key = keys[-1] if keys else "k0"
                 return Reply(
                     thought("records", turn.index), (ToolCall("read_record", {"key": key}),)
