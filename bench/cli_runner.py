@@ -49,8 +49,27 @@ def ponder(
     )
 
 
+def start(*args: str, home: Path) -> subprocess.Popen[str]:
+    """``ponder ARGS`` started, not waited for (to be killed or interrupted mid-run)."""
+    return subprocess.Popen(
+        [str(PONDER), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(home),
+        cwd=REPO,
+    )
+
+
 def events(stdout: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def finished_events(done: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    """The event stream of a run that must have ended well (exit 0, no traceback)."""
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    return events(done.stdout)
 
 
 def write_script(path: Path, script: dict[str, Any], **options: Any) -> Path:

@@ -39,14 +39,19 @@ def _edit_text(text: str, suffix: str, console: Console) -> str | None:
         os.unlink(path)
 
 
+def _edit_json(value: Any, what: str, console: Console) -> Any:
+    """``value`` edited as JSON; None if the edit cannot be read."""
+    text = _edit_text(json.dumps(value, indent=2), ".json", console)
+    try:
+        return json.loads(text) if text is not None else None
+    except json.JSONDecodeError as exc:
+        console.print(f"[red]Could not read the edited {what}: {exc}[/]")
+        return None
+
+
 def _edit(steps: list[dict[str, Any]], console: Console) -> list[dict[str, Any]] | None:
     """The plan's steps edited as JSON."""
-    text = _edit_text(json.dumps(steps, indent=2), ".json", console)
-    try:
-        edited = json.loads(text) if text is not None else None
-    except json.JSONDecodeError as exc:
-        console.print(f"[red]Could not read the edited plan: {exc}[/]")
-        return None
+    edited = _edit_json(steps, "plan", console)
     return edited if isinstance(edited, list) else None
 
 
@@ -55,12 +60,7 @@ def _edit_input(tool_input: dict[str, Any], console: Console) -> dict[str, Any] 
     if isinstance(tool_input.get("code"), str):
         code = _edit_text(tool_input["code"], ".py", console)
         return None if code is None else {**tool_input, "code": code}
-    text = _edit_text(json.dumps(tool_input, indent=2), ".json", console)
-    try:
-        edited = json.loads(text) if text is not None else None
-    except json.JSONDecodeError as exc:
-        console.print(f"[red]Could not read the edited input: {exc}[/]")
-        return None
+    edited = _edit_json(tool_input, "input", console)
     return edited if isinstance(edited, dict) else None
 
 

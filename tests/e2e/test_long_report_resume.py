@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 
 from agent.testing import plan_step
-from bench.cli_runner import PONDER, REPO, env, events, ponder, write_script
+from bench.cli_runner import events, ponder, start, write_script
 from tests.conftest import planning
 
 SAID = {
@@ -124,14 +123,7 @@ def test_a_long_report_killed_mid_fan_out_resumes_without_refetching(
         "--events", "jsonl",
         "--run-id", "colours",
     ]  # fmt: skip
-    proc = subprocess.Popen(
-        [str(PONDER), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env(tmp_path),
-        cwd=REPO,
-    )
+    proc = start(*args, home=tmp_path)
     fast = [f"s2.{i}" for i in (1, 2, 3)]
     try:
         deadline = time.monotonic() + 90

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 
-from bench.cli_runner import CORPUS, PONDER, REPO, env, events, ponder, write_script
+from bench.cli_runner import CORPUS, events, ponder, start, write_script
 from tests.conftest import planning, step
 
 
@@ -49,14 +48,7 @@ def test_killed_run_resumes_without_redoing_finished_steps(tmp_path) -> None:
         "--run-id",
         "killme",
     ]
-    proc = subprocess.Popen(
-        [str(PONDER), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env(tmp_path),
-        cwd=REPO,
-    )
+    proc = start(*args, home=tmp_path)
     try:
         deadline = time.monotonic() + 60
         saved: dict = {}
