@@ -9,10 +9,16 @@ claims: each claim is a prose sentence of a passage in its prompt, cited by that
 passage's id. So the citation check still runs for real (quote found, support judged),
 and the verified-claim rate measures the pipeline, not a model's honesty.
 
-Reports, per kind: wall time, model calls per node, tokens, pages read, sources cited,
-verified citations. Writes ``bench/results/long_report.json``.
+With notes on, every page read costs one more model call (the same extractive script: its
+first prose sentences, each quoted), made inside the step; ``--fast-model`` gives those calls
+to a second scripted model with its own, shorter delay (``--fast-latency``). The first row
+reads 5 pages with no notes, as a run did before notes: the depth goal is 20 pages read and
+noted in under 1.5 times its wall time.
 
-    .venv/bin/python -m bench.long_report [--pages 20] [--latency 1.5]
+Reports, per configuration: wall time, model calls per role, tokens, pages read, pages
+noted, sources cited, verified citations. Writes ``bench/results/long_report.json``.
+
+    .venv/bin/python -m bench.long_report [--pages 20] [--latency 1.5] [--fast-latency 0.5]
 """
 
 from __future__ import annotations
@@ -70,6 +76,15 @@ def _extractive(prompt: str, limit: int) -> dict[str, Any]:
     return {"claims": claims or [{"text": "Nothing quotable.", "cites": []}], "gaps": []}
 
 
+def _notes(prompt: str) -> dict[str, Any]:
+    """Up to three notes a page: its first prose sentences, each quoted as it stands."""
+    notes = []
+    for _, text in _PASSAGE.findall(prompt):
+        said = [" ".join(text[a:b].split()) for a, b in sentences(text)]
+        notes += [{"quote": q, "fact": q} for q in said if _PROSE.match(q)][:3]
+    return {"notes": notes}
+
+
 def _outline(prompt: str, sections: int) -> dict[str, Any]:
     pages: dict[str, list[str]] = {}
     for pid in re.findall(r'<untrusted_data id="(s2\.\d+\.\d+)"', prompt):
@@ -103,13 +118,23 @@ def writer(pages: int, latency_s: float, sections: int = 4) -> FunctionChatModel
             return _outline(prompt, sections)
         if role == "ReportSummary":
             return _extractive(prompt, 2)
+        if role == "Notes":
+            return _notes(prompt)
         return _extractive(prompt, 6 if role == "Section" else 12)
 
     return FunctionChatModel(fn=reply, latency_s=latency_s)
 
 
-def run_once(kind: ReportKind, *, pages: int, latency_s: float, home: Path) -> dict[str, Any]:
-    """One run on the local web; its measured figures."""
+def run_once(
+    kind: ReportKind,
+    *,
+    pages: int,
+    latency_s: float,
+    home: Path,
+    notes: bool = False,
+    fast_latency_s: float | None = None,
+) -> dict[str, Any]:
+    """One run on the local web; its measured figures. ``fast_latency_s`` adds a fast model."""
     port = free_port()
     web = WebSearchSettings(engines=("local",), local_web=str(PYTHON_DOCS), local_web_port=port)
     box = build_toolbox(
@@ -125,12 +150,17 @@ def run_once(kind: ReportKind, *, pages: int, latency_s: float, home: Path) -> d
     settings = Settings(
         report=kind,
         effort="medium",
+        notes=notes,
         web_search=web,
-        budgets=Budgets(max_steps=pages + 8, max_model_calls=16),
+        budgets=Budgets(max_steps=pages + 8, max_model_calls=16 + (pages if notes else 0)),
     )
     model = writer(pages, latency_s)
+    fast = writer(pages, fast_latency_s) if fast_latency_s is not None else None
     graph = build_research_graph(
-        model, list(box.tools), checkpointer=InMemorySaver(serde=checkpoint_serde())
+        model,
+        list(box.tools),
+        checkpointer=InMemorySaver(serde=checkpoint_serde()),
+        fast_model=fast,
     )
     thread = {"configurable": {"thread_id": uuid.uuid4().hex}}
     t0 = time.monotonic()
@@ -143,9 +173,13 @@ def run_once(kind: ReportKind, *, pages: int, latency_s: float, home: Path) -> d
     cited = {c.source for c in answer.citations if c.kind == "document"}
     return {
         "kind": kind,
+        "notes": notes,
+        "fast_model": fast is not None,
         "status": state["status"],
         "wall_s": round(wall, 2),
-        "model_calls": {node: u.model_calls for node, u in usage.by_node.items()},
+        "model_calls": {role: u.model_calls for role, u in usage.by_role().items()},
+        "model_calls_by_node": {node: u.model_calls for node, u in usage.by_node.items()},
+        "pages_noted": sum(1 for r in read if r.notes),
         "tokens": usage.tokens,
         "pages_read": len(read),
         "sources_cited": len(cited),
@@ -155,28 +189,62 @@ def run_once(kind: ReportKind, *, pages: int, latency_s: float, home: Path) -> d
     }
 
 
+# (label, report kind, pages, notes, fast model): the first row is the depth goal's yardstick.
+CONFIGS: tuple[tuple[str, ReportKind, int | None, bool, bool], ...] = (
+    ("short, 5 pages", "short", 5, False, False),
+    ("short", "short", None, False, False),
+    ("long", "long", None, False, False),
+    ("short + notes", "short", None, True, False),
+    ("long + notes", "long", None, True, False),
+    ("long + notes, fast model", "long", None, True, True),
+)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=20)
     parser.add_argument("--latency", type=float, default=1.5, help="seconds per model call")
+    parser.add_argument(
+        "--fast-latency", type=float, default=0.5, help="seconds per fast-model call"
+    )
     args = parser.parse_args(argv)
     if not PYTHON_DOCS.is_dir():
         sys.exit(f"long_report: {PYTHON_DOCS} not found (install python3.11-doc; .ci/setup does)")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         run_once("short", pages=1, latency_s=0.0, home=Path(tmp))  # builds the search index
-        for kind in ("short", "long"):
-            row = run_once(kind, pages=args.pages, latency_s=args.latency, home=Path(tmp))
-            rows.append(row)
+        for label, kind, pages, notes, fast in CONFIGS:
+            row = run_once(
+                kind,
+                pages=pages or args.pages,
+                latency_s=args.latency,
+                home=Path(tmp),
+                notes=notes,
+                fast_latency_s=args.fast_latency if fast else None,
+            )
+            rows.append({"label": label, **row})
             calls = ", ".join(f"{n} {c}" for n, c in row["model_calls"].items())
             print(
-                f"{kind:5} {row['status']:10} {row['wall_s']:6.2f} s  pages read "
-                f"{row['pages_read']:2}  cited {row['sources_cited']:2}  verified "
+                f"{label:26} {row['status']:10} {row['wall_s']:6.2f} s  read "
+                f"{row['pages_read']:2}  noted {row['pages_noted']:2}  cited "
+                f"{row['sources_cited']:2}  verified "
                 f"{row['citations_verified']}/{row['citations_checked']}  "
                 f"{row['tokens']} tokens  calls: {calls}"
             )
+    base = rows[0]["wall_s"]
+    for row in rows[3:]:
+        print(f"{row['label']}: {row['wall_s'] / base:.2f}x the wall time of reading 5 pages")
     RESULTS.write_text(
-        json.dumps({"pages": args.pages, "latency_s": args.latency, "runs": rows}, indent=2) + "\n",
+        json.dumps(
+            {
+                "pages": args.pages,
+                "latency_s": args.latency,
+                "fast_latency_s": args.fast_latency,
+                "runs": rows,
+            },
+            indent=2,
+        )
+        + "\n",
         encoding="utf-8",
     )
     print(f"wrote {RESULTS}")
