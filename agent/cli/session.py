@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import suppress
@@ -290,9 +292,7 @@ async def _guarded(
             hint=f"finished steps are saved: `ponder resume {run_id}`",
         ) from exc
     except (asyncio.CancelledError, KeyboardInterrupt):
-        # From a thread: a checkpoint write still in flight on this loop may hold the
-        # database's write lock, and blocking the loop would keep it from finishing.
-        await asyncio.to_thread(store.set_status, run_id, "interrupted")
+        await _mark_interrupted(store, run_id)
         await _show_where_it_stopped(run_id, store, view)
         raise
     except StoreUnavailableError:  # not the run's fault: leave it resumable
@@ -304,6 +304,30 @@ async def _guarded(
         raise
     view.finish(report)
     return report
+
+
+async def _mark_interrupted(store: Store, run_id: str, wait_s: float = 1.0) -> None:
+    """Mark the run interrupted without holding up Ctrl-C.
+
+    The write runs in a daemon thread, not on this loop (a checkpoint write still in
+    flight here may hold the database's write lock, and blocking the loop would keep
+    it from finishing) and not in the loop's executor (``asyncio.run`` joins those
+    threads at exit, so a write stuck behind a lock would stall the exit for the
+    store's whole busy timeout). Past ``wait_s`` the exit goes on: the run's lease
+    names this process as its owner, so once it is gone every reader shows the run
+    as ``interrupted`` anyway.
+    """
+    done = threading.Event()
+
+    def write() -> None:
+        with suppress(Exception):  # a store error must not turn Ctrl-C into a crash
+            store.set_status(run_id, "interrupted")
+        done.set()
+
+    threading.Thread(target=write, name="mark-interrupted", daemon=True).start()
+    deadline = time.monotonic() + wait_s
+    while not done.is_set() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
 
 
 async def _show_where_it_stopped(run_id: str, store: Store, view: RunView) -> None:
