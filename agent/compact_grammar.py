@@ -129,6 +129,10 @@ def _value(spec: Mapping[str, Any], text: str) -> str:
         return (
             "(" + " | ".join(f"\"'{v}'\"" if isinstance(v, str) else f'"{v}"' for v in enum) + ")"
         )
+    any_of = spec.get("anyOf")
+    if isinstance(any_of, list) and any_of:  # e.g. `str | None`: only what each branch allows
+        options = ['"None"' if sub.get("type") == "null" else _value(sub, text) for sub in any_of]
+        return "(" + " | ".join(dict.fromkeys(options)) + ")"
     kind = spec.get("type")
     if kind == "string":
         return text

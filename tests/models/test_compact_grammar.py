@@ -83,6 +83,10 @@ GOOD = [
     "s2 = read_document(path={{item.url}}) for s1.results[:3] # read each\n"
     "s3 = corpus_search(query='{{s2 | the class name}} docs') # look again\n"
     "s4 = read_document(path={{s3}}) after s1,s2 # read",
+    "s1 = corpus_search(query='asyncio') # look\n"
+    "s2 = read_document(path={{s1}}, section=None) # read all of it\n"
+    "s3 = corpus_search(query='TaskGroup') # look again\n"
+    "s4 = read_document(path={{s3}}, section='Errors') # read that part",
 ]
 BAD = {
     "unknown tool": GOOD[0].replace("corpus_search(query='gather", "web_search(query='gather"),
@@ -99,6 +103,8 @@ BAD = {
     "a missing step": GOOD[0].rsplit("\n", 1)[0],
     "an item outside a fan-out": GOOD[0].replace("path={{s1}}", "path={{item.url}}"),
     "a fan-out that never uses its item": GOOD[1].replace("path={{item.url}}", "path={{s1}}"),
+    # `section: str | None` takes text or None, never a number (the demo model wrote one)
+    "a number where optional text goes": GOOD[0].replace("section='Errors'", "section=3"),
     "a goal that runs into the next step": GOOD[0].replace(
         "# find gather\n", "# find gather s2 = read_document(path={{s1}}) # more\n"
     ),
@@ -120,7 +126,7 @@ def test_the_good_plans_parse(plan: str) -> None:
 
 
 @needs_llama
-@pytest.mark.parametrize("plan", GOOD, ids=["placeholders", "for-each"])
+@pytest.mark.parametrize("plan", GOOD, ids=["placeholders", "for-each", "optional-none"])
 def test_llama_cpp_accepts_valid_compact_plans(demo: Any, plan: str) -> None:
     assert _accepts(demo.load(), _grammar(), _reply(plan))
 
