@@ -115,7 +115,7 @@ def test_workers_killed_mid_run_lose_nothing_and_redo_no_checkpointed_step(
     """Ten seeded kill -9s of busy Ray workers; every task still ends once, done."""
     script = _script(tmp_path / "model.json", latency=0.8)
     out = tmp_path / "results.jsonl"
-    count = 14
+    count = 20  # long enough for ten kills at 1–2.5 s apart, even on a fast machine
     proc = subprocess.Popen(
         _batch_args(_tasks(tmp_path / "tasks.txt", count), script, "--ray", cluster.address,
                     "--store", postgres_url, "--out", str(out), "--batch-id", "kill",
