@@ -37,7 +37,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from agent.checkpointing import checkpoint_serde
 from agent.store import open_store
 from agent.testing import ScriptedChatModel, plan_step, planning_reply
-from bench.cli_runner import CORPUS, PONDER, REPO, env, write_script
+from bench.cli_runner import CORPUS, CORPUS_CLAIMS, PONDER, REPO, env, write_script
 from bench.postgres_server import PostgresServer
 from bench.ray_cluster import RayCluster
 from graphs.research import build_research_graph
@@ -54,7 +54,9 @@ def _plan() -> dict[str, Any]:
 
 
 def _script() -> dict[str, Any]:
-    claims = [{"text": f"Claim from {c}.", "cites": [c], "quote": ""} for c in ("s1.1", "s2.1")]
+    # Claims the cited passages say, so the citation check keeps them and runs end done.
+    cited = (("s1.1", "TaskGroup errors"), ("s2.1", "gather exceptions"))
+    claims = [{"text": CORPUS_CLAIMS[q], "cites": [c], "quote": ""} for c, q in cited]
     return {"Planning": [_plan()], "Synthesis": [{"claims": claims, "gaps": []}]}
 
 
