@@ -1,3 +1,5 @@
+# Over 400 lines: one browser process, its discovery and its guarded contexts share
+# lifecycle state that splitting would have to pass back and forth.
 """Chromium for Ponder's page reading: discovery, one shared process, guarded contexts.
 
 One browser process serves every caller; each session is its own context

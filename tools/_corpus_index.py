@@ -1,3 +1,5 @@
+# Over 400 lines: one SQLite FTS5 index (schema, incremental scan, query) whose parts
+# share one connection and one schema version.
 """The persistent BM25 index behind ``corpus_search`` and ``read_document``.
 
 Why SQLite FTS5 rather than ``bm25s``: it is in the standard library (no numpy),

@@ -1,3 +1,5 @@
+# Over 400 lines: the fetch tool's HTTP-first path and its browser escalation decide
+# together; extraction and the guard already live in private modules.
 """The ``fetch_url`` tool: read a web page over HTTP, using the browser only when needed.
 
 Plain HTTP reads an ordinary page several times faster than Chromium, so it

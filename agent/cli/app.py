@@ -1,3 +1,5 @@
+# Over 400 lines: typer needs every command's options declared on its function; the
+# shared option sets (run, resume, ask, batch) are the next thing to factor out.
 """The ``ponder`` command. Imports stay light here so ``ponder --help`` is instant.
 
 Exit codes: 0 done · 1 the run failed · 2 usage error · 3 budget exhausted ·

@@ -1,3 +1,5 @@
+# Over 400 lines: the LangChain chat-model surface (invoke, stream, tool binding,
+# structured output) around one llama.cpp engine; engine, prompt and sampling live apart.
 """`ChatLlamaCpp`: a GGUF model run in-process by llama.cpp, as a LangChain chat model.
 
 Structured output and forced tool calls are grammar-constrained: the JSON
