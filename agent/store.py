@@ -28,6 +28,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from pydantic import BaseModel
 
+from agent._internal.sqlite_wal import use_wal
 from agent.checkpointing import checkpoint_serde
 from agent.errors import ConfigError, RunNotFoundError
 from agent.lease import live_status, this_process
@@ -141,7 +142,7 @@ class RunStore:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with self._connect() as db:
-                db.execute("PRAGMA journal_mode=WAL")
+                use_wal(db, timeout_s=_BUSY_TIMEOUT_MS / 1000)
                 db.execute(_SCHEMA)
                 db.execute(_BATCHES)
                 have = {row[1] for row in db.execute("PRAGMA table_info(ponder_runs)")}
@@ -167,7 +168,8 @@ class RunStore:
     async def checkpointer(self) -> AsyncIterator[AsyncSqliteSaver]:
         async with aiosqlite.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000) as conn:
             await conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-            await conn.execute("PRAGMA journal_mode=WAL")
+            # the file is already WAL (set by __init__, stored in the file); switching
+            # again from here could race another process's switch, see sqlite_wal
             saver = AsyncSqliteSaver(conn, serde=checkpoint_serde())
             await saver.setup()
             yield saver

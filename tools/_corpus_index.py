@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent._internal.sqlite_wal import use_wal
 from tools._chunking import chunk_document, heading_path
 from tools._corpus_parse import SUFFIXES, ParsedDocument, Section, parse_document
 
@@ -112,7 +113,7 @@ class StoredDocument:
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode=WAL")
+    use_wal(conn, timeout_s=_BUSY_TIMEOUT_MS / 1000)
     conn.execute("PRAGMA synchronous=NORMAL")
     return conn
 
