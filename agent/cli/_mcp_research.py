@@ -38,17 +38,27 @@ class CitedSource(BaseModel):
     n: int
     source: str
     title: str = ""
-    quote: str
+    quote: str = ""
 
 
 class ResearchResult(BaseModel):
     """What ``research`` returns as structured content (its text is the answer)."""
 
     run_id: str
-    status: str = Field(description="done, budget_exhausted (a cited partial answer) or failed")
+    status: str = Field(
+        description="done, budget_exhausted (a cited partial answer), unanswered (no claim "
+        "its sources support) or failed"
+    )
     stop_reason: str = ""
-    answer: str = Field(description="the answer in Markdown, citations as [n]")
-    citations: list[CitedSource] = Field(default_factory=list)
+    answer: str = Field(description="the answer (or whole long report) in Markdown, cited as [n]")
+    citations: list[CitedSource] = Field(
+        default_factory=list, description="a short answer's cited quotes"
+    )
+    title: str = Field(default="", description="a long report's title")
+    sections: list[str] = Field(default_factory=list, description="a long report's section titles")
+    references: list[CitedSource] = Field(
+        default_factory=list, description="a long report's numbered sources"
+    )
     resource: str = Field(description="the run's resource URI")
 
 
@@ -151,7 +161,11 @@ def build_mcp_server(
             str | None, Field(description="Name of a corpus this server serves (default: first).")
         ] = None,
         report_length: Annotated[
-            Literal["short"], Field(description="Length of the answer (only short for now).")
+            Literal["short", "long"],
+            Field(
+                description="short: a few cited claims; long: a report with an outline, "
+                "sections, a summary and numbered references"
+            ),
         ] = "short",
         max_steps: Annotated[int, Field(ge=1, le=200, description="Most tool steps.")] = 24,
         max_model_calls: Annotated[int, Field(ge=1, le=1000, description="Most model calls.")] = 24,
@@ -160,6 +174,7 @@ def build_mcp_server(
         """Research a question and answer with citations checked against their sources."""
         settings = Settings(
             effort=effort,
+            report=report_length,
             budgets=Budgets(
                 max_steps=max_steps, max_model_calls=max_model_calls, timeout_s=timeout_s
             ),
@@ -178,6 +193,11 @@ def build_mcp_server(
             citations=[
                 CitedSource(n=c.n, source=c.source, title=c.title, quote=c.quote)
                 for c in report.citations
+            ],
+            title=report.title,
+            sections=[section.title for section in report.sections],
+            references=[
+                CitedSource(n=r.n, source=r.source, title=r.title) for r in report.references
             ],
             resource=f"ponder://runs/{report.run_id}",
         )

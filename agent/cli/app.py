@@ -1,5 +1,3 @@
-# Over 400 lines: typer needs every command's options declared on its function; the
-# shared option sets (run, resume, ask, batch) are the next thing to factor out.
 """The ``ponder`` command. Imports stay light here so ``ponder --help`` is instant.
 
 Exit codes: 0 done · 1 the run failed · 2 usage error · 3 budget exhausted ·
@@ -10,9 +8,8 @@ Exit codes: 0 done · 1 the run failed · 2 usage error · 3 budget exhausted ·
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer._click.core import Context
@@ -20,6 +17,7 @@ from typer._coercion import PassThroughRuntimeParam
 from typer.core import TyperGroup, TyperOption
 from typer.models import OptionInfo
 
+from agent.cli import options as o
 from agent.cli.eval_command import eval_command
 from agent.cli.export_command import export_command
 from agent.cli.mcp_server import mcp_command
@@ -68,37 +66,6 @@ EXIT = {
     "interrupted": 130,
     "running": 1,
 }
-
-
-class Effort(StrEnum):
-    low = "low"
-    medium = "medium"
-    high = "high"
-    auto = "auto"
-
-
-class PlanFormat(StrEnum):
-    auto = "auto"
-    compact = "compact"
-    json = "json"
-
-
-class Search(StrEnum):
-    web = "web"
-    searxng = "searxng"
-    ddgs_searxng = "ddgs,searxng"
-    local = "local"
-    corpus = "corpus"
-    none = "none"
-
-
-class ReportKind(StrEnum):
-    short = "short"
-    long = "long"
-
-
-class EventFormat(StrEnum):
-    jsonl = "jsonl"
 
 
 def _fail(message: str, exit_code: int, code: ErrorCode) -> NoReturn:
@@ -160,11 +127,11 @@ def _log_traceback() -> str:
     return path
 
 
-def _view(json_out: bool, events: EventFormat | None, show_thinking: bool) -> Any:
+def _view(json_out: bool, events: o.EventFormat | None, show_thinking: bool) -> Any:
     from agent.cli.live import LiveView
     from agent.cli.render import JsonLinesView, PlainView, QuietView
 
-    if events is EventFormat.jsonl:
+    if events is o.EventFormat.jsonl:
         return JsonLinesView()
     if json_out:
         return (
@@ -192,104 +159,40 @@ def _emit(report: RunReport, json_out: bool, output: Path | None) -> NoReturn:
     raise typer.Exit(EXIT.get(report.status, 1))
 
 
-def _samples(text: str) -> int | Literal["auto"]:
-    from agent.errors import ConfigError
-
-    if text == "auto":
-        return "auto"
-    if not text.isdigit() or not 1 <= int(text) <= 32:
-        raise ConfigError(f"--samples takes a number from 1 to 32 or auto, got {text!r}")
-    return int(text)
-
-
 @app.command()
 def run(
     task: Annotated[str | None, typer.Argument(help="The question or task.")] = None,
     task_file: Annotated[Path | None, typer.Option(help="Read the task from a file.")] = None,
-    model: Annotated[
-        str, typer.Option(help="demo, auto, llamacpp:PATH, openai:M, anthropic:M, ollama:M")
-    ] = "auto",
-    fast_model: Annotated[
-        str | None,
-        typer.Option(help="Model for notes, extraction and trivial answers (default: --model)."),
-    ] = None,
-    notes: Annotated[
-        bool | None,
-        typer.Option(
-            "--notes/--no-notes",
-            help="Turn each page read into checked notes for the writer (default: on at high "
-            "effort).",
-        ),
-    ] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
-    effort: Annotated[
-        Effort, typer.Option(help="How much thinking: low, medium, high or auto.")
-    ] = Effort.auto,
-    corpus: Annotated[Path | None, typer.Option(help="Folder of documents to research.")] = None,
-    search: Annotated[
-        Search | None,
-        typer.Option(
-            help="web (ddgs), searxng, ddgs,searxng (a fallback chain), local, corpus or none "
-            "(default: corpus if --corpus, else web)."
-        ),
-    ] = None,
-    searxng_url: Annotated[
-        str | None, typer.Option(help="The SearXNG instance for --search searxng.")
-    ] = None,
-    local_web: Annotated[
-        Path | None,
-        typer.Option(help="Folder of HTML pages served on 127.0.0.1 for --search local."),
-    ] = None,
-    local_web_port: Annotated[
-        int, typer.Option(min=0, max=65535, help="Port of the local web (0: stable per folder).")
-    ] = 0,
-    corpus_semantic: Annotated[
-        bool,
-        typer.Option(help="Fuse corpus BM25 with embeddings (ponder[semantic]; slow first index)."),
-    ] = False,
-    max_steps: Annotated[int, typer.Option(min=1, max=200)] = 48,
-    max_replans: Annotated[int, typer.Option(min=0, max=20)] = 3,
-    max_model_calls: Annotated[int, typer.Option(min=1, max=1000)] = 24,
-    max_tokens: Annotated[int, typer.Option(min=100)] = 400_000,
-    timeout: Annotated[float, typer.Option(min=1.0, help="Wall-clock budget in seconds.")] = 900.0,
-    step_timeout: Annotated[float, typer.Option(min=0.1)] = 60.0,
-    samples: Annotated[
-        str,
-        typer.Option(help="Independent reasoning paths a verifier votes on: N, or auto."),
-    ] = "1",
-    plan_samples: Annotated[
-        int,
-        typer.Option(
-            min=1, max=16, help="First plans to sample; a critic picks one before any step runs."
-        ),
-    ] = 1,
+    model: o.ModelOpt = "auto",
+    fast_model: o.FastModelOpt = None,
+    notes: o.NotesOpt = None,
+    base_url: o.BaseUrlOpt = None,
+    effort: o.EffortOpt = o.Effort.auto,
+    corpus: o.CorpusOpt = None,
+    search: o.SearchOpt = None,
+    searxng_url: o.SearxngUrlOpt = None,
+    local_web: o.LocalWebOpt = None,
+    local_web_port: o.LocalWebPortOpt = 0,
+    corpus_semantic: o.CorpusSemanticOpt = False,
+    max_steps: o.MaxStepsOpt = 48,
+    max_replans: o.MaxReplansOpt = 3,
+    max_model_calls: o.MaxModelCallsOpt = 24,
+    max_tokens: o.MaxTokensOpt = 400_000,
+    timeout: o.TimeoutOpt = 900.0,
+    step_timeout: o.StepTimeoutOpt = 60.0,
+    samples: o.SamplesOpt = "1",
+    plan_samples: o.PlanSamplesOpt = 1,
     show_thinking: Annotated[bool, typer.Option(help="Print the planner's reasoning.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON report.")] = False,
-    events: Annotated[
-        EventFormat | None, typer.Option(help="Print the event stream (jsonl).")
-    ] = None,
-    output: Annotated[
-        Path | None,
-        typer.Option("-o", "--output", help="Write the report: .md, .html (one page) or .json."),
-    ] = None,
-    report_kind: Annotated[
-        ReportKind,
-        typer.Option(
-            "--report", help="short: cited claims; long: outline, sections, summary, references."
-        ),
-    ] = ReportKind.short,
+    json_out: o.JsonOpt = False,
+    events: o.EventsOpt = None,
+    output: o.OutputOpt = None,
+    report_kind: o.ReportOpt = o.ReportKind.short,
     run_id: Annotated[str | None, typer.Option(help="Name the run (default: random).")] = None,
     clarify: Annotated[
         bool, typer.Option(help="Let the model ask one question first if the task is ambiguous.")
     ] = False,
     approve_plan: Annotated[bool, typer.Option(help="Approve each plan before it runs.")] = False,
-    plan_format: Annotated[
-        PlanFormat,
-        typer.Option(
-            help="compact: one line per step (fewer output tokens); json: an object per step; "
-            "auto: compact for in-process llama.cpp models (the demo), else json."
-        ),
-    ] = PlanFormat.auto,
+    plan_format: o.PlanFormatOpt = o.PlanFormat.auto,
     approve_code: Annotated[
         bool,
         typer.Option(
@@ -298,18 +201,10 @@ def run(
             help="Approve each code step and side-effecting MCP tool call before it runs.",
         ),
     ] = False,
-    tools: Annotated[
-        str | None, typer.Option(help="Only these tools, comma-separated (e.g. corpus_search).")
-    ] = None,
-    mcp: Annotated[
-        Path | None, typer.Option(help="MCP servers config (mcpServers JSON): add their tools.")
-    ] = None,
-    allow_host: Annotated[
-        list[str] | None, typer.Option(help="Let web tools reach this host[:port].")
-    ] = None,
-    store: Annotated[
-        str | None, typer.Option(help="Run store: a file or postgresql:// URL.")
-    ] = None,
+    tools: o.ToolsOpt = None,
+    mcp: o.McpOpt = None,
+    allow_host: o.AllowHostOpt = None,
+    store: o.StoreOpt = None,
 ) -> None:
     """Research TASK and answer with citations."""
     from agent.errors import ConfigError, UserError
@@ -319,18 +214,6 @@ def run(
 
         text = read_task(task, task_file)
         _check_output(output)
-        if corpus is not None and not corpus.is_dir():
-            raise ConfigError(f"corpus folder {corpus} does not exist or is not a folder")
-        from agent.cli.web_options import web_search_choice
-
-        chosen, web_search = web_search_choice(
-            (search or (Search.corpus if corpus else Search.web)).value,
-            searxng_url=searxng_url,
-            local_web=local_web,
-            local_web_port=local_web_port,
-        )
-        if chosen == "corpus" and corpus is None:
-            raise ConfigError("--search corpus needs --corpus DIR")
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
         if (approve_plan or approve_code or clarify) and not interactive:
             raise ConfigError(
@@ -339,40 +222,17 @@ def run(
             )
         if run_id is not None and not run_id.replace("-", "").replace("_", "").isalnum():
             raise ConfigError("--run-id may hold only letters, digits, - and _")
-        from agent.cli.session import RunOptions
-        from agent.settings import Budgets, Settings
-
-        opts = RunOptions(
-            task=text,
-            model=model,
-            fast_model=fast_model,
-            base_url=base_url,
-            corpus=str(corpus.resolve()) if corpus else None,
-            corpus_semantic=corpus_semantic,
-            search=chosen,
-            allow_hosts=list(allow_host or []),
-            tools=[t.strip() for t in (tools or "").split(",") if t.strip()],
-            mcp_config=str(mcp.resolve()) if mcp else None,
-            settings=Settings(
-                effort=effort.value,
-                notes=notes,
-                clarify=clarify,
-                report=report_kind.value,
-                samples=_samples(samples),
-                plan_samples=plan_samples,
-                approve_plan=approve_plan,
-                approve_code=approve_code,
-                plan_format=plan_format.value,
-                web_search=web_search,
-                budgets=Budgets(
-                    max_steps=max_steps,
-                    max_replans=max_replans,
-                    max_model_calls=max_model_calls,
-                    max_tokens=max_tokens,
-                    timeout_s=timeout,
-                    step_timeout_s=step_timeout,
-                ),
-            ),
+        args = o.ResearchArgs(
+            model=model, fast_model=fast_model, notes=notes, base_url=base_url, effort=effort,
+            corpus=corpus, search=search, searxng_url=searxng_url, local_web=local_web,
+            local_web_port=local_web_port, corpus_semantic=corpus_semantic, max_steps=max_steps,
+            max_replans=max_replans, max_model_calls=max_model_calls, max_tokens=max_tokens,
+            timeout=timeout, step_timeout=step_timeout, samples=samples,
+            plan_samples=plan_samples, report=report_kind, plan_format=plan_format, tools=tools,
+            mcp=mcp, allow_host=list(allow_host or []),
+        )  # fmt: skip
+        opts = args.to_run_options(
+            text, clarify=clarify, approve_plan=approve_plan, approve_code=approve_code
         )
         run_store = _store(store)
     except UserError as exc:
@@ -399,11 +259,11 @@ def run(
 def ask(
     earlier: Annotated[str, typer.Argument(help="The finished run to follow up on.")],
     question: Annotated[str, typer.Argument(help="The follow-up question.")],
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON report.")] = False,
-    events: Annotated[EventFormat | None, typer.Option()] = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
+    json_out: o.JsonOpt = False,
+    events: o.EventsOpt = None,
+    output: o.OutputOpt = None,
     run_id: Annotated[str | None, typer.Option(help="Name the new run (default: random).")] = None,
-    store: Annotated[str | None, typer.Option()] = None,
+    store: o.StoreOpt = None,
 ) -> None:
     """Ask a follow-up to a finished run: its evidence is reused, not fetched again."""
     from agent.errors import UserError
@@ -435,10 +295,10 @@ def ask(
 @app.command()
 def resume(
     run_id: Annotated[str, typer.Argument(help="The run to continue.")],
-    json_out: Annotated[bool, typer.Option("--json")] = False,
-    events: Annotated[EventFormat | None, typer.Option()] = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
-    store: Annotated[str | None, typer.Option()] = None,
+    json_out: o.JsonOpt = False,
+    events: o.EventsOpt = None,
+    output: o.OutputOpt = None,
+    store: o.StoreOpt = None,
 ) -> None:
     """Continue an interrupted run from its last checkpoint, redoing no finished step."""
     from agent.errors import UserError
@@ -466,7 +326,7 @@ def resume(
 
 @app.command()
 def runs(
-    store: Annotated[str | None, typer.Option()] = None,
+    store: o.StoreOpt = None,
     limit: Annotated[int, typer.Option(min=1)] = 20,
 ) -> None:
     """List the runs in the store, newest first."""
@@ -486,11 +346,9 @@ def runs(
 @app.command()
 def show(
     run_id: Annotated[str, typer.Argument()],
-    json_out: Annotated[bool, typer.Option("--json")] = False,
-    output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write it to .md, .html or .json.")
-    ] = None,
-    store: Annotated[str | None, typer.Option()] = None,
+    json_out: o.JsonOpt = False,
+    output: o.OutputOpt = None,
+    store: o.StoreOpt = None,
 ) -> None:
     """Print a stored run's answer and how it was reached (or write it with -o)."""
     from agent.cli.session import show_run

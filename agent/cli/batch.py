@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from agent.cli.app import EXIT, Effort, Search, _fail_on, _store
+from agent.cli import options as o
+from agent.cli.app import EXIT, _fail_on, _store
 
 if TYPE_CHECKING:  # imported when a batch runs, so `ponder --help` stays instant
     from agent.cli.batch_tasks import BatchItem, TaskSpec
-    from agent.cli.session import RunOptions
+    from agent.report import RunReport
     from agent.store import Store
 
 __all__ = ["batch"]
@@ -61,33 +62,44 @@ def batch(
     file: Annotated[
         Path | None, typer.Argument(help="Tasks, one per line (# comments allowed).")
     ] = None,
-    model: Annotated[str, typer.Option(help="Model spec, as for `ponder run`.")] = "auto",
-    fast_model: Annotated[str | None, typer.Option(help="As for `ponder run`.")] = None,
-    notes: Annotated[bool | None, typer.Option("--notes/--no-notes")] = None,
-    base_url: Annotated[str | None, typer.Option()] = None,
-    effort: Annotated[Effort, typer.Option()] = Effort.auto,
-    corpus: Annotated[Path | None, typer.Option()] = None,
-    search: Annotated[Search | None, typer.Option(help="As for `ponder run`.")] = None,
-    searxng_url: Annotated[str | None, typer.Option()] = None,
-    local_web: Annotated[Path | None, typer.Option()] = None,
-    local_web_port: Annotated[int, typer.Option(min=0, max=65535)] = 0,
-    tools: Annotated[
-        str | None, typer.Option(help="Only these tools, comma-separated (e.g. corpus_search).")
+    model: o.ModelOpt = "auto",
+    fast_model: o.FastModelOpt = None,
+    notes: o.NotesOpt = None,
+    base_url: o.BaseUrlOpt = None,
+    effort: o.EffortOpt = o.Effort.auto,
+    corpus: o.CorpusOpt = None,
+    search: o.SearchOpt = None,
+    searxng_url: o.SearxngUrlOpt = None,
+    local_web: o.LocalWebOpt = None,
+    local_web_port: o.LocalWebPortOpt = 0,
+    corpus_semantic: o.CorpusSemanticOpt = False,
+    tools: o.ToolsOpt = None,
+    mcp: o.McpOpt = None,
+    allow_host: o.AllowHostOpt = None,
+    samples: o.SamplesOpt = "1",
+    plan_samples: o.PlanSamplesOpt = 1,
+    plan_format: o.PlanFormatOpt = o.PlanFormat.auto,
+    report_kind: o.ReportOpt = o.ReportKind.short,
+    reports: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write each run's report into this folder as RUN_ID.md (see --reports-format)."
+        ),
     ] = None,
-    allow_host: Annotated[
-        list[str] | None, typer.Option(help="Let web tools reach this host[:port].")
-    ] = None,
+    reports_format: Annotated[
+        o.ReportFormat, typer.Option(help="The format of the --reports files: md, html or json.")
+    ] = o.ReportFormat.md,
     concurrency: Annotated[int, typer.Option(min=1, max=32, help="Runs at once.")] = 4,
     search_rate: Annotated[
         float,
         typer.Option(min=0.01, max=100, help="Web searches per second, all tasks together."),
     ] = 1.0,
-    max_steps: Annotated[int, typer.Option(min=1, max=200)] = 48,
-    max_replans: Annotated[int, typer.Option(min=0, max=20)] = 3,
-    max_model_calls: Annotated[int, typer.Option(min=1, max=1000)] = 24,
-    max_tokens: Annotated[int, typer.Option(min=100)] = 400_000,
-    timeout: Annotated[float, typer.Option(min=1.0, help="Wall-clock budget per run (s).")] = 900.0,
-    step_timeout: Annotated[float, typer.Option(min=0.1)] = 60.0,
+    max_steps: o.MaxStepsOpt = 48,
+    max_replans: o.MaxReplansOpt = 3,
+    max_model_calls: o.MaxModelCallsOpt = 24,
+    max_tokens: o.MaxTokensOpt = 400_000,
+    timeout: o.TimeoutOpt = 900.0,
+    step_timeout: o.StepTimeoutOpt = 60.0,
     jsonl: Annotated[bool, typer.Option(help="Print each run's report as a JSON line.")] = False,
     out: Annotated[
         Path | None, typer.Option(help="Append each result to this JSONL file as it ends.")
@@ -113,9 +125,7 @@ def batch(
     batch_max_tokens: Annotated[
         int | None, typer.Option(min=1, help="Start no task once the batch used this many.")
     ] = None,
-    store: Annotated[
-        str | None, typer.Option(help="Run store (file or postgresql:// URL).")
-    ] = None,
+    store: o.StoreOpt = None,
 ) -> None:
     """Research many tasks, each as its own resumable run; print how each ended."""
     from agent.cli.batch_tasks import Progress, ResultsFile, TaskSpec
@@ -135,16 +145,26 @@ def batch(
             batch_name, tasks = resume, list(manifest["tasks"])
             base = RunOptions.model_validate(manifest["options"])
             out = out or (Path(manifest["out"]) if manifest.get("out") else None)
+            if reports is None and manifest.get("reports"):
+                reports = Path(manifest["reports"])
+                reports_format = o.ReportFormat(manifest.get("reports_format", "md"))
         else:
             if file is None:
                 raise ConfigError("give a FILE of tasks, or --resume BATCH_ID")
-            base, tasks = _new_batch(
-                file, model, base_url, effort, corpus, search, tools, allow_host,
-                max_steps, max_replans, max_model_calls, max_tokens, timeout, step_timeout,
-                (searxng_url, local_web, local_web_port, search_rate),
+            from agent.cli.task_input import read_batch
+
+            tasks = read_batch(file)
+            args = o.ResearchArgs(
+                model=model, fast_model=fast_model, notes=notes, base_url=base_url,
+                effort=effort, corpus=corpus, search=search, searxng_url=searxng_url,
+                local_web=local_web, local_web_port=local_web_port,
+                corpus_semantic=corpus_semantic, max_steps=max_steps, max_replans=max_replans,
+                max_model_calls=max_model_calls, max_tokens=max_tokens, timeout=timeout,
+                step_timeout=step_timeout, samples=samples, plan_samples=plan_samples,
+                report=report_kind, plan_format=plan_format, tools=tools, mcp=mcp,
+                allow_host=list(allow_host or []), search_rate=search_rate,
             )  # fmt: skip
-            noted = base.settings.model_copy(update={"notes": notes})
-            base = base.model_copy(update={"fast_model": fast_model, "settings": noted})
+            base = args.to_run_options(tasks[0])  # no one is there to answer: never clarify
             import uuid
 
             batch_name = batch_id or uuid.uuid4().hex[:8]
@@ -156,10 +176,14 @@ def batch(
                     "tasks": tasks,
                     "options": base.model_dump(mode="json"),
                     "out": str(out.resolve()) if out else None,
+                    "reports": str(reports.resolve()) if reports else None,
+                    "reports_format": reports_format.value,
                     "created_at": time.time(),
                 },
             )
         results = ResultsFile(out) if out else None
+        if reports is not None:
+            _make_folder(reports)
     except UserError as exc:
         _fail_on(exc, 2)
     specs = [
@@ -185,6 +209,8 @@ def batch(
         items.append(item)
         if results is not None:
             results.append(item)
+        if reports is not None and item.report is not None:
+            _save_report(item.report, reports / f"{item.run_id}.{reports_format.value}")
         typer.echo(f"batch {batch_name} {progress.line()}", err=True)
 
     def over_budget() -> bool:
@@ -227,66 +253,21 @@ def batch(
     _report(sorted(items, key=lambda i: i.index), len(specs), batch_name, jsonl, rate)
 
 
-def _new_batch(
-    file: Path,
-    model: str,
-    base_url: str | None,
-    effort: Effort,
-    corpus: Path | None,
-    search: Search | None,
-    tools: str | None,
-    allow_host: list[str] | None,
-    max_steps: int,
-    max_replans: int,
-    max_model_calls: int,
-    max_tokens: int,
-    timeout: float,
-    step_timeout: float,
-    web: tuple[str | None, Path | None, int, float],
-) -> tuple[RunOptions, list[str]]:
-    """The tasks of FILE and the options every one of them runs with."""
-    from agent.cli.session import RunOptions
-    from agent.cli.task_input import read_batch
+def _make_folder(path: Path) -> None:
     from agent.errors import ConfigError
-    from agent.settings import Budgets, Settings
 
-    tasks = read_batch(file)
-    if corpus is not None and not corpus.is_dir():
-        raise ConfigError(f"corpus folder {corpus} does not exist or is not a folder")
-    from agent.cli.web_options import web_search_choice
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the --reports folder {path}: {exc.strerror}") from exc
 
-    searxng_url, local_web, local_web_port, search_rate = web
-    chosen, web_search = web_search_choice(
-        (search or (Search.corpus if corpus else Search.web)).value,
-        searxng_url=searxng_url,
-        local_web=local_web,
-        local_web_port=local_web_port,
-    )
-    if chosen == "corpus" and corpus is None:
-        raise ConfigError("--search corpus needs --corpus DIR")
-    base = RunOptions(
-        task=tasks[0],
-        model=model,
-        base_url=base_url,
-        corpus=str(corpus.resolve()) if corpus else None,
-        search=chosen,
-        allow_hosts=list(allow_host or []),
-        tools=[t.strip() for t in (tools or "").split(",") if t.strip()],
-        settings=Settings(
-            effort=effort.value,
-            clarify=False,  # no one is there to answer: a batch never asks
-            web_search=web_search.model_copy(update={"rate_per_s": search_rate}),
-            budgets=Budgets(
-                max_steps=max_steps,
-                max_replans=max_replans,
-                max_model_calls=max_model_calls,
-                max_tokens=max_tokens,
-                timeout_s=timeout,
-                step_timeout_s=step_timeout,
-            ),
-        ),
-    )
-    return base, tasks
+
+def _save_report(report: RunReport, path: Path) -> None:
+    """Write one run's report; a failed write is one line, and the batch goes on."""
+    try:
+        report.save(path)
+    except OSError as exc:
+        typer.echo(f"batch: could not write {path}: {exc.strerror}", err=True)
 
 
 def _report(

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench.cli_runner import CORPUS, PONDER, REPO, env, events, ponder, write_script
+from bench.cli_runner import CORPUS, CORPUS_CLAIMS, PONDER, REPO, env, events, ponder, write_script
 from tests.conftest import corpus_synthesis, planning
 
 _GOOD = planning(
@@ -163,3 +163,52 @@ def test_killed_driver_resumes_its_batch_with_every_task_once(tmp_path: Path) ->
     assert [i["run_id"] for i in sorted(after, key=lambda i: i["index"])] == [
         f"kb-{n:04d}" for n in range(1, 7)
     ]
+
+
+_GATHER = CORPUS_CLAIMS["gather exceptions"]
+_LONG = {
+    "Planning": [_GOOD],
+    "Outline": [
+        {"title": "How gather fails", "sections": [{"title": "Errors", "evidence": ["s1.1"]}]}
+    ],
+    "Section": [{"claims": [{"text": _GATHER, "cites": ["s1.1"]}]}],
+    "ReportSummary": [{"claims": [{"text": _GATHER, "cites": ["s1.1"]}]}],
+}
+
+
+def test_batch_writes_each_long_report_into_the_reports_folder(tmp_path: Path) -> None:
+    script = write_script(tmp_path / "model.json", _LONG, repeat_last=True)
+    tasks = tmp_path / "tasks.txt"
+    tasks.write_text("\n".join(_TASKS[:2]) + "\n")
+    reports = tmp_path / "reports"
+    done = ponder(
+        "batch", str(tasks), "--model", f"script:{script}", "--corpus", str(CORPUS),
+        "--tools", "corpus_search", "--report", "long", "--reports", str(reports),
+        "--reports-format", "html", "--batch-id", "lr", "--jsonl",
+        home=tmp_path, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    items = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [i["status"] for i in items] == ["done", "done"]
+    for item in items:
+        assert [s["title"] for s in item["report"]["sections"]] == ["Errors"]
+    written = sorted(p.name for p in reports.iterdir())
+    assert written == ["lr-0001.html", "lr-0002.html"]
+    page = (reports / "lr-0001.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") or page.lstrip().lower().startswith("<html")
+    assert "Errors" in page and "How gather fails" in page and "immediately" in page
+
+
+def test_batch_checks_its_reports_folder_and_mcp_config_before_any_task(tmp_path: Path) -> None:
+    tasks = tmp_path / "tasks.txt"
+    tasks.write_text(_TASKS[0] + "\n")
+    taken = tmp_path / "a-file"
+    taken.write_text("not a folder")
+    common = ["batch", str(tasks), "--model", "demo", "--corpus", str(CORPUS)]
+    bad_folder = ponder(*common, "--reports", str(taken / "sub"), home=tmp_path)
+    assert bad_folder.returncode == 2
+    assert bad_folder.stderr.startswith("ponder: error [config]: cannot create the --reports")
+    bad_mcp = ponder(*common, "--mcp", str(tmp_path / "nope.json"), home=tmp_path)
+    assert bad_mcp.returncode == 2
+    assert bad_mcp.stderr.startswith("ponder: error [config]: cannot read the MCP config")
+    assert ponder("runs", home=tmp_path).stdout.strip() == ""

@@ -29,15 +29,27 @@ QUOTE = "with `return_exceptions=True` it appears in the result list"
 CLAIM = "With return_exceptions=True, a CancelledError appears in the result list."
 
 
+_SECTION = {"title": "Cancelled awaitables", "evidence": ["s1.1"]}
+
+
 def _script(tmp: Path) -> Path:
     plan = planning(
         {"id": "s1", "goal": "how gather treats exceptions", "tool": "corpus_search",
          "input": {"query": "gather return_exceptions"}, "depends_on": []},
         depth="low",
     )  # fmt: skip
+    cited = {"claims": [{"text": CLAIM, "quote": QUOTE, "cites": ["s1.1"]}]}
     return write_script(
         tmp / "script.json",
-        {"Planning": [plan], "Synthesis": [synthesis("s1.1", quote=QUOTE, text=CLAIM)]},
+        {
+            "Planning": [plan],
+            "Synthesis": [synthesis("s1.1", quote=QUOTE, text=CLAIM)],
+            # report_length="long" writes an outline, its sections and a summary instead
+            "Outline": [{"title": "Gather and errors", "sections": [_SECTION]}],
+            "Section": [cited],
+            "ReportSummary": [cited],
+        },
+        repeat_last=True,
     )
 
 
@@ -60,7 +72,7 @@ async def _exercise(session: ClientSession) -> None:
     props = tool.inputSchema["properties"]
     assert tool.inputSchema["required"] == ["task"]
     assert {"task", "effort", "corpus", "report_length", "max_steps", "timeout_s"} <= set(props)
-    assert props["report_length"]["const"] == "short"
+    assert props["report_length"]["enum"] == ["short", "long"]
 
     progress: list[tuple[float, str | None]] = []
 
@@ -91,6 +103,14 @@ async def _exercise(session: ClientSession) -> None:
     assert report.contents[0].text.startswith(f"# {TASK}")  # type: ignore[union-attr]
     listing = await session.read_resource(AnyUrl("ponder://runs"))
     assert data["run_id"] in listing.contents[0].text  # type: ignore[union-attr]
+
+    long = await session.call_tool("research", {"task": TASK, "report_length": "long"})
+    assert not long.isError, long.content
+    shape: dict[str, Any] = long.structuredContent or {}
+    assert (shape["status"], shape["title"]) == ("done", "Gather and errors"), shape
+    assert shape["sections"] == ["Cancelled awaitables"]
+    assert [r["source"][:19] for r in shape["references"]] == ["tasks-and-gather.md"]
+    assert "## Cancelled awaitables" in shape["answer"] and "[1]" in shape["answer"]
 
     refused = await session.call_tool("research", {"task": TASK, "corpus": "/etc"})
     assert refused.isError
