@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+from agent.cli.options import StoreOpt
+
 __all__ = ["eval_command"]
 
 
@@ -42,9 +44,7 @@ def eval_command(
     out: Annotated[Path, typer.Option(help="Folder for results.json and eval.png.")] = Path(
         "eval-results"
     ),
-    store: Annotated[
-        str | None, typer.Option(help="Run store: a file or postgresql:// URL.")
-    ] = None,
+    store: StoreOpt = None,
 ) -> None:
     """Score answers on a dataset per configuration: accuracy, citations, cost."""
     import asyncio

@@ -10,23 +10,14 @@ from typing import Annotated, Any
 
 import typer
 
-__all__ = ["export_command", "export_runs", "load_state"]
+from agent.cli.options import StoreOpt
+
+__all__ = ["export_command", "export_runs"]
 
 
 class ExportFormat(StrEnum):
     openai = "openai"
     trajectory = "trajectory"
-
-
-async def load_state(store: Any, run_id: str) -> dict[str, Any]:
-    """A run's last checkpointed state, read through the store's checkpointer."""
-    record = store.get(run_id)
-    async with store.checkpointer() as saver:
-        found = await saver.aget_tuple({"configurable": {"thread_id": run_id}})
-    values = dict(found.checkpoint["channel_values"]) if found else {}
-    values.setdefault("task", record.task)
-    values.setdefault("run_id", run_id)
-    return values
 
 
 def _eval_score(options: dict[str, Any], state: dict[str, Any]) -> Any:
@@ -58,6 +49,7 @@ async def export_runs(
     env: dict[str, str] | None = None,
 ) -> tuple[int, int]:
     """Write the runs' lines to ``out``; returns (runs kept, lines written)."""
+    from agent.cli.session import checkpointed_state
     from agent.export import Redactor, chat_examples, trajectory_record, verified
 
     redactor = Redactor(env if env is not None else dict(os.environ))
@@ -67,7 +59,8 @@ async def export_runs(
             record = store.get(run_id)
             if status is not None and record.status != status:
                 continue
-            state = await load_state(store, run_id)
+            state = {"task": record.task, "run_id": run_id}
+            state |= await checkpointed_state(store, run_id)
             score = _eval_score(record.options, state)
             if verified_only and (not verified(state) or (score is not None and not score.correct)):
                 continue
@@ -101,9 +94,7 @@ def export_command(
     min_score: Annotated[
         float | None, typer.Option(help="Only eval-scored runs with at least this score.")
     ] = None,
-    store: Annotated[
-        str | None, typer.Option(help="Run store: a file or postgresql:// URL.")
-    ] = None,
+    store: StoreOpt = None,
 ) -> None:
     """Export stored runs as JSONL: fine-tuning examples or whole trajectories."""
     import asyncio

@@ -19,6 +19,8 @@ from typing import Annotated, Literal
 
 import typer
 
+from agent.cli.options import AllowHostOpt, BaseUrlOpt, ModelOpt
+
 __all__ = ["ServeOptions", "mcp_command"]
 
 
@@ -26,17 +28,15 @@ def mcp_command(
     http: Annotated[
         str | None, typer.Option(help="Serve streamable HTTP on HOST:PORT (default: stdio).")
     ] = None,
-    model: Annotated[str, typer.Option(help="Model spec, as for `ponder run`.")] = "auto",
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
+    model: ModelOpt = "auto",
+    base_url: BaseUrlOpt = None,
     corpus: Annotated[
         list[Path] | None, typer.Option(help="A folder clients may research (repeatable).")
     ] = None,
     search: Annotated[
         str | None, typer.Option(help="web, corpus or none (default: corpus if --corpus).")
     ] = None,
-    allow_host: Annotated[
-        list[str] | None, typer.Option(help="Let web tools reach this host[:port].")
-    ] = None,
+    allow_host: AllowHostOpt = None,
     store: Annotated[Path | None, typer.Option(help="Run store file.")] = None,
 ) -> None:
     """Serve Ponder over MCP: a `research` tool, and finished runs as resources."""

@@ -35,6 +35,7 @@ from agent.store import Store
 
 __all__ = [
     "RunOptions",
+    "checkpointed_state",
     "new_run_id",
     "resume_run",
     "show_run",
@@ -204,11 +205,7 @@ async def start_run(
     env: Mapping[str, str] | None = None,
 ) -> RunReport:
     run_id = run_id or new_run_id()
-    prepared = _prepare(opts, store, view, env)
-    # Store calls run off the event loop: a blocking write there would wait for a lock
-    # that another run's checkpointer can release only on this same loop.
-    await asyncio.to_thread(store.save, run_id, opts.task, opts.model_dump(mode="json"))
-    return await _guarded(opts, run_id, store, view, approver, prepared, resume=False)
+    return await _record_and_run(opts, run_id, store, view, approver, env, resume=False)
 
 
 async def _earlier_values(run_id: str, saver: Any) -> dict[str, Any]:
@@ -260,23 +257,28 @@ async def resume_run(
 ) -> RunReport:
     record = await asyncio.to_thread(store.get, run_id)
     opts = RunOptions.model_validate(record.options)
-    prepared = _prepare(opts, store, view, env)
-    await asyncio.to_thread(store.save, run_id, record.task, record.options)
-    return await _guarded(opts, run_id, store, view, approver, prepared, resume=True)
+    return await _record_and_run(opts, run_id, store, view, approver, env, resume=True)
 
 
-async def _guarded(
+async def _record_and_run(
     opts: RunOptions,
     run_id: str,
     store: Store,
     view: RunView,
     approver: Approver | None,
-    prepared: _Prepared,
+    env: Mapping[str, str] | None,
     *,
     resume: bool,
 ) -> RunReport:
-    """Run with a hard wall-clock backstop; record the outcome whatever happens."""
+    """Make the model and tools (a bad flag fails before anything is recorded), record
+    the run as running, then run it with a hard wall-clock backstop, recording the outcome
+    whatever happens."""
     from agent.lease import Heartbeat
+
+    prepared = _prepare(opts, store, view, env)
+    # Store calls run off the event loop: a blocking write there would wait for a lock
+    # that another run's checkpointer can release only on this same loop.
+    await asyncio.to_thread(store.save, run_id, opts.task, opts.model_dump(mode="json"))
 
     backstop = opts.settings.budgets.timeout_s * 1.5 + 30
     try:
@@ -342,10 +344,13 @@ async def _show_where_it_stopped(run_id: str, store: Store, view: RunView) -> No
 async def show_run(run_id: str, *, store: Store) -> RunReport:
     """The report of a stored run, read straight from its last checkpoint."""
     record = await asyncio.to_thread(store.get, run_id)
+    values = await checkpointed_state(store, run_id)
+    status = record.status if record.status != "running" or not values else None
+    state = {"task": record.task, "run_id": run_id, **values}
+    return RunReport.from_state(state, status=status)  # type: ignore[arg-type]
+
+
+async def checkpointed_state(store: Store, run_id: str) -> dict[str, Any]:
+    """A run's last checkpointed state; empty if it has none yet."""
     async with store.checkpointer() as saver:
-        found = await saver.aget_tuple({"configurable": {"thread_id": run_id}})
-    values = dict(found.checkpoint["channel_values"]) if found else {}
-    values.setdefault("task", record.task)
-    values.setdefault("run_id", run_id)
-    status = record.status if record.status != "running" or not found else None
-    return RunReport.from_state(values, status=status)  # type: ignore[arg-type]
+        return await _earlier_values(run_id, saver)
