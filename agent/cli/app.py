@@ -8,6 +8,7 @@ Exit codes: 0 done · 1 the run failed · 2 usage error · 3 budget exhausted ·
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -266,30 +267,15 @@ def ask(
     store: o.StoreOpt = None,
 ) -> None:
     """Ask a follow-up to a finished run: its evidence is reused, not fetched again."""
-    from agent.errors import UserError
-
-    try:
-        _check_output(output)
-        run_store = _store(store)
-    except UserError as exc:
-        _fail_on(exc, 2)
-    from agent.cli.approve import ask_on_terminal
     from agent.cli.session import ask_run, new_run_id
 
-    interactive = sys.stdin.isatty() and sys.stderr.isatty()
-    run_id = run_id or new_run_id()
-    report = _run(
-        ask_run(
-            earlier,
-            question,
-            store=run_store,
-            view=_view(json_out, events, False),
-            approver=ask_on_terminal if interactive else None,
-            run_id=run_id,
+    new_id = run_id or new_run_id()
+    _continue(
+        lambda run_store, view, approver: ask_run(
+            earlier, question, store=run_store, view=view, approver=approver, run_id=new_id
         ),
-        run_id,
-    )
-    _emit(report, json_out, output)
+        new_id, json_out, events, output, store,
+    )  # fmt: skip
 
 
 @app.command()
@@ -301,6 +287,26 @@ def resume(
     store: o.StoreOpt = None,
 ) -> None:
     """Continue an interrupted run from its last checkpoint, redoing no finished step."""
+    from agent.cli.session import resume_run
+
+    _continue(
+        lambda run_store, view, approver: resume_run(
+            run_id, store=run_store, view=view, approver=approver
+        ),
+        run_id, json_out, events, output, store,
+    )  # fmt: skip
+
+
+def _continue(
+    work: Callable[[Store, Any, Any], Coroutine[Any, Any, RunReport]],
+    run_id: str,
+    json_out: bool,
+    events: o.EventFormat | None,
+    output: Path | None,
+    store: str | None,
+) -> NoReturn:
+    """Run a command that continues from a stored run (``ask``, ``resume``) and exit."""
+    from agent.cli.approve import ask_on_terminal
     from agent.errors import UserError
 
     try:
@@ -308,19 +314,9 @@ def resume(
         run_store = _store(store)
     except UserError as exc:
         _fail_on(exc, 2)
-    from agent.cli.approve import ask_on_terminal
-    from agent.cli.session import resume_run
-
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
-    report = _run(
-        resume_run(
-            run_id,
-            store=run_store,
-            view=_view(json_out, events, False),
-            approver=ask_on_terminal if interactive else None,
-        ),
-        run_id,
-    )
+    approver = ask_on_terminal if interactive else None
+    report = _run(work(run_store, _view(json_out, events, False), approver), run_id)
     _emit(report, json_out, output)
 
 
