@@ -9,9 +9,8 @@ so many workers starting at once create the tables once and none fails.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,12 +20,9 @@ from agent.checkpointing import checkpoint_serde
 from agent.errors import (
     ConfigError,
     MissingDependencyError,
-    RunNotFoundError,
     StoreUnavailableError,
 )
-from agent.lease import this_process
-from agent.state import RunStatus
-from agent.store import COLUMNS, RunRecord, record_from_row
+from agent.run_index import RunIndex
 
 try:
     import psycopg
@@ -76,8 +72,11 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-class PostgresRunStore:
+class PostgresRunStore(RunIndex):
     """A `Store` in one Postgres database; give it a ``postgresql://`` URL."""
+
+    _mark = "%s"
+    _taken = psycopg.errors.UniqueViolation
 
     def __init__(self, url: str, *, local_dir: Path) -> None:
         self.url = url
@@ -100,6 +99,9 @@ class PostgresRunStore:
     @property
     def local_dir(self) -> Path:
         return self._local_dir
+
+    def _place(self) -> str:
+        return redact(self.url)
 
     def __repr__(self) -> str:
         return f"PostgresRunStore({redact(self.url)!r})"
@@ -151,71 +153,6 @@ class PostgresRunStore:
             ) from exc
         finally:
             await pool.close()
-
-    def save(self, run_id: str, task: str, options: Mapping[str, Any]) -> None:
-        now = time.time()
-        with self._index() as conn:
-            conn.execute(
-                f"INSERT INTO ponder_runs ({COLUMNS}) "
-                "VALUES (%s, %s, 'running', %s, %s, %s, %s, %s) "
-                "ON CONFLICT (run_id) DO UPDATE SET status='running', "
-                "updated_at=excluded.updated_at, owner=excluded.owner, "
-                "heartbeat_at=excluded.heartbeat_at",
-                (run_id, task, json.dumps(dict(options)), now, now, this_process(), now),
-            )
-
-    def beat(self, run_id: str) -> None:
-        with self._index() as conn:
-            conn.execute(
-                "UPDATE ponder_runs SET heartbeat_at=%s WHERE run_id=%s AND owner=%s",
-                (time.time(), run_id, this_process()),
-            )
-
-    def set_status(self, run_id: str, status: RunStatus) -> None:
-        with self._index() as conn:
-            conn.execute(
-                "UPDATE ponder_runs SET status=%s, updated_at=%s WHERE run_id=%s",
-                (status, time.time(), run_id),
-            )
-
-    def get(self, run_id: str) -> RunRecord:
-        with self._index() as conn:
-            row = conn.execute(
-                f"SELECT {COLUMNS} FROM ponder_runs WHERE run_id=%s", (run_id,)
-            ).fetchone()
-        if row is None:
-            raise RunNotFoundError(f"no run {run_id!r} in {redact(self.url)}")
-        return record_from_row(row)
-
-    def list(self, limit: int = 50) -> list[RunRecord]:
-        with self._index() as conn:
-            rows = conn.execute(
-                f"SELECT {COLUMNS} FROM ponder_runs ORDER BY created_at DESC LIMIT %s", (limit,)
-            ).fetchall()
-        return [record_from_row(r) for r in rows]
-
-    def save_batch(self, batch_id: str, manifest: Mapping[str, Any]) -> None:
-        try:
-            with self._index() as conn:
-                conn.execute(
-                    "INSERT INTO ponder_batches VALUES (%s, %s, %s)",
-                    (batch_id, json.dumps(dict(manifest)), time.time()),
-                )
-        except psycopg.errors.UniqueViolation as exc:
-            raise ConfigError(
-                f"a batch {batch_id!r} already exists in {redact(self.url)}",
-                hint=f"continue it with `ponder batch --resume {batch_id}`",
-            ) from exc
-
-    def get_batch(self, batch_id: str) -> dict[str, Any]:
-        with self._index() as conn:
-            row = conn.execute(
-                "SELECT manifest FROM ponder_batches WHERE batch_id=%s", (batch_id,)
-            ).fetchone()
-        if row is None:
-            raise RunNotFoundError(f"no batch {batch_id!r} in {redact(self.url)}")
-        manifest: dict[str, Any] = json.loads(row[0])
-        return manifest
 
 
 def _take_setup_lock(conn: psycopg.Connection[dict[str, Any]]) -> None:

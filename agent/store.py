@@ -15,23 +15,20 @@ unpickled.
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import time
-from collections.abc import AsyncIterator, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
 import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-from pydantic import BaseModel
 
 from agent._internal.sqlite_wal import use_wal
 from agent.checkpointing import checkpoint_serde
-from agent.errors import ConfigError, RunNotFoundError
-from agent.lease import live_status, this_process
+from agent.errors import ConfigError
+from agent.run_index import COLUMNS, RunIndex, RunRecord, record_from_row
 from agent.state import RunStatus
 
 __all__ = [
@@ -69,20 +66,6 @@ CREATE TABLE IF NOT EXISTS ponder_batches (
     created_at REAL NOT NULL
 )
 """
-COLUMNS = "run_id, task, status, options, created_at, updated_at, owner, heartbeat_at"
-
-
-class RunRecord(BaseModel):
-    """One run in the index; ``status`` is as a reader should see it (see `agent.lease`)."""
-
-    run_id: str
-    task: str
-    status: RunStatus
-    options: dict[str, Any]
-    created_at: float
-    updated_at: float
-    owner: str = ""
-    heartbeat_at: float = 0.0
 
 
 def default_store_path(env: Mapping[str, str]) -> Path:
@@ -134,14 +117,16 @@ def open_store(spec: str | None, env: Mapping[str, str]) -> Store:
     return RunStore(Path(spec).expanduser() if spec else default_store_path(env))
 
 
-class RunStore:
+class RunStore(RunIndex):
     """The SQLite store: one file, shared by processes on one machine."""
+
+    _taken = sqlite3.IntegrityError
 
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as db:
+            with self._index() as db:
                 use_wal(db, timeout_s=_BUSY_TIMEOUT_MS / 1000)
                 db.execute(_SCHEMA)
                 db.execute(_BATCHES)
@@ -160,6 +145,17 @@ class RunStore:
         db.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         return db
 
+    @contextmanager
+    def _index(self) -> Iterator[sqlite3.Connection]:
+        db = self._connect()
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def _place(self) -> str:
+        return str(self.path)
+
     @property
     def local_dir(self) -> Path:
         return self.path.parent
@@ -173,82 +169,3 @@ class RunStore:
             saver = AsyncSqliteSaver(conn, serde=checkpoint_serde())
             await saver.setup()
             yield saver
-
-    def save(self, run_id: str, task: str, options: Mapping[str, Any]) -> None:
-        now = time.time()
-        with self._connect() as db:
-            db.execute(
-                f"INSERT INTO ponder_runs ({COLUMNS}) VALUES (?, ?, 'running', ?, ?, ?, ?, ?) "
-                "ON CONFLICT(run_id) DO UPDATE SET status='running', "
-                "updated_at=excluded.updated_at, owner=excluded.owner, "
-                "heartbeat_at=excluded.heartbeat_at",
-                (run_id, task, json.dumps(dict(options)), now, now, this_process(), now),
-            )
-
-    def beat(self, run_id: str) -> None:
-        with self._connect() as db:
-            db.execute(
-                "UPDATE ponder_runs SET heartbeat_at=? WHERE run_id=? AND owner=?",
-                (time.time(), run_id, this_process()),
-            )
-
-    def set_status(self, run_id: str, status: RunStatus) -> None:
-        with self._connect() as db:
-            db.execute(
-                "UPDATE ponder_runs SET status=?, updated_at=? WHERE run_id=?",
-                (status, time.time(), run_id),
-            )
-
-    def get(self, run_id: str) -> RunRecord:
-        with self._connect() as db:
-            row = db.execute(
-                f"SELECT {COLUMNS} FROM ponder_runs WHERE run_id=?", (run_id,)
-            ).fetchone()
-        if row is None:
-            raise RunNotFoundError(f"no run {run_id!r} in {self.path}")
-        return record_from_row(row)
-
-    def list(self, limit: int = 50) -> list[RunRecord]:
-        with self._connect() as db:
-            rows = db.execute(
-                f"SELECT {COLUMNS} FROM ponder_runs ORDER BY created_at DESC LIMIT ?", (limit,)
-            ).fetchall()
-        return [record_from_row(r) for r in rows]
-
-    def save_batch(self, batch_id: str, manifest: Mapping[str, Any]) -> None:
-        try:
-            with self._connect() as db:
-                db.execute(
-                    "INSERT INTO ponder_batches VALUES (?, ?, ?)",
-                    (batch_id, json.dumps(dict(manifest)), time.time()),
-                )
-        except sqlite3.IntegrityError as exc:
-            raise ConfigError(
-                f"a batch {batch_id!r} already exists in {self.path}",
-                hint=f"continue it with `ponder batch --resume {batch_id}`",
-            ) from exc
-
-    def get_batch(self, batch_id: str) -> dict[str, Any]:
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT manifest FROM ponder_batches WHERE batch_id=?", (batch_id,)
-            ).fetchone()
-        if row is None:
-            raise RunNotFoundError(f"no batch {batch_id!r} in {self.path}")
-        manifest: dict[str, Any] = json.loads(row[0])
-        return manifest
-
-
-def record_from_row(row: tuple[Any, ...]) -> RunRecord:
-    """A `RunRecord` from a ``ponder_runs`` row in `COLUMNS` order, its lease applied."""
-    run_id, task, status, options, created, updated, owner, heartbeat_at = row
-    return RunRecord(
-        run_id=run_id,
-        task=task,
-        status=live_status(status, owner, heartbeat_at, time.time()),
-        options=json.loads(options),
-        created_at=created,
-        updated_at=updated,
-        owner=owner,
-        heartbeat_at=heartbeat_at,
-    )

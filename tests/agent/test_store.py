@@ -144,11 +144,9 @@ def test_setup_is_safe_when_many_workers_start_at_once(postgres_url: str, tmp_pa
 
 def _owned_by(monkeypatch: pytest.MonkeyPatch, owner: str) -> None:
     """Make this process write (and beat) leases as ``owner``."""
-    import agent.postgres_store
-    import agent.store
+    import agent.run_index
 
-    monkeypatch.setattr(agent.store, "this_process", lambda: owner)
-    monkeypatch.setattr(agent.postgres_store, "this_process", lambda: owner)
+    monkeypatch.setattr(agent.run_index, "this_process", lambda: owner)  # both stores' index
 
 
 def test_a_run_whose_process_died_reads_as_interrupted(
