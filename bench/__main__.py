@@ -10,6 +10,8 @@ Sections (``--only`` picks some; all by default):
     cold  ``ponder --help`` / ``ponder run --help`` wall time
     tokens plan output tokens per step, JSON vs compact plans (B1's plans)
     real  B1 at N=4 with the real fetch tool against a loopback server
+    reading  HTTP-first reading of 50 local Python-docs pages, 1 and 4 at a time
+    mainjob  the README's main job (its first command, the demo model), timed from launch
 
 Model latency is injected at the adapters (``--profile api``: 0.5 s to the
 first token, 2000 tok/s prompt, 80 tok/s output; ``cpu-small``: the demo
@@ -45,7 +47,7 @@ makes a zero-latency warm-up run. Ratios are paired by repetition (same seed). B
 is input tokens; B3 is the cost of one more no-op step at zero model latency.
 """
 
-SECTIONS = ("b1", "b2", "b3", "b4", "b5", "cold", "real", "tokens")
+SECTIONS = ("b1", "b2", "b3", "b4", "b5", "cold", "real", "tokens", "reading", "mainjob")
 OTHERS = ("demo_model", "reading", "code_runner", "corpus_recall")
 
 
@@ -113,6 +115,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 report["plan_tokens"] = measure_plan_tokens()
             elif section == "cold":
                 report["cold"] = cold_start(plan, eprint)
+            elif section == "reading":
+                import asyncio
+
+                from bench.reading import DOCS, pick_pages, run_http
+
+                pages = 10 if args.quick else 50
+                report["reading"] = {
+                    "pages": len(pick_pages(DOCS, pages)),
+                    **asyncio.run(run_http(DOCS, pages)),
+                }
+            elif section == "mainjob":
+                from bench.main_job import measure_main_job
+
+                report["main_job"] = measure_main_job(plan.demo_repeats)
             elif section == "real":
                 from bench.real import real_tools
 

@@ -17,6 +17,7 @@ pytest.importorskip("langchain.agents")
 pytest.importorskip("smolagents")
 pytest.importorskip("matplotlib")
 
+from bench.main_job import main_job_command
 from bench.meter import ModelMeter, Reply, ToolCall
 from bench.profiles import PROFILES, LatencyProfile
 from bench.protocol import paired_ratios, summarize
@@ -162,3 +163,24 @@ def test_summary_ratios_goals_and_chart(tmp_path: Path) -> None:
     assert all(met is None for _, _, met in goals(report)[:4])  # N=8 was not run
     assert write_chart(report, tmp_path / "peers.png") is not None
     assert (tmp_path / "peers.png").stat().st_size > 10_000
+
+
+def test_the_main_job_bench_times_the_readme_first_command() -> None:
+    argv = main_job_command()
+    assert argv[0].endswith("/.venv/bin/ponder") and argv[1] == "run"
+    assert argv[argv.index("--model") + 1] == "demo"
+    assert argv[argv.index("--corpus") + 1] == "examples/corpus"
+
+
+def test_reading_and_main_job_goals_are_judged_against_the_issue_limits() -> None:
+    report = {
+        "reading": {"pages": 50, "http_x4_pages_s": 19.9},
+        "main_job": {"runs": [{"wall_s": 14.0}], "wall_s": 14.0, "first_step_s": 6.5},
+    }
+    assert [(g.split(" ")[0], met) for g, _, met in goals(report)] == [
+        ("HTTP-first", False),
+        ("README", True),
+        ("README", False),
+    ]
+    report["main_job"]["runs"] = [{"wall_s": 14.0, "error": "crashed"}]
+    assert [met for _, _, met in goals(report)][1:] == [False, False]
