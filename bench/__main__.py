@@ -12,6 +12,7 @@ Sections (``--only`` picks some; all by default):
     real  B1 at N=4 with the real fetch tool against a loopback server
     reading  HTTP-first reading of 50 local Python-docs pages, 1 and 4 at a time
     mainjob  the README's main job (its first command, the demo model), timed from launch
+    depth  short answers and long reports on the local web: 5 pages against 20 read and noted
 
 Model latency is injected at the adapters (``--profile api``: 0.5 s to the
 first token, 2000 tok/s prompt, 80 tok/s output; ``cpu-small``: the demo
@@ -47,7 +48,7 @@ makes a zero-latency warm-up run. Ratios are paired by repetition (same seed). B
 is input tokens; B3 is the cost of one more no-op step at zero model latency.
 """
 
-SECTIONS = ("b1", "b2", "b3", "b4", "b5", "cold", "real", "tokens", "reading", "mainjob")
+SECTIONS = ("b1", "b2", "b3", "b4", "b5", "cold", "real", "tokens", "reading", "mainjob", "depth")
 OTHERS = ("demo_model", "reading", "code_runner", "corpus_recall")
 
 
@@ -129,6 +130,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 from bench.main_job import measure_main_job
 
                 report["main_job"] = measure_main_job(plan.demo_repeats)
+            elif section == "depth":
+                from bench.long_report import measure_depth
+
+                report["depth"] = measure_depth(5 if args.quick else 20, log=eprint)
             elif section == "real":
                 from bench.real import real_tools
 

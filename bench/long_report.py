@@ -195,9 +195,47 @@ CONFIGS: tuple[tuple[str, ReportKind, int | None, bool, bool], ...] = (
     ("short", "short", None, False, False),
     ("long", "long", None, False, False),
     ("short + notes", "short", None, True, False),
+    ("short + notes, fast model", "short", None, True, True),
     ("long + notes", "long", None, True, False),
     ("long + notes, fast model", "long", None, True, True),
 )
+
+
+def measure_depth(
+    pages: int = 20, latency_s: float = 1.5, fast_latency_s: float = 0.5, log: Any = print
+) -> dict[str, Any]:
+    """Every configuration once, and each noted row's wall over the 5-page yardstick's."""
+    if not PYTHON_DOCS.is_dir():
+        raise FileNotFoundError(f"{PYTHON_DOCS} not found (python3.11-doc; .ci/setup installs it)")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        run_once("short", pages=1, latency_s=0.0, home=Path(tmp))  # builds the search index
+        for label, kind, n, notes, fast in CONFIGS:
+            row = run_once(
+                kind,
+                pages=n or pages,
+                latency_s=latency_s,
+                home=Path(tmp),
+                notes=notes,
+                fast_latency_s=fast_latency_s if fast else None,
+            )
+            rows.append({"label": label, **row})
+            calls = ", ".join(f"{k} {c}" for k, c in row["model_calls"].items())
+            log(
+                f"{label:26} {row['status']:10} {row['wall_s']:6.2f} s  read "
+                f"{row['pages_read']:2}  noted {row['pages_noted']:2}  cited "
+                f"{row['sources_cited']:2}  verified "
+                f"{row['citations_verified']}/{row['citations_checked']}  "
+                f"{row['tokens']} tokens  calls: {calls}"
+            )
+    base = rows[0]["wall_s"]
+    return {
+        "pages": pages,
+        "latency_s": latency_s,
+        "fast_latency_s": fast_latency_s,
+        "runs": rows,
+        "over_five": {r["label"]: round(r["wall_s"] / base, 2) for r in rows[3:]},
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -208,45 +246,13 @@ def main(argv: list[str] | None = None) -> None:
         "--fast-latency", type=float, default=0.5, help="seconds per fast-model call"
     )
     args = parser.parse_args(argv)
-    if not PYTHON_DOCS.is_dir():
-        sys.exit(f"long_report: {PYTHON_DOCS} not found (install python3.11-doc; .ci/setup does)")
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        run_once("short", pages=1, latency_s=0.0, home=Path(tmp))  # builds the search index
-        for label, kind, pages, notes, fast in CONFIGS:
-            row = run_once(
-                kind,
-                pages=pages or args.pages,
-                latency_s=args.latency,
-                home=Path(tmp),
-                notes=notes,
-                fast_latency_s=args.fast_latency if fast else None,
-            )
-            rows.append({"label": label, **row})
-            calls = ", ".join(f"{n} {c}" for n, c in row["model_calls"].items())
-            print(
-                f"{label:26} {row['status']:10} {row['wall_s']:6.2f} s  read "
-                f"{row['pages_read']:2}  noted {row['pages_noted']:2}  cited "
-                f"{row['sources_cited']:2}  verified "
-                f"{row['citations_verified']}/{row['citations_checked']}  "
-                f"{row['tokens']} tokens  calls: {calls}"
-            )
-    base = rows[0]["wall_s"]
-    for row in rows[3:]:
-        print(f"{row['label']}: {row['wall_s'] / base:.2f}x the wall time of reading 5 pages")
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "pages": args.pages,
-                "latency_s": args.latency,
-                "fast_latency_s": args.fast_latency,
-                "runs": rows,
-            },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    try:
+        out = measure_depth(args.pages, args.latency, args.fast_latency)
+    except FileNotFoundError as exc:
+        sys.exit(f"long_report: {exc}")
+    for label, ratio in out["over_five"].items():
+        print(f"{label}: {ratio:.2f}x the wall time of reading 5 pages")
+    RESULTS.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {RESULTS}")
 
 

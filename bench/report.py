@@ -305,6 +305,16 @@ def goals(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
             "{:.1f} pages/s",
             at_least=True,
         )
+    if "depth" in report:
+        for label, ratio in report["depth"]["over_five"].items():
+            if label.startswith("short + notes"):
+                add(
+                    f"depth: {report['depth']['pages']} pages read and noted ({label}) "
+                    "<= 1.5x the wall of reading 5",
+                    ratio,
+                    1.5,
+                    "{:.2f}x",
+                )
     if "main_job" in report:
         job = report["main_job"]
         failed = sum(1 for r in job["runs"] if "error" in r)
