@@ -9,14 +9,14 @@ script, for the reader's browser fallback.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.parse
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from bench.local_server import LocalServer
 from tools.netguard import NetworkPolicy
 
 __all__ = ["DocSite"]
@@ -24,15 +24,16 @@ __all__ = ["DocSite"]
 
 class _Handler(SimpleHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: LocalServer
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the benchmark prints its own table."""
 
     def do_GET(self) -> None:
         path = urllib.parse.urlsplit(self.path).path
-        if self.server.latency_s and (path.endswith((".html", "/")) or "/__js__/" in path):
-            time.sleep(self.server.latency_s)
+        latency_s = self.server.owner.latency_s
+        if latency_s and (path.endswith((".html", "/")) or "/__js__/" in path):
+            time.sleep(latency_s)
         if path.startswith("/__js__/"):
             self._send_js_shell("/" + path.split("/", 2)[2])
         else:
@@ -56,21 +57,14 @@ class _Handler(SimpleHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    latency_s = 0.0
-
-
 class DocSite:
     """`root` served on a free loopback port until `stop()`."""
 
     def __init__(self, root: Path, *, latency_s: float = 0.0) -> None:
-        self._server = _Server(("127.0.0.1", 0), partial(_Handler, directory=str(root)))
-        self._server.latency_s = latency_s
-        self.port = int(self._server.server_address[1])
-        self.base = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self.latency_s = latency_s
+        self._server = LocalServer(partial(_Handler, directory=str(root)), self)
+        self.port = self._server.port
+        self.base = self._server.url
 
     @property
     def policy(self) -> NetworkPolicy:
@@ -81,5 +75,4 @@ class DocSite:
         return self.base + path
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()

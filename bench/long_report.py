@@ -145,6 +145,7 @@ def run_once(
             allow_hosts=(f"127.0.0.1:{port}",),
             only=("web_search", "fetch_url"),
             web_search=web,
+            extract_in_processes=True,  # as `ponder run` reads pages (this module is guarded)
         )
     )
     settings = Settings(
