@@ -68,6 +68,17 @@ def test_cli_import_stays_light() -> None:
     assert out.stdout.strip() == ""
 
 
+def test_the_graph_loads_no_model_runtime_until_a_model_runs() -> None:
+    """Building a graph for a hosted model must not load llama.cpp's runtime or numpy
+    (about 12 MB of every run's memory, found by the benchmark's RSS column)."""
+    code = (
+        "import sys, graphs.research; "
+        "print(','.join(m for m in ('llama_cpp', 'numpy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
 HEAVY_FOR_HELP = (
     "langgraph",
     "langchain_core",

@@ -16,8 +16,6 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 __all__ = ["TokenSampler"]
 
 # Prompts are evaluated this many tokens at a time so a cancelled call stops within
@@ -83,6 +81,8 @@ class TokenSampler:
 
         Returns False if `cancel` was set before the whole prompt was evaluated.
         """
+        import numpy as np  # here, not at the top: importing the graph must not load numpy
+
         llama = self._llama
         keep = 0
         if reuse_cache and llama.n_tokens > 0:
@@ -105,6 +105,8 @@ class TokenSampler:
 
     def next_token(self) -> int:
         """Sample the next token; the grammar, if any, is advanced past it (not past EOG)."""
+        import numpy as np  # loaded with llama_cpp by now: this is a dictionary lookup
+
         c = self._c
         logits = np.ctypeslib.as_array(
             c.llama_get_logits_ith(self._llama._ctx.ctx, -1), shape=(self._n_vocab,)
